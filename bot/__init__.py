@@ -1,0 +1,1 @@
+"""readybot: ties ML team meetings to training-run results."""

@@ -1,0 +1,118 @@
+"""`readybot` command: serve, socket, demo, db, poll."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bot.config import ConfigError, Settings, load, require_slack
+
+log = logging.getLogger("readybot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load()
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return args.func(settings, args) or 0
+    except ConfigError as exc:
+        print(f"readybot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="readybot", description="Slack bot that ties ML meetings to run results")
+    sub = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the bot over HTTP (Slack Events API) with the scheduler")
+    serve.add_argument("--port", type=int, help="HTTP port (default READYBOT_PORT)")
+    serve.set_defaults(func=cmd_serve)
+    sock = sub.add_parser("socket", help="run the bot over Socket Mode (needs SLACK_APP_TOKEN)")
+    sock.set_defaults(func=cmd_socket)
+    demo = sub.add_parser("demo", help="run the bot against the local Slack sandbox (no Slack account needed)")
+    demo.add_argument("--port", type=int, default=3000, help="bot HTTP port (default 3000)")
+    demo.add_argument("--sandbox-port", type=int, default=3001, help="sandbox web page port (default 3001)")
+    demo.set_defaults(func=cmd_demo)
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"], help="upgrade: apply migrations")
+    db.set_defaults(func=cmd_db)
+    poll = sub.add_parser("poll", help="run one poll cycle and deliver what it produced, then exit")
+    poll.set_defaults(func=cmd_poll)
+    return parser
+
+
+def prepared_services(settings: Settings):  # noqa: ANN201
+    from bot.services import build_services
+    from bot.store.migrate import upgrade
+    from bot.wiring import install_features
+
+    services = build_services(settings)
+    upgrade(services.store.engine)
+    install_features(services)
+    if services.box.is_demo_key:
+        log.warning("READYBOT_SECRET_KEY is not set: tracker keys are encrypted with a built-in demo key")
+    return services
+
+
+def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store.db import Store
+    from bot.store.migrate import upgrade
+
+    store = Store(settings.database_url)
+    upgrade(store.engine)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.jobs.poll import poll_once
+    from bot.notify.dispatch import Dispatcher
+
+    services = prepared_services(settings)
+    updated = poll_once(services)
+    sent = Dispatcher(services.store, services.clients, services.clock).drain()
+    print(f"updated {updated} run(s), sent {sent} notification(s)")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.server import serve
+
+    require_slack(settings)
+    services = prepared_services(settings)
+    serve(services, args.port if args.port is not None else settings.port)
+    return 0
+
+
+def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import build_app
+    from bot.jobs.scheduler import build_scheduler
+
+    if not settings.slack_app_token:
+        raise ConfigError("SLACK_APP_TOKEN (xapp-...) is required for Socket Mode")
+    require_slack(settings)
+    services = prepared_services(settings)
+    scheduler = build_scheduler(services)
+    scheduler.start()
+    try:
+        SocketModeHandler(build_app(services), settings.slack_app_token).start()
+    finally:
+        scheduler.shutdown(wait=False)
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.sandbox.demo import run_demo
+
+    run_demo(settings, args.port, args.sandbox_port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

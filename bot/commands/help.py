@@ -1,0 +1,101 @@
+"""Usage lines and `/ready help` text. The usage lines follow the grammar in the design doc."""
+
+# Order matters: it is the order of the full help and of the grammar summary.
+USAGE: dict[str, str] = {
+    "connect": "/ready connect <kind> <url> [as <name>] [key=<secret>]",
+    "track": "/ready track <conn>:<run-id> | <conn>:experiment/<name> [steps <n>]",
+    "untrack": "/ready untrack <conn>:<ref>",
+    "runs": "/ready runs",
+    "target": (
+        "/ready target <metric> <op> <value> [on <conn>:<ref>] [for <n> evals]   op: >= > <= <\n"
+        "/ready target remove <id>"
+    ),
+    "targets": "/ready targets",
+    "review": (
+        '/ready review "<title>" at <when> runs <ref>[,<ref>...] [lead <duration>]\n'
+        "/ready review cancel <id>"
+    ),
+    "reviews": "/ready reviews",
+    "standup": "/ready standup at <HH:MM> [on <days>] | /ready standup now | /ready standup off",
+    "digest": "/ready digest at <HH:MM> [on <days>] | /ready digest now | /ready digest off",
+    "help": "/ready help [<command>]",
+}
+
+GRAMMAR = "\n".join(USAGE.values())
+
+_SUMMARY = {
+    "connect": "add a tracker connection (kind: mlflow, wandb, comet, tensorboard, push)",
+    "track": "watch one run, or every run of an experiment",
+    "untrack": "stop watching a run or experiment",
+    "runs": "runs tracked in this channel: state, progress, ETA, key metrics",
+    "target": "alert the channel when a metric crosses a value; remove a target",
+    "targets": "list this channel's targets",
+    "review": "hold a results review until its runs have finished; cancel one",
+    "reviews": "list upcoming reviews",
+    "standup": "async standup prompts by DM on a schedule, now, or off",
+    "digest": "a channel digest of the tracked runs on a schedule, now, or off",
+    "help": "this help, or details on one command",
+}
+
+_DETAILS = {
+    "connect": (
+        "`<url>` is the tracker's http(s) address; W&B and Comet also take `default` for their cloud. "
+        "TensorBoard takes an absolute log directory or a `file://` URL; push needs no URL. "
+        "`<name>` defaults to the kind. Run `/ready connect` alone to enter the key in a private form.",
+        "/ready connect mlflow https://mlflow.example.com as prod",
+    ),
+    "track": (
+        "`<conn>` is a connection name; leave it out when the team has one connection. "
+        'Quote experiment names with spaces: `experiment/"my exp"`. '
+        "`steps <n>` gives the expected total steps, for the ETA.",
+        "/ready track prod:3f2a9c steps 20000",
+    ),
+    "untrack": ("Takes the same reference as `track`.", "/ready untrack prod:experiment/ablations"),
+    "runs": ("Lists what this channel is tracking.", "/ready runs"),
+    "target": (
+        "Metric names may contain letters, digits and `_ . / - :`. `for <n> evals` waits until the "
+        "condition has held for n evaluations in a row (default 1). `<id>` is shown by `/ready targets`.",
+        "/ready target val/acc >= 0.9 on prod:3f2a9c for 3 evals",
+    ),
+    "targets": ("Lists the targets of this channel with their ids.", "/ready targets"),
+    "review": (
+        "`<when>` is `YYYY-MM-DD HH:MM`, `today`/`tomorrow HH:MM` or a weekday like `fri 14:00` "
+        "(2pm works too), in your Slack time zone. `lead` is how long before the review to check "
+        "that its runs will be done (e.g. `2h`, `1h30m`, `1d`). `/ready review` alone opens a form; "
+        "`/ready review runs <ref>,...` opens it with those runs filled in.",
+        '/ready review "Ablation results" at fri 14:00 runs prod:3f2a9c,prod:9c1d lead 2h',
+    ),
+    "reviews": ("Lists the upcoming reviews with their ids.", "/ready reviews"),
+    "standup": (
+        "`<HH:MM>` is 24h in each member's time zone. `<days>`: `mon,wed,fri`, `mon-fri`, "
+        "`weekdays`, `weekends` or `daily`; default Monday to Friday.",
+        "/ready standup at 09:30 on mon-thu",
+    ),
+    "digest": (
+        "`<HH:MM>` is 24h in the team's time zone; `<days>` as for standup, default Monday to Friday.",
+        "/ready digest at 17:00 on weekdays",
+    ),
+    "help": ("Topics: " + ", ".join(USAGE) + ".", "/ready help review"),
+}
+
+
+def _escape(text: str) -> str:
+    # Slack reads <...> as links and &... as entities, even inside code spans.
+    # https://api.slack.com/reference/surfaces/formatting#escaping
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code_lines(usage: str) -> str:
+    return "\n".join(f"`{_escape(line)}`" for line in usage.splitlines())
+
+
+def help_text(topic: str | None) -> str:
+    """Slack mrkdwn: the whole grammar, or one command in detail (unknown topics get the whole)."""
+    if topic not in USAGE:
+        lines = [f"{_code_lines(usage)}\n      {_escape(_SUMMARY[name])}" for name, usage in USAGE.items()]
+        return "*`/ready` commands*\n" + "\n".join(lines) + "\nMore on one command: `/ready help &lt;command&gt;`"
+    details, example = _DETAILS[topic]
+    return (
+        f"*`/ready {topic}`*: {_escape(_SUMMARY[topic])}\n{_code_lines(USAGE[topic])}\n"
+        f"{_escape(details)}\n*Example:* `{_escape(example)}`"
+    )

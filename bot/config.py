@@ -1,0 +1,133 @@
+"""Settings: read once from the environment (and an optional .env), failing loudly by name.
+
+Every secret may also come from a file named by `<NAME>_FILE` (Docker/Kubernetes secrets).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable, never its value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str = "https://slack.com/api/"
+    database_url: str = "sqlite:///readybot.db"
+    port: int = 3000
+    poll_seconds: int = 60
+    secret_key: str | None = field(default=None, repr=False)
+    stall_minutes: int = 30
+    public_url: str = ""
+    log_level: str = "INFO"
+
+    @property
+    def oauth_mode(self) -> bool:
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+
+SECRETS = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_CLIENT_SECRET",
+    "READYBOT_SECRET_KEY",
+    "READYBOT_DATABASE_URL",  # may carry a password
+)
+
+
+def load(environ: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env") -> Settings:
+    """Build Settings from `environ` (default os.environ) layered over a .env file if present."""
+    env = _merged_env(environ, dotenv)
+    api_url = _str(env, "SLACK_API_URL", "https://slack.com/api/")
+    if not api_url.startswith(("http://", "https://")):
+        raise ConfigError("SLACK_API_URL must be an http(s) URL")
+    db_url = _str(env, "READYBOT_DATABASE_URL", "sqlite:///readybot.db")
+    if "://" not in db_url:
+        raise ConfigError("READYBOT_DATABASE_URL must be an SQLAlchemy URL such as sqlite:///readybot.db")
+    client_id = _str(env, "SLACK_CLIENT_ID", "") or None
+    client_secret = _secret(env, "SLACK_CLIENT_SECRET")
+    if bool(client_id) != bool(client_secret):
+        raise ConfigError("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET must be set together (OAuth install mode)")
+    return Settings(
+        slack_bot_token=_secret(env, "SLACK_BOT_TOKEN"),
+        slack_signing_secret=_secret(env, "SLACK_SIGNING_SECRET"),
+        slack_app_token=_secret(env, "SLACK_APP_TOKEN"),
+        slack_client_id=client_id,
+        slack_client_secret=client_secret,
+        slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
+        database_url=db_url,
+        port=_int(env, "READYBOT_PORT", 3000, 0, 65535),
+        poll_seconds=_int(env, "READYBOT_POLL_SECONDS", 60, 1, 86400),
+        secret_key=_secret(env, "READYBOT_SECRET_KEY"),
+        stall_minutes=_int(env, "READYBOT_STALL_MINUTES", 30, 1, 10080),
+        public_url=_str(env, "READYBOT_PUBLIC_URL", "").rstrip("/"),
+        log_level=_choice(env, "READYBOT_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+    )
+
+
+def require_slack(settings: Settings) -> None:
+    """Checks for modes that talk to real Slack requests (serve, socket)."""
+    if not settings.slack_signing_secret:
+        raise ConfigError("SLACK_SIGNING_SECRET is required to verify requests from Slack")
+    if not settings.oauth_mode and not settings.slack_bot_token:
+        raise ConfigError("SLACK_BOT_TOKEN is required (or SLACK_CLIENT_ID/SLACK_CLIENT_SECRET for OAuth installs)")
+
+
+def _merged_env(environ: Mapping[str, str] | None, dotenv: str | Path | None) -> dict[str, str]:
+    env: dict[str, str] = {}
+    if dotenv and Path(dotenv).is_file():
+        from dotenv import dotenv_values
+
+        env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+    return env
+
+
+def _str(env: Mapping[str, str], name: str, default: str) -> str:
+    return env.get(name, "").strip() or default
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    path = env.get(f"{name}_FILE", "").strip()
+    if value and path:
+        raise ConfigError(f"set {name} or {name}_FILE, not both")
+    if path:
+        try:
+            value = Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE cannot be read ({exc.strerror})") from None
+        if not value:
+            raise ConfigError(f"{name}_FILE names an empty file")
+    return value or None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _str(env, name, default).upper()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}")
+    return value

@@ -1,0 +1,90 @@
+"""Run states over time: what a new snapshot means compared with what we knew.
+
+Pure: the caller passes what is stored, the new snapshot and `now`; nothing here
+touches Slack or the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from integrations.base import RunSnapshot, RunState
+
+
+@dataclass(frozen=True)
+class Known:
+    """What we stored about a run after the previous poll."""
+
+    state: RunState
+    step: int | None = None
+    heartbeat_at: datetime | None = None
+    progress_at: datetime | None = None  # when we last saw the run move
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    kind: str  # finished | failed | killed | stalled | recovered
+    since: datetime | None  # for stalled: the last sign of life; identifies the episode
+
+    @property
+    def episode(self) -> str:
+        return self.since.isoformat() if self.since else "-"
+
+
+@dataclass(frozen=True)
+class Observed:
+    state: RunState
+    progress_at: datetime
+    events: tuple[RunEvent, ...]
+
+
+NOTIFY_ON_ENTER = {
+    RunState.FINISHED: "finished",
+    RunState.FAILED: "failed",
+    RunState.KILLED: "killed",
+    RunState.STALLED: "stalled",
+}
+
+
+def observe(known: Known | None, snap: RunSnapshot, now: datetime, stall_after: timedelta) -> Observed:
+    progress_at = _progress_at(known, snap, now)
+    alive_at = max(filter(None, (snap.heartbeat_at, progress_at)))
+    state = snap.state
+    if state is RunState.RUNNING and now - alive_at > stall_after:
+        state = RunState.STALLED
+    if known is None:
+        # First sight: the person who tracked it already sees its state in the reply.
+        return Observed(state, progress_at, ())
+    return Observed(state, progress_at, _events(known.state, state, alive_at))
+
+
+def _progress_at(known: Known | None, snap: RunSnapshot, now: datetime) -> datetime:
+    if known is None or known.progress_at is None:
+        return now
+    moved = snap.step != known.step or (
+        snap.heartbeat_at is not None and (known.heartbeat_at is None or snap.heartbeat_at > known.heartbeat_at)
+    )
+    return now if moved else known.progress_at
+
+
+def _events(before: RunState, after: RunState, alive_at: datetime) -> tuple[RunEvent, ...]:
+    if before == after:
+        return ()
+    if after in NOTIFY_ON_ENTER:
+        return (RunEvent(NOTIFY_ON_ENTER[after], alive_at if after is RunState.STALLED else None),)
+    if before is RunState.STALLED and after is RunState.RUNNING:
+        return (RunEvent("recovered", alive_at),)
+    return ()
+
+
+def with_total(snap: RunSnapshot, override: int | None) -> RunSnapshot:
+    """The expected total given with `/ready track ... steps N` beats what the tracker guessed."""
+    return replace(snap, total_steps=override) if override else snap
+
+
+def staleness(polled_at: datetime | None, stale_since: datetime | None, now: datetime) -> timedelta | None:
+    """How old our data is when the tracker is not answering; None while it answers."""
+    if stale_since is None:
+        return None
+    return now - (polled_at or stale_since)

@@ -1,0 +1,58 @@
+"""What a /ready handler receives and returns. Handlers are plain functions: easy to test
+without Slack, and the listener turns their Reply into an ack or a response_url post."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.services import Services
+
+
+@dataclass
+class Ctx:
+    services: Services
+    team_id: str
+    channel_id: str
+    user_id: str
+    client: WebClient | None = None
+    trigger_id: str | None = None
+
+    @property
+    def now(self) -> datetime:
+        return self.services.clock()
+
+    @property
+    def store(self):  # noqa: ANN201
+        return self.services.store
+
+
+@dataclass
+class Reply:
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    public: bool = False  # in_channel instead of ephemeral
+
+    def as_response(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"response_type": "in_channel" if self.public else "ephemeral", "text": self.text}
+        if self.blocks:
+            body["blocks"] = self.blocks
+        return body
+
+
+@dataclass
+class Problem(Exception):
+    """A user-facing refusal: the handler changed nothing and says why."""
+
+    message: str
+    usage: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def reply(self) -> Reply:
+        text = f":warning: {self.message}"
+        if self.usage:
+            text += f"\nUsage: `{self.usage}`"
+        return Reply(text)

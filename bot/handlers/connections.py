@@ -1,0 +1,121 @@
+"""/ready connect: add a tracker connection (text form, or a modal so keys stay out of channels)."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.commands import Connect, ConnectModal
+from bot.commands.help import USAGE
+from bot.handlers.base import Ctx, Problem, Reply
+from bot.store import runs as q
+from bot.store.models import Connection
+from integrations.base import ConnectionInfo, TrackerError
+
+DEFAULT_URLS = {"wandb": "https://api.wandb.ai", "comet": "https://www.comet.com/api/rest/v2/"}
+NEEDS_KEY = {"wandb", "comet"}
+CONNECT_MODAL = "connect_modal"
+
+
+def connect(ctx: Ctx, cmd: Connect) -> Reply:
+    name = cmd.name or cmd.kind
+    url = DEFAULT_URLS.get(cmd.kind, cmd.url) if cmd.url == "default" else cmd.url
+    with ctx.store.tx() as s:
+        if q.find_connection(s, ctx.team_id, name):
+            raise Problem(f"A connection named `{name}` already exists. Pick another with `as <name>`.", USAGE["connect"])
+    if cmd.kind in NEEDS_KEY and not cmd.key:
+        raise Problem(f"{cmd.kind} needs an API key: add `key=<secret>` or run `/ready connect` for a private form.")
+    if cmd.kind == "push":
+        return _connect_push(ctx, name)
+    info = ConnectionInfo(kind=cmd.kind, name=name, url=url, secret=cmd.key)
+    try:
+        ctx.services.trackers(info).check()
+    except TrackerError as exc:
+        raise Problem(f"Could not reach {cmd.kind} at {url}: {exc}. Nothing was saved.") from None
+    _save(ctx, name, cmd.kind, url, cmd.key)
+    note = " The key is stored encrypted and will not be shown again." if cmd.key else ""
+    return Reply(
+        f":link: Connected *{name}* ({cmd.kind}, {url}).{note}\n"
+        f"Track a run with `/ready track {name}:<run-id>` or `/ready track {name}:experiment/<name>`."
+    )
+
+
+def _connect_push(ctx: Ctx, name: str) -> Reply:
+    token = "rbp_" + secrets.token_urlsafe(24)
+    _save(ctx, name, "push", "", None, push_token_hash=ctx.services.box.token_hash(token))
+    base = ctx.services.settings.public_url or f"http://localhost:{ctx.services.settings.port}"
+    return Reply(
+        f":link: Push connection *{name}* created. Its token is shown only this once:\n`{token}`\n"
+        f"Report a run from training code:\n```curl -X POST {base}/api/v1/runs/my-run \\\n"
+        f"  -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' \\\n"
+        f"  -d '{{\"state\": \"running\", \"step\": 100, \"total_steps\": 1000, \"metrics\": {{\"loss\": 0.4}}}}'```\n"
+        f"Then `/ready track {name}:my-run` in a channel."
+    )
+
+
+def _save(ctx: Ctx, name: str, kind: str, url: str, key: str | None, push_token_hash: str | None = None) -> None:
+    sealed = ctx.services.box.seal(key) if key else None
+    try:
+        with ctx.store.tx() as s:
+            s.add(
+                Connection(
+                    team_id=ctx.team_id,
+                    name=name,
+                    kind=kind,
+                    url=url,
+                    secret_sealed=sealed,
+                    push_token_hash=push_token_hash,
+                    options={},
+                    created_by=ctx.user_id,
+                    created_at=ctx.now,
+                )
+            )
+    except IntegrityError:
+        raise Problem(f"A connection named `{name}` already exists. Pick another with `as <name>`.") from None
+
+
+def connect_modal(ctx: Ctx, _cmd: ConnectModal) -> Reply:
+    if ctx.client is None or not ctx.trigger_id:
+        raise Problem("Cannot open the form here; use the text form.", USAGE["connect"])
+    ctx.client.views_open(trigger_id=ctx.trigger_id, view=connect_view(ctx.channel_id))
+    return Reply("")
+
+
+def connect_view(channel_id: str) -> dict:
+    def field(block_id: str, label: str, placeholder: str, optional: bool = False) -> dict:
+        return {
+            "type": "input",
+            "block_id": block_id,
+            "optional": optional,
+            "label": {"type": "plain_text", "text": label},
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "value",
+                "placeholder": {"type": "plain_text", "text": placeholder},
+            },
+        }
+
+    kinds = ["mlflow", "wandb", "comet", "tensorboard", "push"]
+    return {
+        "type": "modal",
+        "callback_id": CONNECT_MODAL,
+        "private_metadata": channel_id,
+        "title": {"type": "plain_text", "text": "Connect a tracker"},
+        "submit": {"type": "plain_text", "text": "Connect"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "kind",
+                "label": {"type": "plain_text", "text": "Tracker"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": "value",
+                    "options": [{"text": {"type": "plain_text", "text": k}, "value": k} for k in kinds],
+                },
+            },
+            field("url", "URL or log directory", "https://mlflow.example.com", optional=True),
+            field("name", "Name", "defaults to the tracker kind", optional=True),
+            field("key", "API key or user:password", "stored encrypted, never shown", optional=True),
+        ],
+    }

@@ -1,0 +1,165 @@
+"""/ready track, untrack and runs."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from bot.commands import RunRef, Runs, Track, Untrack
+from bot.commands.help import USAGE
+from bot.core.eta import format_duration, format_eta, progress_fraction
+from bot.core.runs import staleness
+from bot.handlers.base import Ctx, Problem, Reply
+from bot.notify.render import escape, link
+from bot.store import runs as q
+from bot.store.models import Connection, Run, Watch, WatchRun
+from integrations.base import RunSnapshot, RunState, TrackerError
+
+MAX_LISTED = 40  # /ready runs rows before it summarises
+
+
+def resolve_connection(ctx: Ctx, ref: RunRef, usage: str) -> Connection:
+    with ctx.store.tx() as s:
+        if ref.conn:
+            conn = q.find_connection(s, ctx.team_id, ref.conn)
+            if conn is None:
+                names = ", ".join(f"`{c.name}`" for c in q.team_connections(s, ctx.team_id)) or "none yet"
+                raise Problem(f"No connection named `{ref.conn}` (connections: {names}).", usage)
+            return conn
+        conns = q.team_connections(s, ctx.team_id)
+    if len(conns) == 1:
+        return conns[0]
+    if not conns:
+        raise Problem("No tracker is connected yet: start with `/ready connect`.", USAGE["connect"])
+    raise Problem("Several trackers are connected: write the ref as `<connection>:<run-id>`.", usage)
+
+
+def track(ctx: Ctx, cmd: Track) -> Reply:
+    usage = USAGE["track"]
+    conn = resolve_connection(ctx, cmd.target, usage)
+    ref = cmd.target.ref
+    if conn.kind == "push":
+        snaps = [RunSnapshot(ref=ref, state=RunState.QUEUED, name=ref)]
+    else:
+        snaps = _ask_tracker(ctx, conn, cmd.target)
+    now = ctx.now
+    with ctx.store.tx() as s:
+        watch = s.scalar(
+            select(Watch).where(
+                Watch.channel_id == ctx.channel_id,
+                Watch.connection_id == conn.id,
+                Watch.ref == ref,
+                Watch.is_experiment.is_(cmd.target.experiment),
+            )
+        )
+        already = watch is not None
+        if watch is None:
+            watch = Watch(
+                team_id=ctx.team_id,
+                channel_id=ctx.channel_id,
+                connection_id=conn.id,
+                ref=ref,
+                is_experiment=cmd.target.experiment,
+                total_steps=cmd.total_steps,
+                created_by=ctx.user_id,
+                created_at=now,
+                last_listed_at=now if cmd.target.experiment else None,
+            )
+            s.add(watch)
+            s.flush()
+        runs = []
+        for snap in snaps:
+            run, _ = q.ensure_run(s, conn.id, snap, now)
+            if cmd.total_steps and not cmd.target.experiment:
+                run.total_steps_override = cmd.total_steps
+                run.total_steps = cmd.total_steps
+            run.active = not RunState(run.state).is_terminal
+            q.link(s, watch, run)
+            runs.append(run)
+        summary = [_run_line(run, conn, now) for run in runs[:10]]
+    label = f"experiment *{escape(ref)}*" if cmd.target.experiment else f"run *{escape(ref)}*"
+    head = "Already tracking" if already else "Now tracking"
+    text = f":eyes: {head} {label} on *{conn.name}* in this channel."
+    if cmd.target.experiment:
+        text += f" {len(runs)} run(s) so far; new runs are picked up as they start."
+    if summary:
+        text += "\n" + "\n".join(summary)
+    return Reply(text)
+
+
+def _ask_tracker(ctx: Ctx, conn: Connection, target: RunRef) -> list[RunSnapshot]:
+    tracker = ctx.services.trackers(q.connection_info(conn, ctx.services.box))
+    try:
+        if target.experiment:
+            return tracker.list_runs(target.ref)
+        snaps = tracker.fetch_runs([target.ref])
+    except TrackerError as exc:
+        if exc.permanent:
+            raise Problem(f"{conn.name} says: {exc}. Nothing was tracked.") from None
+        raise Problem(f"{conn.name} is not answering right now ({exc}). Nothing was tracked; try again.") from None
+    if target.ref not in snaps:
+        raise Problem(f"{conn.name} has no run `{target.ref}`. Nothing was tracked.", USAGE["track"])
+    return [snaps[target.ref]]
+
+
+def untrack(ctx: Ctx, cmd: Untrack) -> Reply:
+    conn = resolve_connection(ctx, cmd.target, USAGE["untrack"])
+    with ctx.store.tx() as s:
+        watch = s.scalar(
+            select(Watch).where(
+                Watch.channel_id == ctx.channel_id,
+                Watch.connection_id == conn.id,
+                Watch.ref == cmd.target.ref,
+                Watch.is_experiment.is_(cmd.target.experiment),
+            )
+        )
+        if watch is None:
+            raise Problem(f"This channel is not tracking `{escape(str(cmd.target))}`.", USAGE["untrack"])
+        s.execute(delete(WatchRun).where(WatchRun.watch_id == watch.id))
+        s.delete(watch)
+    return Reply(f":see_no_evil: Stopped tracking `{escape(str(cmd.target))}` in this channel.")
+
+
+def runs(ctx: Ctx, _cmd: Runs) -> Reply:
+    now = ctx.now
+    with ctx.store.tx() as s:
+        rows = q.channel_runs(s, ctx.channel_id)
+        lines = [_run_line(run, conn, now) for run, conn in rows[:MAX_LISTED]]
+    if not rows:
+        return Reply("No runs are tracked in this channel yet. Try `/ready track <conn>:<run-id>`.")
+    text = f"*Runs tracked here ({len(rows)})*\n" + "\n".join(lines)
+    if len(rows) > MAX_LISTED:
+        text += f"\n…and {len(rows) - MAX_LISTED} more."
+    return Reply(text)
+
+
+STATE_ICONS = {
+    "queued": ":double_vertical_bar:",
+    "running": ":arrow_forward:",
+    "finished": ":white_check_mark:",
+    "failed": ":x:",
+    "killed": ":octagonal_sign:",
+    "stalled": ":hourglass:",
+    "unknown": ":grey_question:",
+}
+
+
+def _run_line(run: Run, conn: Connection, now) -> str:  # noqa: ANN001
+    parts = [f"{STATE_ICONS.get(run.state, '')} {link(run.url, run.name or run.ref)} `{conn.name}` {run.state}"]
+    frac = progress_fraction(run.step, run.total_steps)
+    if run.step is not None:
+        parts.append(f"step {run.step}" + (f"/{run.total_steps} ({frac:.0%})" if frac is not None else ""))
+    if run.eta and run.state in ("running", "stalled"):
+        parts.append(f"ETA {format_eta(run.eta, now, 'UTC')}")
+    metrics = list((run.metrics or {}).items())[:3]
+    if metrics:
+        parts.append(", ".join(f"{escape(k)}={_fmt(v)}" for k, v in metrics))
+    stale = staleness(run.polled_at, run.stale_since, now)
+    if stale is not None:
+        parts.append(f":warning: data {format_duration(stale)} old (tracker not answering)")
+    return " · ".join(parts)
+
+
+def _fmt(value: object) -> str:
+    from bot.notify.render import format_number
+
+    return format_number(float(value)) if isinstance(value, int | float) else escape(value)

@@ -1,0 +1,34 @@
+"""A leader lease row: jobs that must run on one replica at a time take it first.
+
+Works through transaction-pooling poolers, unlike session advisory locks
+(shared/reference/reliability.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.store.db import Store
+from bot.store.models import Lease
+
+
+def acquire(store: Store, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+    with store.tx() as s:
+        result = s.execute(
+            update(Lease)
+            .where(Lease.name == name, or_(Lease.expires_at < now, Lease.holder == holder))
+            .values(holder=holder, expires_at=now + ttl)
+        )
+        if result.rowcount == 1:
+            return True
+        if s.get(Lease, name) is not None:
+            return False
+    try:
+        with store.tx() as s:
+            s.add(Lease(name=name, holder=holder, expires_at=now + ttl))
+        return True
+    except IntegrityError:
+        return False

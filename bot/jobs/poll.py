@@ -1,0 +1,189 @@
+"""The poller: ask each tracker about the runs it must watch, in as few requests as its API
+allows, then record the new state and the notifications it causes in one transaction.
+
+A tracker that fails makes its runs stale: their state never changes because of an outage.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.core.runs import Known, observe, with_total
+from bot.notify.outbox import enqueue
+from bot.services import Services
+from bot.store import runs as q
+from bot.store.models import Connection, Run, Watch, WatchRun
+from integrations.base import RunSnapshot, RunState, TrackerError
+from integrations.registry import POLLED
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Work:
+    """What one connection must be asked this cycle."""
+
+    conn: Connection
+    refs: list[str]
+    experiments: list[Watch] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    snaps: dict[str, RunSnapshot] = field(default_factory=dict)
+    listed: dict[int, list[RunSnapshot]] = field(default_factory=dict)  # watch id -> runs
+    error: TrackerError | None = None
+
+
+def poll_once(services: Services) -> int:
+    """One poll cycle over every connection; returns how many runs were updated."""
+    updated = 0
+    for work in plan(services):
+        answer = ask(services, work)
+        updated += record(services, work, answer)
+    return updated
+
+
+def plan(services: Services) -> list[Work]:
+    with services.store.tx() as s:
+        watched = (
+            select(Run)
+            .join(WatchRun, WatchRun.run_id == Run.id)
+            .where(Run.active.is_(True))
+            .distinct()
+        )
+        runs = list(s.scalars(watched))
+        exp_watches = list(s.scalars(select(Watch).where(Watch.is_experiment.is_(True))))
+        conn_ids = {r.connection_id for r in runs} | {w.connection_id for w in exp_watches}
+        conns = {c.id: c for c in s.scalars(select(Connection).where(Connection.id.in_(conn_ids)))} if conn_ids else {}
+    work: dict[int, Work] = {}
+    for cid, conn in conns.items():
+        if conn.kind in POLLED:
+            work[cid] = Work(conn=conn, refs=[])
+    for run in runs:
+        if run.connection_id in work:
+            work[run.connection_id].refs.append(run.ref)
+    for watch in exp_watches:
+        if watch.connection_id in work:
+            work[watch.connection_id].experiments.append(watch)
+    return list(work.values())
+
+
+def ask(services: Services, work: Work) -> Answer:
+    answer = Answer()
+    try:
+        tracker = services.trackers(q.connection_info(work.conn, services.box))
+        if work.refs:
+            answer.snaps = tracker.fetch_runs(work.refs)
+        for watch in work.experiments:
+            since = watch.last_listed_at or watch.created_at
+            answer.listed[watch.id] = tracker.list_runs(watch.ref, since=since - timedelta(minutes=5))
+    except TrackerError as exc:
+        log.warning("tracker %s (%s) did not answer: %s", work.conn.name, work.conn.kind, exc)
+        answer.error = exc
+    except ValueError as exc:  # undecryptable credential: the operator changed the key
+        answer.error = TrackerError(str(exc), permanent=True)
+    return answer
+
+
+def record(services: Services, work: Work, answer: Answer) -> int:
+    now = services.clock()
+    stall_after = timedelta(minutes=services.settings.stall_minutes)
+    with services.store.tx() as s:
+        if answer.error is not None:
+            mark_stale(s, work, answer.error, now)
+            return 0
+        for watch_id, snaps in answer.listed.items():
+            adopt(s, watch_id, snaps, now)
+        count = 0
+        for ref, snap in answer.snaps.items():
+            run = q.get_run(s, work.conn.id, ref)
+            if run is not None:
+                update_run(s, services, work.conn, run, snap, now, stall_after)
+                count += 1
+        return count
+
+
+def mark_stale(s, work: Work, error: TrackerError, now: datetime) -> None:  # noqa: ANN001
+    for run in s.scalars(select(Run).where(Run.connection_id == work.conn.id, Run.ref.in_(work.refs))):
+        run.stale_since = run.stale_since or now
+        run.last_error = str(error)[:500]
+
+
+def adopt(s, watch_id: int, snaps: list[RunSnapshot], now: datetime) -> None:  # noqa: ANN001
+    """Experiment watches pick up the runs started since they last looked."""
+    watch = s.get(Watch, watch_id)
+    if watch is None:
+        return
+    for snap in snaps:
+        run, _ = q.ensure_run(s, watch.connection_id, snap, now)
+        q.link(s, watch, run)
+        run.active = True if not RunState(run.state).is_terminal else run.active
+    newest = max((sn.started_at for sn in snaps if sn.started_at), default=None)
+    watch.last_listed_at = max(filter(None, (watch.last_listed_at, newest, watch.created_at)))
+
+
+def update_run(s, services: Services, conn: Connection, run: Run, snap: RunSnapshot, now, stall_after) -> None:  # noqa: ANN001
+    snap = with_total(snap, run.total_steps_override)
+    known = Known(RunState(run.state), run.step, run.heartbeat_at, run.progress_at)
+    seen = observe(known, snap, now, stall_after)
+    q.apply_snapshot(run, snap, now)
+    run.state = seen.state.value
+    run.progress_at = seen.progress_at
+    run.eta = _eta(run, now)
+    if seen.state.is_terminal:
+        run.active = False  # adaptive polling: a finished run costs nothing any more
+    for event in seen.events:
+        notify_run_event(s, conn, run, event.kind, event.episode, now)
+    for hook in services.extras.get("after_run_update", ()):
+        hook(s, services, conn, run, snap, now)
+
+
+def _eta(run: Run, now: datetime) -> datetime | None:
+    from bot.core.eta import estimate_eta
+
+    if RunState(run.state).is_terminal or not run.started_at:
+        return None
+    return estimate_eta(run.step, run.total_steps, run.started_at, now)
+
+
+def notify_run_event(s, conn: Connection, run: Run, kind: str, episode: str, now: datetime) -> None:  # noqa: ANN001
+    payload = run_payload(conn, run, now)
+    payload["event"] = kind
+    for team_id, channel_id in q.channels_of(s, run.id):
+        enqueue(
+            s,
+            key=f"run:{run.id}:{kind}:{episode}:{channel_id}",
+            team_id=team_id,
+            channel_id=channel_id,
+            template="run_event",
+            payload=payload,
+            now=now,
+        )
+
+
+def run_payload(conn: Connection, run: Run, now: datetime) -> dict:
+    duration = None
+    if run.started_at:
+        duration = ((run.ended_at or now) - run.started_at).total_seconds()
+    return {
+        "run": {
+            "id": run.id,
+            "ref": run.ref,
+            "name": run.name or run.ref,
+            "experiment": run.experiment,
+            "url": run.url,
+            "owner": run.owner,
+            "state": run.state,
+            "step": run.step,
+            "total_steps": run.total_steps,
+            "metrics": dict(sorted((run.metrics or {}).items())[:20]),
+            "duration_s": duration,
+            "heartbeat_at": run.heartbeat_at.isoformat() if run.heartbeat_at else None,
+        },
+        "connection": conn.name,
+    }

@@ -1,0 +1,60 @@
+"""The /ready slash command: parse, route to a handler, answer ephemerally. Never errors out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App
+
+from bot.commands import ParseError, parse
+from bot.handlers.base import Ctx, Problem, Reply
+from bot.handlers.routes import route
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+OOPS = ":x: Something went wrong on our side; nothing was changed. Please try again in a minute."
+
+
+def register(app: App, services: Services) -> None:
+    @app.command("/ready")
+    def on_ready(ack: Callable, command: dict[str, Any], respond: Callable, client: Any) -> None:
+        cmd = parse(command.get("text") or "")
+        if isinstance(cmd, ParseError):
+            ack(**parse_error_reply(cmd).as_response())
+            return
+        ctx = Ctx(
+            services=services,
+            team_id=command.get("team_id") or "",
+            channel_id=command.get("channel_id") or "",
+            user_id=command.get("user_id") or "",
+            client=client,
+            trigger_id=command.get("trigger_id"),
+        )
+        handler, slow = route(cmd)
+        if not slow:
+            ack(**run_handler(handler, ctx, cmd).as_response())
+            return
+        # Slow handlers talk to trackers: ack within Slack's 3 s, answer through response_url.
+        ack()
+        respond(**run_handler(handler, ctx, cmd).as_response())
+
+
+def parse_error_reply(err: ParseError) -> Reply:
+    text = f":warning: {err.message}"
+    if err.usage:
+        text += f"\nUsage: `{err.usage}`" if "\n" not in err.usage else f"\nUsage:\n```{err.usage}```"
+    return Reply(text)
+
+
+def run_handler(handler: Callable[[Ctx, Any], Reply], ctx: Ctx, cmd: Any) -> Reply:
+    try:
+        return handler(ctx, cmd)
+    except Problem as problem:
+        return problem.reply()
+    except Exception:
+        # The command object may hold a tracker key: log its type, never its fields.
+        log.exception("/ready %s failed", type(cmd).__name__)
+        return Reply(OOPS)

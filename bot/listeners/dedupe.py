@@ -1,0 +1,55 @@
+"""Slack delivers an event again when our ack was slow (X-Slack-Retry-Num), even while the
+first delivery is still being handled. Remember each event id once, in the database, so
+every replica agrees; a repeat is acked and dropped."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from bot.services import Services
+from bot.store.models import SeenRequest
+
+log = logging.getLogger(__name__)
+KEEP = timedelta(days=1)
+
+
+def register(app: App, services: Services) -> None:
+    @app.middleware
+    def drop_repeats(body: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+        key = request_key(body)
+        if key and not first_time(services, key):
+            log.info("dropping repeated delivery %s", key)
+            return BoltResponse(status=200, body="")
+        return next()
+
+
+def request_key(body: dict[str, Any]) -> str | None:
+    if body.get("type") == "event_callback" and body.get("event_id"):
+        return f"event:{body['event_id']}"
+    if body.get("type") == "block_actions":
+        stamps = [a.get("action_ts") for a in body.get("actions") or [] if a.get("action_ts")]
+        if stamps:
+            return f"action:{body.get('user', {}).get('id')}:{stamps[0]}"
+    return None
+
+
+def first_time(services: Services, key: str) -> bool:
+    now = services.clock()
+    try:
+        with services.store.tx() as s:
+            s.add(SeenRequest(key=key[:255], at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_old(services: Services) -> None:
+    with services.store.tx() as s:
+        s.execute(delete(SeenRequest).where(SeenRequest.at < services.clock() - KEEP))

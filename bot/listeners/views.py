@@ -1,0 +1,57 @@
+"""Modal submissions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App
+
+from bot.commands import Connect, ParseError, parse
+from bot.handlers.base import Ctx, Problem
+from bot.handlers.connections import CONNECT_MODAL, connect
+from bot.services import Services
+
+
+def register(app: App, services: Services) -> None:
+    @app.view(CONNECT_MODAL)
+    def on_connect(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
+        values = view_values(view)
+        kind = values.get("kind") or ""
+        url = values.get("url") or ("" if kind == "push" else "default")
+        text = f"connect {kind} {url}" if url else f"connect {kind}"
+        if values.get("name"):
+            text += f" as {values['name']}"
+        cmd = parse(text)
+        if isinstance(cmd, ParseError):
+            ack(response_action="errors", errors={"url": cmd.message[:150]})
+            return
+        if not isinstance(cmd, Connect):
+            ack(response_action="errors", errors={"kind": "Choose a tracker"})
+            return
+        cmd = Connect(kind=cmd.kind, url=cmd.url, name=cmd.name, key=values.get("key") or None)
+        user = body.get("user", {}).get("id", "")
+        ctx = Ctx(services, team_id=body.get("team", {}).get("id", ""), channel_id=view.get("private_metadata", ""),
+                  user_id=user, client=client)
+        try:
+            reply = connect(ctx, cmd)
+        except Problem as problem:
+            ack(response_action="errors", errors={"url": problem.message[:150]})
+            return
+        ack()
+        # The confirmation (and a push token) go to the user alone.
+        client.chat_postEphemeral(channel=ctx.channel_id, user=user, text=reply.text)
+
+
+def view_values(view: dict[str, Any]) -> dict[str, str]:
+    """Flatten state.values: block_id -> the input's value (text or selected option)."""
+    out: dict[str, str] = {}
+    for block_id, actions in (view.get("state", {}).get("values") or {}).items():
+        for element in actions.values():
+            if element.get("selected_option"):
+                out[block_id] = element["selected_option"].get("value", "")
+            elif element.get("value") is not None:
+                out[block_id] = element["value"].strip()
+            elif element.get("selected_date_time") is not None:
+                out[block_id] = str(element["selected_date_time"])
+    return out

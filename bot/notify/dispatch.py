@@ -1,0 +1,172 @@
+"""Delivery: claim outbox rows, render, send to Slack, store the message ts, mark sent.
+
+Marking after sending gives at-least-once delivery; the stored ts lets later rows
+update that message in place or reply in its thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import update
+
+from bot.notify import outbox
+from bot.notify.messages import build
+from bot.notify.render import Message, split_message
+from bot.slackapi import SlackClients
+from bot.store.db import Store
+from bot.store.models import Outbox
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+# Errors that no retry will fix: the row is marked failed and kept for inspection.
+PERMANENT = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_blocks",
+    "msg_blocks_too_long",
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "no_permission",
+    "missing_scope",
+    "user_not_found",
+    "cant_update_message",
+    "message_not_found",
+    "restricted_action",
+}
+
+
+class Deferred(Exception):
+    """The row cannot be sent yet (its parent message has no ts yet)."""
+
+
+class Dispatcher:
+    def __init__(self, store: Store, clients: SlackClients, clock: Callable[[], datetime] | None = None):
+        self.store = store
+        self.clients = clients
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def run_once(self, limit: int = 20) -> int:
+        """Deliver what is due; returns how many rows were sent."""
+        now = self.clock()
+        with self.store.tx() as s:
+            rows = outbox.claim(s, now, limit)
+        sent = 0
+        for row in rows:
+            sent += self._deliver(row)
+        return sent
+
+    def drain(self, rounds: int = 50) -> int:
+        total = 0
+        for _ in range(rounds):
+            n = self.run_once()
+            total += n
+            if n == 0:
+                break
+        return total
+
+    def _deliver(self, row: Outbox) -> int:
+        now = self.clock()
+        try:
+            channel, ts = self._send(row)
+        except Deferred:
+            self._retry(row, now + timedelta(seconds=5), "waiting for the parent message", count=False)
+            return 0
+        except SlackApiError as exc:
+            self._failed_call(row, exc, now)
+            return 0
+        except Exception as exc:  # network trouble, rendering bugs: retry, then give up
+            log.exception("delivery of outbox row %s failed", row.id)
+            self._retry(row, now + _backoff(row.attempts), f"{type(exc).__name__}: {exc}"[:500])
+            return 0
+        with self.store.tx() as s:
+            s.execute(
+                update(Outbox)
+                .where(Outbox.id == row.id)
+                .values(status="sent", ts=ts, posted_channel=channel, sent_at=now, error=None)
+            )
+        return 1
+
+    def _send(self, row: Outbox) -> tuple[str, str | None]:
+        client = self.clients.for_team(row.team_id, rate_limit_retries=0)
+        parent = self._parent(row)
+        message = build(row.template, row.payload)
+        if row.op == "update":
+            return self._update(client, parent, message)
+        channel = row.channel_id
+        if row.op == "dm":
+            channel = client.conversations_open(users=row.channel_id)["channel"]["id"]
+        if row.op == "upload":
+            return self._upload(client, row, channel, parent)
+        thread_ts = parent.ts if parent else None
+        first_ts = None
+        for part in split_message(message):
+            resp = client.chat_postMessage(channel=channel, thread_ts=thread_ts or first_ts, **part.as_kwargs())
+            first_ts = first_ts or resp["ts"]
+            channel = resp["channel"]
+        return channel, first_ts
+
+    def _parent(self, row: Outbox) -> Outbox | None:
+        if not row.parent_key:
+            return None
+        with self.store.tx() as s:
+            parent = outbox.find(s, row.parent_key)
+        if parent is None or parent.status == "failed":
+            return None
+        if parent.ts is None:
+            raise Deferred()
+        return parent
+
+    def _update(self, client, parent: Outbox | None, message: Message) -> tuple[str, str | None]:  # noqa: ANN001
+        if parent is None:
+            raise ValueError("update without a message to update")
+        first = split_message(message)[0]
+        resp = client.chat_update(channel=parent.posted_channel, ts=parent.ts, **first.as_kwargs())
+        return resp["channel"], resp["ts"]
+
+    def _upload(self, client, row: Outbox, channel: str, parent: Outbox | None):  # noqa: ANN001
+        from bot.notify.uploads import file_for
+
+        filename, content, comment = file_for(row.template, row.payload)
+        client.files_upload_v2(
+            channel=channel,
+            file=content,
+            filename=filename,
+            initial_comment=comment,
+            thread_ts=parent.ts if parent else None,
+        )
+        return channel, None
+
+    def _failed_call(self, row: Outbox, exc: SlackApiError, now: datetime) -> None:
+        error = str(exc.response.get("error", "unknown_error"))
+        if exc.response.status_code == 429 or error == "ratelimited":
+            retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
+            self._retry(row, now + timedelta(seconds=retry_after), "ratelimited", count=False)
+        elif error in PERMANENT or row.attempts >= MAX_ATTEMPTS:
+            log.warning("outbox row %s failed permanently: %s", row.id, error)
+            self._set(row, status="failed", error=error)
+        else:
+            self._retry(row, now + _backoff(row.attempts), error)
+
+    def _retry(self, row: Outbox, when: datetime, error: str, count: bool = True) -> None:
+        if count and row.attempts >= MAX_ATTEMPTS:
+            self._set(row, status="failed", error=error)
+            return
+        values = dict(status="pending", not_before=when, error=error, claimed_until=None)
+        if not count:
+            values["attempts"] = max(0, row.attempts - 1)  # waiting is not a failed attempt
+        self._set(row, **values)
+
+    def _set(self, row: Outbox, **values) -> None:  # noqa: ANN003
+        with self.store.tx() as s:
+            s.execute(update(Outbox).where(Outbox.id == row.id).values(**values))
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(900, 5 * 2 ** max(0, attempts - 1)))

@@ -1,0 +1,44 @@
+"""Outbox template name -> Slack message. Most messages are just their template; a few add
+buttons, registered here explicitly so every interactive message is easy to find."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.notify.render import Message, render
+
+Builder = Callable[[dict[str, Any]], Message]
+BUILDERS: dict[str, Builder] = {}
+
+
+def builder(template: str) -> Callable[[Builder], Builder]:
+    def register(fn: Builder) -> Builder:
+        BUILDERS[template] = fn
+        return fn
+
+    return register
+
+
+def build(template: str, payload: dict[str, Any]) -> Message:
+    fn = BUILDERS.get(template)
+    return fn(payload) if fn else render(template, **payload)
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text[:75]},
+        "action_id": action_id,
+        "value": value[:2000],
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def actions(*elements: dict[str, Any], block_id: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "actions", "elements": list(elements)[:25]}
+    if block_id:
+        block["block_id"] = block_id[:255]
+    return block

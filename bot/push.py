@@ -1,0 +1,51 @@
+"""POST /api/v1/runs/<ref>: a training script reports its run; same pipeline as polling."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote
+
+from sqlalchemy import select
+
+from bot.jobs.poll import update_run
+from bot.services import Services
+from bot.store import runs as q
+from bot.store.models import Connection
+from bot.web import MAX_PUSH_BODY, Response, json_response, read_body
+from integrations.push import PushError, snapshot_from_push
+
+
+def handle_push(services: Services, environ: dict[str, Any], raw_ref: str) -> Response:
+    conn = _authenticate(services, environ.get("HTTP_AUTHORIZATION", ""))
+    if conn is None:
+        return json_response(401, {"ok": False, "error": "missing or unknown push token"})
+    body = read_body(environ, MAX_PUSH_BODY)
+    if body is None:
+        return json_response(413, {"ok": False, "error": f"body over {MAX_PUSH_BODY} bytes"})
+    try:
+        payload = json.loads(body or b"{}")
+        snap = snapshot_from_push(unquote(raw_ref), payload, services.clock())
+    except json.JSONDecodeError:
+        return json_response(400, {"ok": False, "error": "body is not JSON"})
+    except PushError as exc:
+        return json_response(400, {"ok": False, "error": str(exc)})
+    now = services.clock()
+    stall_after = timedelta(minutes=services.settings.stall_minutes)
+    with services.store.tx() as s:
+        conn = s.get(Connection, conn.id)
+        run, created = q.ensure_run(s, conn.id, snap, now)
+        if not created:
+            update_run(s, services, conn, run, snap, now, stall_after)
+        state = run.state
+    return json_response(200, {"ok": True, "run": snap.ref, "state": state})
+
+
+def _authenticate(services: Services, header: str) -> Connection | None:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    digest = services.box.token_hash(token.strip())
+    with services.store.tx() as s:
+        return s.scalar(select(Connection).where(Connection.push_token_hash == digest, Connection.kind == "push"))

@@ -1,0 +1,45 @@
+"""Everything a listener or job needs, built once per process and passed down explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.config import Settings
+from bot.slackapi import SlackClients
+from bot.store.crypto import SecretBox
+from bot.store.db import Store
+from integrations.base import ConnectionInfo, Tracker
+from integrations.registry import tracker_for
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    clients: SlackClients
+    box: SecretBox
+    clock: Callable[[], datetime] = utcnow
+    trackers: Callable[[ConnectionInfo], Tracker] = tracker_for
+    extras: dict = field(default_factory=dict)
+
+
+def build_services(settings: Settings, store: Store | None = None, **overrides) -> Services:  # noqa: ANN003
+    store = store or Store(settings.database_url)
+    installation_store = None
+    if settings.oauth_mode:
+        from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+
+        installation_store = SQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=store.engine)
+    return Services(
+        settings=settings,
+        store=store,
+        clients=SlackClients(settings, installation_store),
+        box=SecretBox(settings.secret_key),
+        **overrides,
+    )

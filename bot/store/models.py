@@ -1,0 +1,302 @@
+"""What readybot keeps. The database is the source of truth; processes hold nothing durable.
+
+Datetimes are stored as naive UTC (SQLite has no time zones) and always come back tz-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass tz-aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+# Slack installations live in our schema and migrations, through slack_sdk's own table builders.
+SQLAlchemyInstallationStore.build_installations_table(Base.metadata, "slack_installations")
+SQLAlchemyInstallationStore.build_bots_table(Base.metadata, "slack_bots")
+SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, "slack_oauth_states")
+
+ID = Integer  # portable autoincrement primary keys
+
+
+class Connection(Base):
+    """A tracker the team connected: MLflow server, W&B entity, Comet workspace, TB log root, push."""
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(Text, default="")
+    secret_sealed: Mapped[str | None] = mapped_column(Text)  # SecretBox.seal(...)
+    push_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime]
+
+
+class Run(Base):
+    """A training run we watch, with its latest normalized snapshot."""
+
+    __tablename__ = "runs"
+    __table_args__ = (UniqueConstraint("connection_id", "ref"), Index("ix_runs_active", "active"))
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    ref: Mapped[str] = mapped_column(String(500))
+    name: Mapped[str | None] = mapped_column(String(500))
+    experiment: Mapped[str | None] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(16), default="unknown")
+    step: Mapped[int | None]
+    total_steps: Mapped[int | None]
+    total_steps_override: Mapped[int | None]  # given with `/ready track ... steps N`
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    progress_at: Mapped[datetime | None]  # when step or heartbeat last advanced
+    eta: Mapped[datetime | None]
+    owner: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    polled_at: Mapped[datetime | None]  # last successful answer from the tracker
+    stale_since: Mapped[datetime | None]  # first failed poll since the last success
+    last_error: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)  # still polled
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Watch(Base):
+    """A channel tracking one run or every run of an experiment."""
+
+    __tablename__ = "watches"
+    __table_args__ = (UniqueConstraint("channel_id", "connection_id", "ref", "is_experiment"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    ref: Mapped[str] = mapped_column(String(500))
+    is_experiment: Mapped[bool] = mapped_column(Boolean, default=False)
+    total_steps: Mapped[int | None]
+    created_by: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime]
+    last_listed_at: Mapped[datetime | None]  # experiment watches: newest start time seen
+
+
+class WatchRun(Base):
+    """Which runs a watch covers (one for a run watch, many for an experiment watch)."""
+
+    __tablename__ = "watch_runs"
+    watch_id: Mapped[int] = mapped_column(ForeignKey("watches.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class Target(Base):
+    __tablename__ = "targets"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    metric: Mapped[str] = mapped_column(String(250))
+    op: Mapped[str] = mapped_column(String(2))
+    threshold: Mapped[float] = mapped_column(Float)
+    patience: Mapped[int] = mapped_column(Integer, default=1)
+    scope_connection_id: Mapped[int | None] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    scope_ref: Mapped[str | None] = mapped_column(String(500))
+    scope_is_experiment: Mapped[bool] = mapped_column(Boolean, default=False)
+    muted_by: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime]
+
+
+class TargetProgress(Base):
+    """Per (target, run) evaluation state: streak, armed, crossings so far."""
+
+    __tablename__ = "target_progress"
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    streak: Mapped[int] = mapped_column(Integer, default=0)
+    armed: Mapped[bool] = mapped_column(Boolean, default=True)
+    crossings: Mapped[int] = mapped_column(Integer, default=0)
+    last_step: Mapped[int | None]
+    best: Mapped[float | None] = mapped_column(Float)
+    snoozed_until: Mapped[datetime | None]
+
+
+class Alert(Base):
+    """One target crossing by one run: unique, so no restart or retry can alert twice."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("target_id", "run_id", "crossing"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    crossing: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime]
+    message_key: Mapped[str | None] = mapped_column(String(200))  # outbox dedupe key of the message
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    title: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime]
+    original_at: Mapped[datetime]
+    lead_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    policy: Mapped[str] = mapped_column(String(20), default="warn")  # warn | auto_postpone
+    buffer_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    baseline_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)  # iCalendar SEQUENCE
+    gcal_event_id: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime]
+
+
+class ReviewRun(Base):
+    __tablename__ = "review_runs"
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ReviewEvent(Base):
+    """Every state change of a review, with who made it."""
+
+    __tablename__ = "review_events"
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(32))  # Slack user id or "readybot"
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime]
+
+
+class ChannelCalendar(Base):
+    __tablename__ = "channel_calendars"
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Schedule(Base):
+    """A channel's standup or digest schedule."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (UniqueConstraint("channel_id", "kind"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(10))  # standup | digest
+    time: Mapped[str] = mapped_column(String(5))  # HH:MM local
+    days: Mapped[str] = mapped_column(String(20))  # "0,1,2,3,4" (Monday=0)
+    tz: Mapped[str] = mapped_column(String(64), default="UTC")  # channel default zone
+    per_member_tz: Mapped[bool] = mapped_column(Boolean, default=True)
+    questions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_sent_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime]
+
+
+class Outbox(Base):
+    """A notification to deliver. `dedupe_key` makes each logical notification unique."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))  # channel, or user id for a DM
+    op: Mapped[str] = mapped_column(String(12), default="post")  # post | update | upload | dm
+    template: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    parent_key: Mapped[str | None] = mapped_column(String(255))  # reply in / update this message
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    ts: Mapped[str | None] = mapped_column(String(32))
+    posted_channel: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class SeenRequest(Base):
+    """Slack event ids and interaction payload ids already handled (Slack retries deliveries)."""
+
+    __tablename__ = "seen_requests"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    at: Mapped[datetime]
+
+
+class Lease(Base):
+    """Leader lease for jobs that must run on one replica at a time (works through poolers too)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
+
+
+class UserProfile(Base):
+    """Cached Slack profile bits we need: time zone for schedules and `<when>`."""
+
+    __tablename__ = "user_profiles"
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tz: Mapped[str] = mapped_column(String(64), default="UTC")
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    away_until: Mapped[datetime | None]
+    fetched_at: Mapped[datetime]

@@ -1,0 +1,119 @@
+"""Queries about connections, runs and the channels that watch them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.store.crypto import SecretBox
+from bot.store.models import Connection, Run, Watch, WatchRun
+from integrations.base import ConnectionInfo, RunSnapshot
+
+
+def connection_info(conn: Connection, box: SecretBox) -> ConnectionInfo:
+    secret = box.open(conn.secret_sealed) if conn.secret_sealed else None
+    options = {str(k): str(v) for k, v in (conn.options or {}).items()}
+    return ConnectionInfo(kind=conn.kind, name=conn.name, url=conn.url, secret=secret, options=options)
+
+
+def find_connection(s: Session, team_id: str, name: str) -> Connection | None:
+    return s.scalar(select(Connection).where(Connection.team_id == team_id, Connection.name == name))
+
+
+def team_connections(s: Session, team_id: str) -> list[Connection]:
+    return list(s.scalars(select(Connection).where(Connection.team_id == team_id).order_by(Connection.name)))
+
+
+def get_run(s: Session, connection_id: int, ref: str) -> Run | None:
+    return s.scalar(select(Run).where(Run.connection_id == connection_id, Run.ref == ref))
+
+
+def apply_snapshot(run: Run, snap: RunSnapshot, now: datetime) -> None:
+    """Copy a snapshot's facts onto the stored run (state is decided by the caller)."""
+    run.name = snap.name or run.name
+    run.experiment = snap.experiment or run.experiment
+    run.step = snap.step
+    run.total_steps = snap.total_steps
+    run.metrics = {k: _jsonable(v) for k, v in snap.metrics.items()}
+    run.params = {str(k): str(v)[:500] for k, v in list(snap.params.items())[:200]}
+    run.started_at = snap.started_at or run.started_at
+    run.ended_at = snap.ended_at
+    run.heartbeat_at = snap.heartbeat_at
+    run.owner = snap.owner or run.owner
+    run.url = snap.url or run.url
+    run.polled_at = now
+    run.stale_since = None
+    run.last_error = None
+    run.updated_at = now
+
+
+def _jsonable(value: float) -> float | str:
+    # JSON has no NaN/inf; keep them as strings so "loss is NaN" stays visible.
+    f = float(value)
+    return f if f == f and f not in (float("inf"), float("-inf")) else str(f)
+
+
+def metric_value(run: Run, key: str) -> float | None:
+    value = (run.metrics or {}).get(key)
+    return None if value is None else float(value)
+
+
+def ensure_run(s: Session, connection_id: int, snap: RunSnapshot, now: datetime) -> tuple[Run, bool]:
+    run = get_run(s, connection_id, snap.ref)
+    if run is not None:
+        return run, False
+    run = Run(
+        connection_id=connection_id,
+        ref=snap.ref,
+        state=snap.state.value,
+        active=True,
+        progress_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    apply_snapshot(run, snap, now)
+    s.add(run)
+    s.flush()
+    return run, True
+
+
+def link(s: Session, watch: Watch, run: Run) -> None:
+    if s.get(WatchRun, (watch.id, run.id)) is None:
+        s.add(WatchRun(watch_id=watch.id, run_id=run.id))
+
+
+def channels_of(s: Session, run_id: int) -> list[tuple[str, str]]:
+    """(team_id, channel_id) of every channel watching the run, each once."""
+    rows = s.execute(
+        select(Watch.team_id, Watch.channel_id)
+        .join(WatchRun, WatchRun.watch_id == Watch.id)
+        .where(WatchRun.run_id == run_id)
+        .distinct()
+        .order_by(Watch.channel_id)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def channel_runs(s: Session, channel_id: str) -> list[tuple[Run, Connection]]:
+    rows = s.execute(
+        select(Run, Connection)
+        .join(WatchRun, WatchRun.run_id == Run.id)
+        .join(Watch, Watch.id == WatchRun.watch_id)
+        .join(Connection, Connection.id == Run.connection_id)
+        .where(Watch.channel_id == channel_id)
+        .distinct()
+        .order_by(Run.created_at, Run.id)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def watched_run_ids(s: Session) -> set[int]:
+    return set(s.scalars(select(WatchRun.run_id).distinct()))
+
+
+def runs_by_ids(s: Session, ids: Iterable[int]) -> list[Run]:
+    ids = list(ids)
+    return list(s.scalars(select(Run).where(Run.id.in_(ids)))) if ids else []

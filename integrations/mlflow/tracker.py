@@ -1,0 +1,142 @@
+"""MLflow tracking server: many runs per runs/search request.
+
+Requests per call (N = runs, E = experiments on the server, all measured on MLflow 3.17):
+- fetch_runs: ceil(N / BATCH_SIZE) runs/search, plus one experiments/search (ceil(E / 1000))
+  on the first call and again only when a ref is not found in the known experiments.
+- list_runs: 1 experiments/get-by-name + ceil(runs / PAGE_SIZE) runs/search.
+- metric_history: ceil(N / 100) get-history-bulk-interval; per-run get-history only when the
+  bulk endpoint is missing (MLflow < 2.11) or sampled its answer (> 2,500 steps).
+- check: 1 experiments/search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from requests.auth import HTTPBasicAuth
+
+from integrations.base import ConnectionInfo, MetricPoint, RunSnapshot, TrackerError
+from integrations.http import TrackerHttp
+from integrations.mlflow import history, search
+from integrations.mlflow.translate import latest_per_step, snapshot
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+class MlflowTracker:
+    def __init__(
+        self,
+        conn: ConnectionInfo,
+        http: TrackerHttp | None = None,
+        *,
+        batch_size: int = search.BATCH_SIZE,
+        page_size: int = search.PAGE_SIZE,
+    ):
+        self.base_url = conn.url.rstrip("/")
+        self.http = http or TrackerHttp(self.base_url)
+        _authenticate(self.http, conn.secret)
+        self.batch_size = batch_size
+        self.page_size = page_size
+        self._experiments: dict[str, str] | None = None  # id -> name, learned on first use
+        self._absent: set[str] = set()  # refs missing even after a fresh experiment list
+        self._bulk_history = True  # cleared when the server lacks get-history-bulk-interval
+
+    def check(self) -> None:
+        self.http.post(search.API + "experiments/search", {"max_results": 1})
+
+    def fetch_runs(self, refs: Sequence[str]) -> dict[str, RunSnapshot]:
+        wanted = [ref for ref in dict.fromkeys(refs) if search.is_run_id(ref)]
+        if not wanted:
+            return {}
+        if self._experiments is None:
+            self._experiments = search.list_experiments(self.http)
+        found = self._search_ids(wanted, list(self._experiments))
+        unfound = [ref for ref in wanted if ref not in found]
+        if any(ref not in self._absent for ref in unfound):
+            # Maybe a run in an experiment created since we last looked: learn the new ids and
+            # search only those. Refs still missing are remembered, so a deleted run does not
+            # cost an experiments/search on every poll.
+            known = self._experiments
+            self._experiments = search.list_experiments(self.http)
+            new = [eid for eid in self._experiments if eid not in known]
+            found.update(self._search_ids(unfound, new))
+            self._absent = {ref for ref in unfound if ref not in found}
+        return found
+
+    def list_runs(self, experiment: str, since: datetime | None = None) -> list[RunSnapshot]:
+        experiment_id = self._experiment_id(experiment)
+        clauses = []
+        if since is not None:
+            clauses.append(f"attributes.start_time >= {_ceil_ms(since)}")
+        runs = search.search_runs(self.http, [experiment_id], " AND ".join(clauses), self.page_size)
+        names = {experiment_id: experiment}
+        return [snapshot(run, self.base_url, names) for run in runs]
+
+    def metric_history(
+        self, refs: Sequence[str], key: str, start_step: int | None = None
+    ) -> dict[str, list[MetricPoint]]:
+        """Every requested ref is a key; a run without points (or unknown) maps to []."""
+        wanted = list(dict.fromkeys(refs))
+        result: dict[str, list[MetricPoint]] = {ref: [] for ref in wanted}
+        for chunk in search.chunks([ref for ref in wanted if search.is_run_id(ref)], history.BULK_RUNS):
+            points = self._bulk(chunk, key, start_step)
+            if points is None:
+                points = {ref: history.full_history(self.http, ref, key) for ref in chunk}
+            for ref, run_points in points.items():
+                kept = (p for p in run_points if start_step is None or p.step >= start_step)
+                result[ref] = latest_per_step(kept)
+        return result
+
+    def _search_ids(self, refs: Sequence[str], experiment_ids: Sequence[str]) -> dict[str, RunSnapshot]:
+        found: dict[str, RunSnapshot] = {}
+        for chunk in search.chunks(refs, self.batch_size):
+            runs = search.search_runs(self.http, experiment_ids, search.run_id_filter(chunk), self.page_size)
+            for run in runs:
+                snap = snapshot(run, self.base_url, self._experiments)
+                found[snap.ref] = snap
+        return found
+
+    def _experiment_id(self, name: str) -> str:
+        try:
+            body = self.http.get(search.API + "experiments/get-by-name", {"experiment_name": name})
+        except TrackerError as exc:
+            if exc.status == 404:  # RESOURCE_DOES_NOT_EXIST
+                raise TrackerError(f"no experiment named {name!r}", permanent=True, status=404) from None
+            raise
+        return str(body["experiment"]["experiment_id"])
+
+    def _bulk(
+        self, chunk: Sequence[str], key: str, start_step: int | None
+    ) -> Mapping[str, list[MetricPoint]] | None:
+        if not self._bulk_history:
+            return None
+        try:
+            return history.bulk_history(self.http, chunk, key, start_step)
+        except TrackerError as exc:
+            # Servers older than 2.11 answer 404 (an HTML page, or ENDPOINT_NOT_FOUND) here;
+            # unknown runs never 404 on this endpoint, so a 404 means the endpoint is missing.
+            if exc.status != 404:
+                raise
+            self._bulk_history = False
+            return None
+
+
+def _authenticate(http: TrackerHttp, secret: str | None) -> None:
+    """A secret of the form user:password is HTTP Basic (mlflow server --app-name basic-auth);
+    anything else is a bearer token (Databricks personal access tokens, reverse proxies)."""
+    if not secret:
+        return
+    user, sep, password = secret.partition(":")
+    if sep:
+        http.session.auth = HTTPBasicAuth(user, password)
+    else:
+        http.session.headers["Authorization"] = f"Bearer {secret}"
+
+
+def _ceil_ms(moment: datetime) -> int:
+    # Round up: a run that started within the same millisecond but before `since` is excluded.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return -(-(moment - _EPOCH) // _MS)

@@ -1,0 +1,145 @@
+"""MLflow run and metric JSON -> RunSnapshot / MetricPoint. Pure: no I/O.
+
+Shapes follow /work/shared/reference/trackers.md (MLflow section), read off a real 3.17 server.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from integrations.base import MetricPoint, RunSnapshot, RunState
+
+STATES = {
+    "RUNNING": RunState.RUNNING,
+    "SCHEDULED": RunState.QUEUED,
+    "FINISHED": RunState.FINISHED,
+    "FAILED": RunState.FAILED,
+    "KILLED": RunState.KILLED,
+}
+
+# Where a run's expected length can come from, in the order we trust them.
+# MLflow's `step` is whatever the training code passed to log_metric, so the unit matters:
+# - the tag `readybot.total_steps` is the team telling us outright;
+# - max_steps/total_steps count optimizer steps, the unit of per-step logging (HF Trainer,
+#   Lightning); HF writes max_steps=-1 for "not set", so non-positive values are ignored;
+# - epoch counts match only runs that log once per epoch (Keras, Lightning epoch-end metrics).
+#   A run whose step already passed the epoch count logs per batch, so there the epoch count
+#   says nothing about the total and we report None rather than a wrong ETA.
+TOTAL_STEPS_TAG = "readybot.total_steps"
+STEP_PARAMS = ("max_steps", "total_steps")
+EPOCH_PARAMS = ("epochs", "num_epochs", "max_epochs", "num_train_epochs")
+
+# The SQL store clamps +-inf to +-float max on write (NaN comes back as the string "NaN");
+# map the clamp back so a diverged loss reads as inf, not as 1.8e308.
+_CLAMPED = sys.float_info.max
+
+
+def ms_to_datetime(ms: Any) -> datetime | None:
+    if ms is None or ms == "":
+        return None
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+
+
+def metric_value(raw: Any) -> float:
+    """A metric value as MLflow's JSON carries it: a number, or "NaN"/"Infinity"/"-Infinity"."""
+    value = float(raw)  # float() reads all three spellings
+    if abs(value) == _CLAMPED:
+        return math.copysign(math.inf, value)
+    return value
+
+
+def metric_point(raw: Mapping[str, Any]) -> MetricPoint:
+    return MetricPoint(
+        step=int(raw.get("step", 0)),
+        value=metric_value(raw.get("value", "NaN")),
+        at=ms_to_datetime(raw.get("timestamp", 0)),
+    )
+
+
+def latest_per_step(points: Iterable[MetricPoint]) -> list[MetricPoint]:
+    """Ascending by step; where a step was logged twice, the later timestamp wins."""
+    by_step: dict[int, MetricPoint] = {}
+    for point in sorted(points, key=lambda p: (p.step, p.at)):
+        by_step[point.step] = point
+    return list(by_step.values())
+
+
+def ui_url(base_url: str) -> str:
+    """The server's base URL without any user:password@ part, fit to show in Slack."""
+    parts = urlsplit(base_url.rstrip("/"))
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def snapshot(
+    run: Mapping[str, Any], base_url: str, experiments: Mapping[str, str] | None = None
+) -> RunSnapshot:
+    """One `run` object from runs/search or runs/get. `experiments` maps id -> name when known."""
+    info = run.get("info", {})
+    data = run.get("data", {})
+    run_id = info.get("run_id") or info.get("run_uuid")
+    experiment_id = str(info.get("experiment_id", ""))
+    tags = _pairs(data.get("tags"))
+    params = _pairs(data.get("params"))
+    latest = _latest_metrics(data.get("metrics") or [])
+    step = max((p.step for p in latest.values()), default=None)
+    started_at = ms_to_datetime(info.get("start_time"))
+    return RunSnapshot(
+        ref=run_id,
+        state=STATES.get(info.get("status", ""), RunState.UNKNOWN),
+        name=info.get("run_name") or tags.get("mlflow.runName") or None,
+        experiment=(experiments or {}).get(experiment_id, experiment_id) or None,
+        step=step,
+        total_steps=total_steps(params, tags, step),
+        metrics={key: point.value for key, point in latest.items()},
+        params=params,
+        started_at=started_at,
+        ended_at=ms_to_datetime(info.get("end_time")),
+        heartbeat_at=max((p.at for p in latest.values()), default=started_at),
+        owner=info.get("user_id") or tags.get("mlflow.user") or None,
+        url=f"{ui_url(base_url)}/#/experiments/{experiment_id}/runs/{run_id}",
+    )
+
+
+def total_steps(params: Mapping[str, str], tags: Mapping[str, str], step: int | None) -> int | None:
+    """Expected final step, by the rule written above STEP_PARAMS."""
+    explicit = _positive_int(tags.get(TOTAL_STEPS_TAG))
+    if explicit:
+        return explicit
+    for name in STEP_PARAMS:
+        if value := _positive_int(params.get(name)):
+            return value
+    for name in EPOCH_PARAMS:
+        if value := _positive_int(params.get(name)):
+            return value if step is None or step <= value else None
+    return None
+
+
+def _latest_metrics(raw: Iterable[Mapping[str, Any]]) -> dict[str, MetricPoint]:
+    # runs/search already sends one entry per key (its latest); keep the newest if a server repeats.
+    latest: dict[str, MetricPoint] = {}
+    for item in raw:
+        point = metric_point(item)
+        current = latest.get(item["key"])
+        if current is None or (point.step, point.at) >= (current.step, current.at):
+            latest[item["key"]] = point
+    return latest
+
+
+def _pairs(raw: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
+    return {item["key"]: str(item.get("value", "")) for item in raw or []}
+
+
+def _positive_int(raw: str | None) -> int | None:
+    # HF writes num_train_epochs as "3.0"; a fractional epoch count is no step total.
+    try:
+        value = float(raw) if raw is not None else math.nan
+    except ValueError:
+        return None
+    return int(value) if math.isfinite(value) and value >= 1 and value.is_integer() else None

@@ -1,0 +1,145 @@
+"""Weights & Biases tracker: many runs per GraphQL request.
+
+Requests per call (P = projects involved, N = runs):
+- fetch_runs: ceil(n_p / PER_PAGE) per project, one `runs(filters: {"name": {"$in": [...]}})`
+  query per page; 1 request per project for any team watching up to 100 runs in it.
+- list_runs: ceil(matching runs / PER_PAGE).
+- metric_history: 1 `sampledHistory` request per run.
+- check: 1 `viewer` request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from requests.auth import HTTPBasicAuth
+
+from integrations.base import ConnectionInfo, MetricPoint, RunSnapshot, TrackerError
+from integrations.http import TrackerHttp
+from integrations.wandb import graphql, translate
+
+# Runs per GraphQL page. The SDK defaults to 50; a page here carries each run's config,
+# summary and history keys (a big config is tens of KB), so 100 keeps the worst page to a few MB,
+# well inside the request timeout, while one request still covers a typical project's watched runs.
+PER_PAGE = 100
+
+# Points per run from sampledHistory: the SDK's default is 500; enough for a chart or a
+# threshold check, and W&B downsamples server-side beyond it.
+HISTORY_SAMPLES = 1000
+
+
+class WandbTracker:
+    def __init__(self, conn: ConnectionInfo, http: TrackerHttp | None = None):
+        url = translate.DEFAULT_API_URL if conn.url in ("", "default") else conn.url
+        self.http = http or TrackerHttp(url)
+        self.api_url = self.http.base_url.rstrip("/")
+        if conn.secret:
+            # W&B's GraphQL API takes HTTP Basic auth with the fixed user "api" and the key as password.
+            self.http.session.auth = HTTPBasicAuth("api", conn.secret)
+        self.entity = conn.options.get("entity")
+        self.project = conn.options.get("project")
+
+    def check(self) -> None:
+        data = graphql.query(self.http, graphql.VIEWER, {})
+        if not data.get("viewer"):
+            # Without a valid key W&B may answer anonymously instead of with a 401.
+            raise TrackerError("W&B did not accept the API key", permanent=True)
+
+    def fetch_runs(self, refs: Sequence[str]) -> dict[str, RunSnapshot]:
+        groups: dict[tuple[str, str], dict[str, str]] = {}  # (entity, project) -> run name -> ref
+        for ref in refs:
+            entity, project, name = self._run_path(ref)
+            groups.setdefault((entity, project), {})[name] = ref
+        snapshots: dict[str, RunSnapshot] = {}
+        for (entity, project), names in groups.items():
+            filters = {"name": {"$in": list(names)}}
+            try:
+                for node in self._runs(entity, project, filters):
+                    ref = names.get(node.get("name"))
+                    if ref is not None:
+                        snapshots[ref] = self._snapshot(node, ref, entity, project)
+            except graphql.ProjectNotFound:
+                continue  # runs of a project that does not exist are unknown runs: absent
+        return snapshots
+
+    def list_runs(self, experiment: str, since: datetime | None = None) -> list[RunSnapshot]:
+        entity, project = self._project_path(experiment)
+        filters: dict[str, Any] = {}
+        if since is not None:
+            # $gte, not $gt: the contract says "started at or after since".
+            filters = {"createdAt": {"$gte": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}}
+        return [
+            self._snapshot(node, f"{entity}/{project}/{node.get('name')}", entity, project)
+            for node in self._runs(entity, project, filters)
+        ]
+
+    def metric_history(
+        self, refs: Sequence[str], key: str, start_step: int | None = None
+    ) -> dict[str, list[MetricPoint]]:
+        spec: dict[str, Any] = {"keys": ["_step", "_timestamp", key], "samples": HISTORY_SAMPLES}
+        if start_step is not None:
+            spec["minStep"] = start_step
+        history: dict[str, list[MetricPoint]] = {}
+        for ref in refs:
+            entity, project, name = self._run_path(ref)
+            try:
+                node = graphql.project_query(
+                    self.http, graphql.SAMPLED_HISTORY, entity, project, name=name, specs=[json.dumps(spec)]
+                )
+            except graphql.ProjectNotFound:
+                continue
+            run = node.get("run")
+            if not run:
+                continue  # unknown run: absent, as in fetch_runs
+            # One list of rows per spec; we send one spec.
+            samples = run.get("sampledHistory") or [[]]
+            history[ref] = translate.history_points(samples[0] or [], key, start_step)
+        return history
+
+    def _runs(self, entity: str, project: str, filters: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every run node matching `filters`, following the cursor page by page."""
+        cursor = None
+        while True:
+            node = graphql.project_query(
+                self.http,
+                graphql.RUNS,
+                entity,
+                project,
+                cursor=cursor,
+                perPage=PER_PAGE,
+                order="+created_at",  # a stable order, so pages neither skip nor repeat runs
+                filters=json.dumps(filters),  # a JSONString variable: JSON text, not an object
+            )
+            runs = node.get("runs") or {}
+            for edge in runs.get("edges") or []:
+                yield edge.get("node") or {}
+            page = runs.get("pageInfo") or {}
+            cursor = page.get("endCursor")
+            if not page.get("hasNextPage") or not cursor:
+                return
+
+    def _snapshot(self, node: dict[str, Any], ref: str, entity: str, project: str) -> RunSnapshot:
+        return translate.to_snapshot(node, ref=ref, entity=entity, project=project, api_url=self.api_url)
+
+    def _run_path(self, ref: str) -> tuple[str, str, str]:
+        """`<entity>/<project>/<run_id>`, or a bare run id under the connection's entity/project."""
+        parts = ref.strip("/").split("/")
+        if len(parts) == 3 and all(parts):
+            return parts[0], parts[1], parts[2]
+        if len(parts) == 1 and parts[0] and self.entity and self.project:
+            return self.entity, self.project, parts[0]
+        raise TrackerError(f"W&B run ref {ref!r} should look like <entity>/<project>/<run_id>", permanent=True)
+
+    def _project_path(self, experiment: str) -> tuple[str, str]:
+        """`<entity>/<project>`, or a bare project under the connection's entity."""
+        parts = experiment.strip("/").split("/")
+        if len(parts) == 2 and all(parts):
+            return parts[0], parts[1]
+        if len(parts) == 1 and parts[0] and self.entity:
+            return self.entity, parts[0]
+        raise TrackerError(
+            f"W&B experiment {experiment!r} should look like <entity>/<project>", permanent=True
+        )

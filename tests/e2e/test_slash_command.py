@@ -1,0 +1,70 @@
+"""/ready over real HTTP, signed as Slack signs: help, bad input, bad signatures."""
+
+from __future__ import annotations
+
+import html
+import time
+
+from sqlalchemy import func, select
+
+from bot.store.models import Connection
+
+
+def test_help_answers_with_the_grammar(bot):
+    resp = bot.command("help")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["response_type"] == "ephemeral"
+    for line in ("/ready connect", "/ready track", "/ready target", "/ready review", "/ready standup", "/ready digest"):
+        assert line in body["text"]
+
+
+def test_empty_command_shows_help(bot):
+    assert "/ready track" in bot.reply("")
+
+
+def test_help_for_one_subcommand(bot):
+    text = html.unescape(bot.reply("help target"))  # Slack shows mrkdwn escapes as characters
+    assert "/ready target <metric>" in text and ">=" in text
+
+
+def test_unknown_subcommand_gets_helpful_ephemeral_reply(bot):
+    resp = bot.command("blorp")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["response_type"] == "ephemeral"
+    assert "blorp" in body["text"]
+    assert "/ready" in body["text"]
+
+
+def test_typo_suggests_the_subcommand(bot):
+    assert "track" in bot.reply("trak mlflow:abc")
+
+
+def test_wrong_signature_is_rejected_and_changes_nothing(bot):
+    resp = bot.slack.command("connect push as evil", secret="not-the-secret")
+    assert resp.status_code == 401
+    assert _connections(bot) == 0
+
+
+def test_stale_signature_is_rejected_and_changes_nothing(bot):
+    resp = bot.slack.command("connect push as evil", timestamp=int(time.time()) - 600)
+    assert resp.status_code == 401
+    assert _connections(bot) == 0
+
+
+def test_signed_state_change_is_accepted(bot):
+    assert "created" in bot.reply("connect push as trainer")
+    assert _connections(bot) == 1
+
+
+def test_healthz(bot):
+    import requests
+
+    resp = requests.get(bot.server.url + "/healthz", timeout=5)
+    assert resp.status_code == 200 and resp.json()["ok"] is True
+
+
+def _connections(bot) -> int:
+    with bot.services.store.tx() as s:
+        return s.scalar(select(func.count()).select_from(Connection))
