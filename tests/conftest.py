@@ -26,11 +26,10 @@ from bot.store.db import Store
 from bot.store.migrate import upgrade
 from bot.store.models import Base
 from bot.wiring import install_features
-
-try:
-    from tests.mlflow_server import mlflow_server  # noqa: F401 - session fixture
-except ImportError:  # pragma: no cover
-    pass
+from integrations.base import ConnectionInfo, Tracker
+from integrations.http import TrackerHttp
+from integrations.registry import tracker_for
+from tests.mlflow_server import mlflow_logger_fixture, mlflow_server_fixture  # noqa: F401 - fixtures
 
 PG_URL = os.environ.get("READYBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SIGNING_SECRET = "test-signing-secret"
@@ -126,10 +125,19 @@ def make_settings(fake: FakeSlack, db_url: str, **overrides) -> Settings:  # noq
     return Settings(**values)
 
 
+def quick_trackers(info: ConnectionInfo) -> Tracker:
+    """Real trackers whose HTTP retries do not wait in real time (tests never sleep)."""
+    if info.kind == "mlflow":
+        from integrations.mlflow import MlflowTracker
+
+        return MlflowTracker(info, http=TrackerHttp(info.url, timeout=5, retries=2, sleep=lambda _s: None))
+    return tracker_for(info)
+
+
 @pytest.fixture
 def services(store: Store, fake_slack: FakeSlack, clock: Clock) -> Services:
     settings = make_settings(fake_slack, store.url)
-    return install_features(build_services(settings, store=store, clock=clock))
+    return install_features(build_services(settings, store=store, clock=clock, trackers=quick_trackers))
 
 
 @dataclass

@@ -47,7 +47,9 @@ def running_mlflow_server(workdir: Path | None = None, deadline: float = START_D
         env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
         with open(log_path, "wb") as log:
             # Own process group: the server forks uvicorn workers, and all of them must go.
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         try:
             base_url = f"http://127.0.0.1:{port}"
             _wait_healthy(base_url, proc, log_path, deadline)
@@ -153,19 +155,33 @@ class MlflowLogger:
         return run_id
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
-        items = [{"key": k, "value": str(v)} for k, v in params.items()]
-        for start in range(0, len(items), self.PARAMS_PER_BATCH):
-            self.post("runs/log-batch", {"run_id": run_id, "params": items[start : start + self.PARAMS_PER_BATCH]})
+        self.log_batch(run_id, params=params)
 
     def log_metrics(self, run_id: str, points: Iterable[tuple[str, float, int, int]]) -> None:
         """points: (key, value, step, timestamp_ms)."""
-        items = [
+        self.log_batch(run_id, metrics=points)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Iterable[tuple[str, float, int, int]] = (),
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Metrics (key, value, step, timestamp_ms) and params in as few log-batch calls as allowed."""
+        metric_items = [
             {"key": key, "value": _json_float(value), "step": step, "timestamp": ts}
-            for key, value, step, ts in points
+            for key, value, step, ts in metrics
         ]
-        for start in range(0, len(items), self.METRICS_PER_BATCH):
-            chunk = items[start : start + self.METRICS_PER_BATCH]
-            self.post("runs/log-batch", {"run_id": run_id, "metrics": chunk})
+        param_items = [{"key": k, "value": str(v)} for k, v in (params or {}).items()]
+        while metric_items or param_items:
+            body = {
+                "run_id": run_id,
+                "metrics": metric_items[: self.METRICS_PER_BATCH],
+                "params": param_items[: self.PARAMS_PER_BATCH],
+            }
+            self.post("runs/log-batch", body)
+            metric_items = metric_items[self.METRICS_PER_BATCH :]
+            param_items = param_items[self.PARAMS_PER_BATCH :]
 
     def end_run(self, run_id: str, status: str, end_ms: int) -> None:
         self.post("runs/update", {"run_id": run_id, "status": status, "end_time": end_ms})

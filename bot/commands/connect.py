@@ -66,7 +66,9 @@ def _url(kind: str, head: list[Token]) -> str:
             )
     elif not _is_http_url(url):
         extra = " (or `default` for the hosted service)" if kind in _SAAS_KINDS else ""
-        raise Fail(f"{show(url)} is not an http(s) URL; {kind} needs e.g. `https://{kind}.example.com`{extra}")
+        raise Fail(
+            f"{show(url)} is not an http(s) URL; {kind} needs e.g. `https://{kind}.example.com`{extra}"
+        )
     return url
 
 

@@ -12,8 +12,7 @@ USAGE: dict[str, str] = {
     ),
     "targets": "/ready targets",
     "review": (
-        '/ready review "<title>" at <when> runs <ref>[,<ref>...] [lead <duration>]\n'
-        "/ready review cancel <id>"
+        '/ready review "<title>" at <when> runs <ref>[,<ref>...] [lead <duration>]\n/ready review cancel <id>'
     ),
     "reviews": "/ready reviews",
     "standup": "/ready standup at <HH:MM> [on <days>] | /ready standup now | /ready standup off",
@@ -93,7 +92,11 @@ def help_text(topic: str | None) -> str:
     """Slack mrkdwn: the whole grammar, or one command in detail (unknown topics get the whole)."""
     if topic not in USAGE:
         lines = [f"{_code_lines(usage)}\n      {_escape(_SUMMARY[name])}" for name, usage in USAGE.items()]
-        return "*`/ready` commands*\n" + "\n".join(lines) + "\nMore on one command: `/ready help &lt;command&gt;`"
+        return (
+            "*`/ready` commands*\n"
+            + "\n".join(lines)
+            + "\nMore on one command: `/ready help &lt;command&gt;`"
+        )
     details, example = _DETAILS[topic]
     return (
         f"*`/ready {topic}`*: {_escape(_SUMMARY[topic])}\n{_code_lines(USAGE[topic])}\n"

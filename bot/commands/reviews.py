@@ -38,7 +38,7 @@ def _title(head: list[Token]) -> str:
         raise Fail(f"missing the title in double quotes, e.g. {_EXAMPLE}")
     if not _fully_quoted(head[0].raw):
         words = " ".join(t.text for t in head)
-        raise Fail(f'put the title in double quotes: {show(chr(34) + words + chr(34), 60)}')
+        raise Fail(f"put the title in double quotes: {show(chr(34) + words + chr(34), 60)}")
     no_more(head[1:])
     # Line breaks and tabs inside the quotes would break the one-line review header.
     title = " ".join(head[0].text.split())

@@ -50,12 +50,8 @@ def poll_once(services: Services) -> int:
 
 def plan(services: Services) -> list[Work]:
     with services.store.tx() as s:
-        watched = (
-            select(Run)
-            .join(WatchRun, WatchRun.run_id == Run.id)
-            .where(Run.active.is_(True))
-            .distinct()
-        )
+        # IN, not JOIN + DISTINCT: PostgreSQL cannot compare the json columns DISTINCT needs.
+        watched = select(Run).where(Run.active.is_(True), Run.id.in_(select(WatchRun.run_id)))
         runs = list(s.scalars(watched))
         exp_watches = list(s.scalars(select(Watch).where(Watch.is_experiment.is_(True))))
         conn_ids = {r.connection_id for r in runs} | {w.connection_id for w in exp_watches}
@@ -76,7 +72,7 @@ def plan(services: Services) -> list[Work]:
 def ask(services: Services, work: Work) -> Answer:
     answer = Answer()
     try:
-        tracker = services.trackers(q.connection_info(work.conn, services.box))
+        tracker = tracker_for_connection(services, work.conn)
         if work.refs:
             answer.snaps = tracker.fetch_runs(work.refs)
         for watch in work.experiments:
@@ -88,6 +84,19 @@ def ask(services: Services, work: Work) -> Answer:
     except ValueError as exc:  # undecryptable credential: the operator changed the key
         answer.error = TrackerError(str(exc), permanent=True)
     return answer
+
+
+def tracker_for_connection(services: Services, conn: Connection):  # noqa: ANN201
+    """One tracker object per connection for the life of the process: trackers keep caches
+    (MLflow's experiment list, TensorBoard's incremental readers) that make later polls cheap.
+    A changed URL or credential makes a new one."""
+    cache = services.extras.setdefault("tracker_cache", {})
+    key = (conn.id, conn.kind, conn.url, conn.secret_sealed)
+    if key not in cache:
+        for old in [k for k in cache if k[0] == conn.id]:
+            del cache[old]
+        cache[key] = services.trackers(q.connection_info(conn, services.box))
+    return cache[key]
 
 
 def record(services: Services, work: Work, answer: Answer) -> int:

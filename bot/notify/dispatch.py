@@ -14,8 +14,9 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 
 from bot.notify import outbox
+from bot.notify.fit import fit_message
 from bot.notify.messages import build
-from bot.notify.render import Message, split_message
+from bot.notify.render import Message
 from bot.slackapi import SlackClients
 from bot.store.db import Store
 from bot.store.models import Outbox
@@ -106,7 +107,8 @@ class Dispatcher:
             return self._upload(client, row, channel, parent)
         thread_ts = parent.ts if parent else None
         first_ts = None
-        for part in split_message(message):
+        # Validated against Block Kit limits; too long becomes a first message plus thread replies.
+        for part in fit_message(message):
             resp = client.chat_postMessage(channel=channel, thread_ts=thread_ts or first_ts, **part.as_kwargs())
             first_ts = first_ts or resp["ts"]
             channel = resp["channel"]
@@ -126,7 +128,7 @@ class Dispatcher:
     def _update(self, client, parent: Outbox | None, message: Message) -> tuple[str, str | None]:  # noqa: ANN001
         if parent is None:
             raise ValueError("update without a message to update")
-        first = split_message(message)[0]
+        first = fit_message(message)[0]
         resp = client.chat_update(channel=parent.posted_channel, ts=parent.ts, **first.as_kwargs())
         return resp["channel"], resp["ts"]
 

@@ -59,7 +59,7 @@ class SlackSender:
             "channel_name": self._channel_name(channel_id), "user_id": user_id,
             "user_name": self._user_name(user_id), "command": command, "text": text,
             "api_app_id": APP_ID, "is_enterprise_install": "false",
-            "response_url": self._response_url(channel_id), "trigger_id": self._trigger_id(),
+            "response_url": self._response_url(channel_id, user_id=user_id), "trigger_id": self._trigger_id(),
         }
         return self.post(urlencode(form), "application/x-www-form-urlencoded", **sign)
 
@@ -89,17 +89,18 @@ class SlackSender:
                            "is_ephemeral": False},
                 channel={"id": channel_id, "name": self._channel_name(channel_id)},
                 message=self._message(channel_id, message_ts),
-                response_url=self._response_url(channel_id, message_ts),
+                response_url=self._response_url(channel_id, message_ts, user_id),
             )
         return self.action(payload, **sign)
 
     def view_submission(self, callback_id: str, values: dict, user_id: str = "U1",
-                        private_metadata: str | None = None, **sign: Any) -> requests.Response:
+                        private_metadata: str | None = None, view: dict | None = None,
+                        **sign: Any) -> requests.Response:
         """Submit a modal. `values` is view.state.values: {block_id: {action_id: state}}; a plain
-        string state is shorthand for a plain_text_input. The last modal the fake opened with this
-        callback_id supplies id, blocks and private_metadata unless given."""
+        string state is shorthand for a plain_text_input. `view` is the modal submitted; by default
+        the last modal the fake opened with this callback_id supplies id, blocks and private_metadata."""
         opened = [m for m in (self.fake.modals() if self.fake else []) if m.get("callback_id") == callback_id]
-        view = opened[-1] if opened else {
+        view = view or (opened[-1] if opened else None) or {
             "id": f"V0SANDBOX{next(self._seq)}", "team_id": TEAM_ID, "type": "modal", "blocks": [],
             "title": {"type": "plain_text", "text": "Sandbox"}, "app_id": APP_ID, "private_metadata": "",
             "hash": "sandbox", "previous_view_id": None, "external_id": "",
@@ -137,10 +138,10 @@ class SlackSender:
     def _trigger_id(self) -> str:
         return f"{next(self._seq)}.{int(time.time())}.{uuid.uuid4().hex}"
 
-    def _response_url(self, channel_id: str, message_ts: str | None = None) -> str:
+    def _response_url(self, channel_id: str, message_ts: str | None = None, user_id: str | None = None) -> str:
         if self.fake is None:
             return f"https://hooks.slack.com/actions/{TEAM_ID}/{next(self._seq)}/sandbox"
-        return self.fake.new_response_url(channel_id, message_ts)
+        return self.fake.new_response_url(channel_id, message_ts, user_id)
 
     def _user_name(self, user_id: str) -> str:
         user = self.fake.world.users.get(user_id) if self.fake else None

@@ -52,8 +52,11 @@ class _Failure:
 class FakeSlack:
     """A local Slack Web API; `with FakeSlack() as fake:` starts it on a random port."""
 
-    def __init__(self, tokens: tuple[str, ...] = ("xoxb-test",), seed: bool = True) -> None:
+    def __init__(self, tokens: tuple[str, ...] = ("xoxb-test",), seed: bool = True, port: int = 0,
+                 host: str = "127.0.0.1") -> None:
         self.tokens = set(tokens)
+        self.host, self.port = host, port
+        self.page: Any = None  # the sandbox web page (page.SandboxPage), attached by `readybot demo`
         self.world = World()
         if seed:
             self.world.seed()
@@ -69,7 +72,7 @@ class FakeSlack:
     # lifecycle
 
     def start(self) -> FakeSlack:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer((self.host, self.port), _Handler)
         self._server.daemon_threads = True
         self._server.fake = self  # type: ignore[attr-defined]
         self.world.base_url = self.url
@@ -96,7 +99,8 @@ class FakeSlack:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"http://{host}:{self._server.server_address[1]}/"
 
     @property
     def api_url(self) -> str:
@@ -170,12 +174,14 @@ class FakeSlack:
 
     # response_url
 
-    def new_response_url(self, channel: str | None = None, message_ts: str | None = None) -> str:
-        """A fresh response_url; with channel (and message_ts) responses act on that channel/message."""
+    def new_response_url(self, channel: str | None = None, message_ts: str | None = None,
+                         user: str | None = None) -> str:
+        """A fresh response_url; with channel (and message_ts) responses act on that channel/message,
+        and ephemeral responses are shown to `user` (who invoked the command or clicked)."""
         rid = uuid.uuid4().hex
         with self._lock:
             self._response_urls[rid] = {"channel": channel, "message_ts": message_ts, "uses": 0,
-                                        "created": time.time()}
+                                        "created": time.time(), "user": user}
         return f"{self.url}response/{rid}"
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -257,7 +263,7 @@ class FakeSlack:
             elif body.get("response_type") == "in_channel":
                 world.post(channel, content)
             else:
-                world.ephemerals.append({"channel": channel, "user": None, "ts": world.next_ts(), **content})
+                world.ephemerals.append({"channel": channel, "user": url["user"], "ts": world.next_ts(), **content})
         except SlackError:
             pass  # Slack answers 200 even when the original message is gone.
 
@@ -325,6 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 return self._send(400, {"ok": False, "error": "invalid_payload"})
             return self._send(*fake.handle_response(name, payload))
+        if fake.page is not None and fake.page.serve(self, url, body):
+            return
         self._send(404, {"ok": False, "error": "not_found"})
 
     def _send(self, status: int, answer: dict | str, headers: dict | None = None) -> None:

@@ -8,6 +8,7 @@ every run.
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,7 +51,10 @@ class World:
     views: dict[str, dict] = field(default_factory=dict)
     modals: list[dict] = field(default_factory=list)
     files: dict[str, dict] = field(default_factory=dict)
+    # Tests want the same ts on every run; the demo page shows message times, so it wants the clock.
+    realtime: bool = False
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _last_micros: int = 0
 
     def seed(self) -> None:
         """The default workspace: the bot, one human (U1) and #general (C1), matching SlackSender."""
@@ -63,6 +67,10 @@ class World:
 
     def next_ts(self) -> str:
         micros = next(self._seq) * 100
+        if self.realtime:
+            # Strictly increasing even within one microsecond: ts is a message's identity.
+            self._last_micros = max(int(time.time() * 1_000_000), self._last_micros + 1)
+            return f"{self._last_micros // 1_000_000}.{self._last_micros % 1_000_000:06d}"
         return f"{TS_EPOCH + micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def add_user(

@@ -300,3 +300,58 @@ class UserProfile(Base):
     is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     away_until: Mapped[datetime | None]
     fetched_at: Mapped[datetime]
+
+
+class StandupRound(Base):
+    """One standup of one channel for one period (a local date, or an ad-hoc `now-...` key).
+
+    The unique (channel, period) pair is what lets every replica run the standup job: only the
+    replica whose insert wins creates the round, so members are prompted once.
+    """
+
+    __tablename__ = "standup_rounds"
+    __table_args__ = (UniqueConstraint("channel_id", "period"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(40))
+    questions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    message_key: Mapped[str] = mapped_column(String(255))  # outbox key of the channel message
+    opens_at: Mapped[datetime]  # earliest member prompt
+    closes_at: Mapped[datetime]  # latest member window end
+    summary_key: Mapped[str | None] = mapped_column(String(255))  # set once the summary is queued
+    created_by: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime]
+
+
+class StandupAnswer(Base):
+    """One member's part in a round: when to prompt and remind them, and what they answered."""
+
+    __tablename__ = "standup_answers"
+    __table_args__ = (UniqueConstraint("round_id", "user_id"), Index("ix_standup_answers_user", "user_id"))
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("standup_rounds.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    tz: Mapped[str] = mapped_column(String(64), default="UTC")
+    prompt_at: Mapped[datetime]  # the member's own HH:MM
+    due_at: Mapped[datetime]  # end of the member's answer window
+    prompted_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|answered|skipped|away
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    owner_keys: Mapped[list[str]] = mapped_column(JSON, default=list)  # names matched to Run.owner
+    submitted_at: Mapped[datetime | None]
+
+
+class DigestPost(Base):
+    """One channel digest per period; `since_at` is where the next digest starts counting."""
+
+    __tablename__ = "digest_posts"
+    __table_args__ = (UniqueConstraint("channel_id", "period"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    period: Mapped[str] = mapped_column(String(40))
+    since_at: Mapped[datetime | None]
+    at: Mapped[datetime]
+    message_key: Mapped[str] = mapped_column(String(255))

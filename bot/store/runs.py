@@ -98,13 +98,11 @@ def channels_of(s: Session, run_id: int) -> list[tuple[str, str]]:
 
 
 def channel_runs(s: Session, channel_id: str) -> list[tuple[Run, Connection]]:
+    in_channel = select(WatchRun.run_id).join(Watch, Watch.id == WatchRun.watch_id).where(Watch.channel_id == channel_id)
     rows = s.execute(
         select(Run, Connection)
-        .join(WatchRun, WatchRun.run_id == Run.id)
-        .join(Watch, Watch.id == WatchRun.watch_id)
         .join(Connection, Connection.id == Run.connection_id)
-        .where(Watch.channel_id == channel_id)
-        .distinct()
+        .where(Run.id.in_(in_channel))  # IN, not DISTINCT: PostgreSQL json has no equality
         .order_by(Run.created_at, Run.id)
     )
     return [(r[0], r[1]) for r in rows]

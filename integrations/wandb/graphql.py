@@ -71,7 +71,9 @@ def query(http: TrackerHttp, text: str, variables: Mapping[str, Any]) -> dict[st
     errors = body.get("errors") or []
     if errors:
         messages = "; ".join(str(e.get("message", e)) if isinstance(e, Mapping) else str(e) for e in errors)
-        raise TrackerError(f"W&B GraphQL error: {messages[:200]}", permanent=bool(_PERMANENT.search(messages)))
+        raise TrackerError(
+            f"W&B GraphQL error: {messages[:200]}", permanent=bool(_PERMANENT.search(messages))
+        )
     data = body.get("data")
     if not isinstance(data, Mapping):
         raise TrackerError("W&B answered without GraphQL data")

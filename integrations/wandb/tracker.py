@@ -37,7 +37,8 @@ class WandbTracker:
         self.http = http or TrackerHttp(url)
         self.api_url = self.http.base_url.rstrip("/")
         if conn.secret:
-            # W&B's GraphQL API takes HTTP Basic auth with the fixed user "api" and the key as password.
+            # Set here even on an injected client: the tracker owns how W&B wants the key presented,
+            # HTTP Basic auth with the fixed user "api" and the key as password.
             self.http.session.auth = HTTPBasicAuth("api", conn.secret)
         self.entity = conn.options.get("entity")
         self.project = conn.options.get("project")
@@ -117,8 +118,9 @@ class WandbTracker:
             for edge in runs.get("edges") or []:
                 yield edge.get("node") or {}
             page = runs.get("pageInfo") or {}
-            cursor = page.get("endCursor")
-            if not page.get("hasNextPage") or not cursor:
+            previous, cursor = cursor, page.get("endCursor")
+            # A cursor that does not move would page forever: stop rather than hang the poll.
+            if not page.get("hasNextPage") or not cursor or cursor == previous:
                 return
 
     def _snapshot(self, node: dict[str, Any], ref: str, entity: str, project: str) -> RunSnapshot:
@@ -131,7 +133,9 @@ class WandbTracker:
             return parts[0], parts[1], parts[2]
         if len(parts) == 1 and parts[0] and self.entity and self.project:
             return self.entity, self.project, parts[0]
-        raise TrackerError(f"W&B run ref {ref!r} should look like <entity>/<project>/<run_id>", permanent=True)
+        raise TrackerError(
+            f"W&B run ref {ref!r} should look like <entity>/<project>/<run_id>", permanent=True
+        )
 
     def _project_path(self, experiment: str) -> tuple[str, str]:
         """`<entity>/<project>`, or a bare project under the connection's entity."""

@@ -49,7 +49,8 @@ class FakeServer:
     def start(self) -> FakeServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval, and tests stop servers often.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
         return self
 
@@ -81,7 +82,9 @@ class FakeServer:
             self._faults.extend(Reply(status, body, dict(headers or {})) for _ in range(times))
 
     def rate_limit_next(self, retry_after: float, *, times: int = 1) -> None:
-        self.fail_next(429, times=times, headers={"Retry-After": str(retry_after)}, body={"error": "rate limited"})
+        self.fail_next(
+            429, times=times, headers={"Retry-After": str(retry_after)}, body={"error": "rate limited"}
+        )
 
     def count(self, path: str | None = None) -> int:
         """Requests received, optionally only those to `path` (relative to `prefix`)."""

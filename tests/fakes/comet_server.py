@@ -59,8 +59,7 @@ class FakeExperiment:
         values = []
         for name, rows in self.points.items():
             latest = max(rows, key=lambda p: p["timestamp"])
-            low = min(rows, key=lambda p: float(p["metricValue"]))
-            high = max(rows, key=lambda p: float(p["metricValue"]))
+            low, high = min(rows, key=_ordering), max(rows, key=_ordering)
             values.append(
                 {
                     "name": name,
@@ -165,7 +164,9 @@ class CometServer(FakeServer):
         return Reply(200, {"experiments": rows})
 
 
-def _row(metric: str, started: datetime, step: int, value: float, at: datetime | None = None) -> dict[str, Any]:
+def _row(
+    metric: str, started: datetime, step: int, value: float, at: datetime | None = None
+) -> dict[str, Any]:
     moment = at or started + timedelta(seconds=10 * step)
     return {
         "metricName": metric,
@@ -175,6 +176,14 @@ def _row(metric: str, started: datetime, step: int, value: float, at: datetime |
         "epoch": None,
         "runContext": None,
     }
+
+
+def _ordering(row: dict[str, Any]) -> tuple[int, float | str]:
+    """Numbers by value; text values (Comet accepts them) after all numbers."""
+    try:
+        return 0, float(row["metricValue"])
+    except ValueError:
+        return 1, row["metricValue"]
 
 
 def _millis(moment: datetime) -> int:

@@ -152,7 +152,9 @@ class WandbServer(FakeServer):
         if re.search(r"\bruns\s*\(", text):
             return self._runs(variables)
         if re.search(r"\bviewer\b", text):
-            return Reply(200, {"data": {"viewer": {"id": "VXNlcjox", "username": "alice", "entity": "alice"}}})
+            return Reply(
+                200, {"data": {"viewer": {"id": "VXNlcjox", "username": "alice", "entity": "alice"}}}
+            )
         return Reply(400, {"errors": [{"message": "fake W&B does not know this query"}]})
 
     def _authorized(self, header: str) -> bool:
@@ -169,12 +171,16 @@ class WandbServer(FakeServer):
         key = (str(variables.get("entity")), str(variables.get("project")))
         if key in self.forbidden:
             message = f"permission denied: entity {key[0]} is not accessible with this key"
-            return None, Reply(200, {"errors": [{"message": message, "path": ["project"]}], "data": {"project": None}})
+            return None, Reply(
+                200, {"errors": [{"message": message, "path": ["project"]}], "data": {"project": None}}
+            )
         if key not in self.runs:
             if not self.project_errors:
                 return None, Reply(200, {"data": {"project": None}})
             message = f"project {key[1]} not found in entity {key[0]}"
-            return None, Reply(200, {"errors": [{"message": message, "path": ["project"]}], "data": {"project": None}})
+            return None, Reply(
+                200, {"errors": [{"message": message, "path": ["project"]}], "data": {"project": None}}
+            )
         return self.runs[key], None
 
     def _runs(self, variables: dict[str, Any]) -> Reply:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
+import socket
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
 from integrations.base import ConnectionInfo, RunState, TrackerError
 from integrations.http import TrackerHttp
 from integrations.mlflow import KIND, MlflowTracker, Tracker
-from tests.mlflow_server import MlflowLogger, free_port
+
+if TYPE_CHECKING:  # imported by pytest_plugins below; importing it here first would skip assert rewriting
+    from tests.mlflow_server import MlflowLogger
 
 pytest_plugins = ["tests.mlflow_server"]
 pytestmark = pytest.mark.mlflow
@@ -23,6 +27,12 @@ MINUTE = 60_000
 
 def at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def make_tracker(url: str, **kwargs) -> MlflowTracker:
@@ -49,7 +59,9 @@ def test_package_exports_the_common_names():
 
 def test_snapshots_of_running_finished_and_failed_runs(tracker, mlflow_logger, experiment, mlflow_server):
     exp_name, exp_id = experiment
-    running = mlflow_logger.create_run(exp_id, start_ms=T0, name="bert-a", user="alice", params={"epochs": 10})
+    running = mlflow_logger.create_run(
+        exp_id, start_ms=T0, name="bert-a", user="alice", params={"epochs": 10}
+    )
     mlflow_logger.log_metrics(
         running,
         [("loss", 1.0 / (s + 1), s, T0 + s * MINUTE) for s in range(4)] + [("acc", 0.5, 2, T0 + 2 * MINUTE)],
@@ -89,7 +101,9 @@ def test_other_statuses(tracker, mlflow_logger, experiment, status, state):
 
 
 def test_owner_and_name_from_tags(tracker, mlflow_logger, experiment):
-    run = mlflow_logger.create_run(experiment[1], start_ms=T0, tags={"mlflow.runName": "r", "mlflow.user": "bob"})
+    run = mlflow_logger.create_run(
+        experiment[1], start_ms=T0, tags={"mlflow.runName": "r", "mlflow.user": "bob"}
+    )
     snap = tracker.fetch_runs([run])[run]
     assert (snap.name, snap.owner) == ("r", "bob")
 
@@ -165,7 +179,8 @@ def test_list_runs_since(tracker, mlflow_logger, experiment):
 
     assert {s.ref for s in tracker.list_runs(exp_name)} == {early, on_time, late}
     assert {s.ref for s in tracker.list_runs(exp_name, since=CURRENT_TIME)} == {on_time, late}
-    assert {s.ref for s in tracker.list_runs(exp_name, since=CURRENT_TIME + timedelta(microseconds=1))} == {late}
+    just_after = CURRENT_TIME + timedelta(microseconds=1)  # start_time is whole ms: rounds up
+    assert {s.ref for s in tracker.list_runs(exp_name, since=just_after)} == {late}
     assert {s.experiment for s in tracker.list_runs(exp_name)} == {exp_name}
 
 

@@ -147,7 +147,9 @@ def test_list_runs_since_filters_on_created_at(server):
 
     assert [r.ref for r in runs] == ["team/p/r60", "team/p/r90"]  # at or after `since`
     assert server.count() == 1
-    assert json.loads(graphql_variables(server)[0]["filters"]) == {"createdAt": {"$gte": "2026-01-05T10:00:00Z"}}
+    assert json.loads(graphql_variables(server)[0]["filters"]) == {
+        "createdAt": {"$gte": "2026-01-05T10:00:00Z"}
+    }
 
 
 def test_list_runs_without_since_pages_through_everything(server):
@@ -199,7 +201,10 @@ def test_bad_key_is_permanent_and_never_quoted(server):
 def test_check_passes_with_the_right_key(server):
     tracker(server).check()
     request = server.requests[0]
-    assert request.headers["Authorization"] == "Basic " + base64.b64encode(f"api:{server.api_key}".encode()).decode()
+    assert (
+        request.headers["Authorization"]
+        == "Basic " + base64.b64encode(f"api:{server.api_key}".encode()).decode()
+    )
 
 
 def test_429_retry_after_is_honoured(server):
@@ -249,7 +254,9 @@ def test_metric_history_is_ascending_from_start_step(server):
     server.add_run("team", "p", "r1", history=rows)
     server.add_run("team", "p", "r2", history=[{"loss": 2.0}])
 
-    history = tracker(server).metric_history(["team/p/r1", "team/p/r2", "team/p/missing"], "loss", start_step=2)
+    history = tracker(server).metric_history(
+        ["team/p/r1", "team/p/r2", "team/p/missing"], "loss", start_step=2
+    )
 
     assert [p.step for p in history["team/p/r1"]] == [2, 3, 4]
     assert [p.value for p in history["team/p/r1"]] == [1 / 3, 1 / 4, 1 / 5]

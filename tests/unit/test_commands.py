@@ -44,12 +44,21 @@ GOOD = [
     ("help targets", Help("targets")),
     # connect
     ("connect", ConnectModal()),
-    ("connect mlflow https://mlflow.example.com", Connect("mlflow", "https://mlflow.example.com", None, None)),
-    ("Connect MLflow http://10.0.0.5:5000/ as prod", Connect("mlflow", "http://10.0.0.5:5000/", "prod", None)),
+    (
+        "connect mlflow https://mlflow.example.com",
+        Connect("mlflow", "https://mlflow.example.com", None, None),
+    ),
+    (
+        "Connect MLflow http://10.0.0.5:5000/ as prod",
+        Connect("mlflow", "http://10.0.0.5:5000/", "prod", None),
+    ),
     ("connect wandb default as wb key=AbC123", Connect("wandb", "default", "wb", "AbC123")),
     ("connect comet DEFAULT", Connect("comet", "default", None, None)),
     ("connect wandb key=s3cr3t https://wandb.corp", Connect("wandb", "https://wandb.corp", None, "s3cr3t")),
-    ("connect mlflow <https://m.example.com|m.example.com>", Connect("mlflow", "https://m.example.com", None, None)),
+    (
+        "connect mlflow <https://m.example.com|m.example.com>",
+        Connect("mlflow", "https://m.example.com", None, None),
+    ),
     ("connect tensorboard /data/tb-logs as tb", Connect("tensorboard", "/data/tb-logs", "tb", None)),
     ("connect tensorboard file:///data/tb", Connect("tensorboard", "file:///data/tb", None, None)),
     ("connect push as ci-runs", Connect("push", "", "ci-runs", None)),
@@ -77,8 +86,14 @@ GOOD = [
     ("target val/acc >0.9 on mlflow:3f2a", TargetAdd("val/acc", ">", 0.9, M1, 1)),
     ("target loss <= -1e-3 for 3 evals", TargetAdd("loss", "<=", -0.001, None, 3)),
     ("target loss ≤ −2", TargetAdd("loss", "<=", -2.0, None, 1)),
-    ("target eval:f1-macro> 0.5 for 1 eval on wandb:r1", TargetAdd("eval:f1-macro", ">", 0.5, RunRef("wandb", "r1"), 1)),
-    ("target acc >= 1 ON mlflow:experiment/base FOR 1000 evals", TargetAdd("acc", ">=", 1.0, RunRef("mlflow", "base", True), 1000)),
+    (
+        "target eval:f1-macro> 0.5 for 1 eval on wandb:r1",
+        TargetAdd("eval:f1-macro", ">", 0.5, RunRef("wandb", "r1"), 1),
+    ),
+    (
+        "target acc >= 1 ON mlflow:experiment/base FOR 1000 evals",
+        TargetAdd("acc", ">=", 1.0, RunRef("mlflow", "base", True), 1000),
+    ),
     ("target remove 3", TargetRemove(3)),
     ("target remove #12", TargetRemove(12)),
     ("target remove >= 3", TargetAdd("remove", ">=", 3.0, None, 1)),
@@ -87,17 +102,34 @@ GOOD = [
     ("review runs mlflow:3f2a, mlflow:9c1d", ReviewModal((M1, M2))),
     ("review cancel 4", ReviewCancel(4)),
     ("review cancel #4", ReviewCancel(4)),
-    ('review "Ablation results" at fri 14:30 runs mlflow:3f2a', ReviewAdd("Ablation results", FRI_1430, (M1,), None)),
-    ("review “Ablation results” at Friday 2:30pm runs mlflow:3f2a,mlflow:9c1d lead 2h",
-     ReviewAdd("Ablation results", FRI_1430, (M1, M2), timedelta(hours=2))),
-    ('review "x" runs mlflow:3f2a , mlflow:9c1d lead 1h30m at 2026-04-01 09:00',
-     ReviewAdd("x", When(date(2026, 4, 1), None, None, time(9)), (M1, M2), timedelta(minutes=90))),
-    ('review "x" at tomorrow 9 am runs mlflow:3f2a lead 45 min',
-     ReviewAdd("x", When(None, None, 1, time(9)), (M1,), timedelta(minutes=45))),
-    ('review "x" at 12am today runs mlflow:3f2a,mlflow:3f2a lead 1d',
-     ReviewAdd("x", When(None, None, 0, time(0)), (M1,), timedelta(days=1))),
-    ('review "x" at 17:00 runs mlflow:3f2a lead 1 minute', ReviewAdd("x", When(None, None, 0, time(17)), (M1,), timedelta(minutes=1))),
-    ('review "  two\n  lines " at sun 12pm runs a', ReviewAdd("two lines", When(None, 6, None, time(12)), (RunRef(None, "a"),), None)),
+    (
+        'review "Ablation results" at fri 14:30 runs mlflow:3f2a',
+        ReviewAdd("Ablation results", FRI_1430, (M1,), None),
+    ),
+    (
+        "review “Ablation results” at Friday 2:30pm runs mlflow:3f2a,mlflow:9c1d lead 2h",
+        ReviewAdd("Ablation results", FRI_1430, (M1, M2), timedelta(hours=2)),
+    ),
+    (
+        'review "x" runs mlflow:3f2a , mlflow:9c1d lead 1h30m at 2026-04-01 09:00',
+        ReviewAdd("x", When(date(2026, 4, 1), None, None, time(9)), (M1, M2), timedelta(minutes=90)),
+    ),
+    (
+        'review "x" at tomorrow 9 am runs mlflow:3f2a lead 45 min',
+        ReviewAdd("x", When(None, None, 1, time(9)), (M1,), timedelta(minutes=45)),
+    ),
+    (
+        'review "x" at 12am today runs mlflow:3f2a,mlflow:3f2a lead 1d',
+        ReviewAdd("x", When(None, None, 0, time(0)), (M1,), timedelta(days=1)),
+    ),
+    (
+        'review "x" at 17:00 runs mlflow:3f2a lead 1 minute',
+        ReviewAdd("x", When(None, None, 0, time(17)), (M1,), timedelta(minutes=1)),
+    ),
+    (
+        'review "  two\n  lines " at sun 12pm runs a',
+        ReviewAdd("two lines", When(None, 6, None, time(12)), (RunRef(None, "a"),), None),
+    ),
     # standup / digest
     ("standup at 09:30", StandupAt(time(9, 30), WORKWEEK)),
     ("standup at 9:05 on mon,wed,fri", StandupAt(time(9, 5), frozenset({0, 2, 4}))),
@@ -184,7 +216,11 @@ BAD = [
     ("target remove #0", ["`#0` is not an id"], "target"),
     ('review "x" at fri 14:00', ["missing `runs"], "review"),
     ('review "x" runs a', ["missing `at <when>`"], "review"),
-    ("review Ablation results at fri 14:00 runs a", ["put the title in double quotes", '"Ablation results"'], "review"),
+    (
+        "review Ablation results at fri 14:00 runs a",
+        ["put the title in double quotes", '"Ablation results"'],
+        "review",
+    ),
     ('review "" at fri 14:00 runs a', ["the title is empty"], "review"),
     ('review "' + "t" * 151 + '" at fri 14:00 runs a', ["title is too long", "151"], "review"),
     ('review "x" junk at fri 14:00 runs a', ["unexpected `junk`"], "review"),
@@ -233,7 +269,11 @@ def test_rejects(text, fragments, usage_key):
 
 @pytest.mark.parametrize(
     "text",
-    ["connect mlflow https://x key=TOPSECRET extra", "connect mlflow ftp://x key=TOPSECRET", "connect x key=TOPSECRET"],
+    [
+        "connect mlflow https://x key=TOPSECRET extra",
+        "connect mlflow ftp://x key=TOPSECRET",
+        "connect x key=TOPSECRET",
+    ],
 )
 def test_secrets_never_echoed(text):
     result = parse(text)

@@ -30,8 +30,11 @@ def on(date_=None, weekday=None, days=None, at=time(10)):
         (on(weekday=0, at=time(9)), FRIDAY_NOON, datetime(2026, 3, 30, 9, 0, tzinfo=BERLIN)),
         (on(weekday=6, at=time(9)), CURRENT_TIME, datetime(2026, 3, 29, 9, 0, tzinfo=BERLIN)),
         (on(weekday=3, at=time(9)), FRIDAY_NOON, datetime(2026, 4, 2, 9, 0, tzinfo=BERLIN)),
-        (on(weekday=0, at=time(8)), datetime(2026, 12, 31, 18, 0, tzinfo=BERLIN),
-         datetime(2027, 1, 4, 8, 0, tzinfo=BERLIN)),
+        (
+            on(weekday=0, at=time(8)),
+            datetime(2026, 12, 31, 18, 0, tzinfo=BERLIN),
+            datetime(2027, 1, 4, 8, 0, tzinfo=BERLIN),
+        ),
     ],
 )
 def test_resolve_when(when, now, expected):

@@ -1,0 +1,123 @@
+"""Queries about targets, their per-run progress and the alerts they raised.
+
+Uniqueness lives in the database: progress rows and alerts are inserted with ON CONFLICT DO
+NOTHING, so two replicas (or a poll racing a push) can never create the same one twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.core import targets as core
+from bot.store.models import Alert, Run, Target, TargetProgress, Watch, WatchRun
+
+
+def _insert(s: Session, model: type):  # noqa: ANN202 - dialect-specific Insert
+    return (postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert)(model)
+
+
+def rule_of(target: Target) -> core.Rule:
+    return core.Rule(target.metric, target.op, float(target.threshold), int(target.patience))
+
+
+def targets_for_run(s: Session, run: Run, include_muted: bool = False) -> list[Target]:
+    """Targets that watch this run: channel-wide targets of every channel tracking it, targets
+    naming the run itself, and targets naming an experiment watch the run belongs to."""
+    channels = select(Watch.channel_id).join(WatchRun, WatchRun.watch_id == Watch.id).where(WatchRun.run_id == run.id)
+    in_experiment = (
+        select(Watch.id)
+        .join(WatchRun, WatchRun.watch_id == Watch.id)
+        .where(
+            WatchRun.run_id == run.id,
+            Watch.is_experiment.is_(True),
+            Watch.connection_id == Target.scope_connection_id,
+            Watch.ref == Target.scope_ref,
+        )
+    )
+    query = select(Target).where(
+        or_(
+            and_(Target.scope_connection_id.is_(None), Target.channel_id.in_(channels)),
+            and_(
+                Target.scope_connection_id == run.connection_id,
+                Target.scope_is_experiment.is_(False),
+                Target.scope_ref == run.ref,
+            ),
+            and_(Target.scope_is_experiment.is_(True), exists(in_experiment)),
+        )
+    )
+    if not include_muted:
+        query = query.where(Target.muted_by.is_(None))
+    return list(s.scalars(query.order_by(Target.id)))
+
+
+def progress_of(s: Session, target_id: int, run_id: int) -> core.TargetProgress:
+    """The stored progress as the pure core's value (a fresh one if there is none yet)."""
+    row = s.get(TargetProgress, (target_id, run_id))
+    return core.TargetProgress() if row is None else to_core(row)
+
+
+def lock_progress(s: Session, target_id: int, run_id: int) -> TargetProgress:
+    """The progress row, created if missing and locked (PostgreSQL) so that two evaluations of
+    one (target, run) take turns; SQLite's BEGIN IMMEDIATE already serialises writers."""
+    stmt = _insert(s, TargetProgress).values(
+        target_id=target_id, run_id=run_id, streak=0, armed=True, crossings=0
+    )
+    s.execute(stmt.on_conflict_do_nothing(index_elements=["target_id", "run_id"]))
+    query = (
+        select(TargetProgress)
+        .where(TargetProgress.target_id == target_id, TargetProgress.run_id == run_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return s.scalars(query).one()
+
+
+def to_core(row: TargetProgress) -> core.TargetProgress:
+    return core.TargetProgress(
+        streak=row.streak, armed=row.armed, crossings=row.crossings, last_step=row.last_step, best=row.best
+    )
+
+
+def store_progress(row: TargetProgress, progress: core.TargetProgress) -> None:
+    row.streak = progress.streak
+    row.armed = progress.armed
+    row.crossings = progress.crossings
+    row.last_step = progress.last_step
+    row.best = progress.best
+
+
+def record_alert(s: Session, target_id: int, run_id: int, crossing: core.Crossing, now: datetime) -> int | None:
+    """Insert the alert for one crossing; its id, or None when it was already recorded."""
+    stmt = (
+        _insert(s, Alert)
+        .values(
+            target_id=target_id,
+            run_id=run_id,
+            crossing=crossing.number,
+            step=crossing.step,
+            value=crossing.value,
+            at=crossing.at,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["target_id", "run_id", "crossing"])
+        .returning(Alert.id)
+    )
+    return s.scalar(stmt)
+
+
+def channel_targets(s: Session, channel_id: str) -> list[Target]:
+    return list(s.scalars(select(Target).where(Target.channel_id == channel_id).order_by(Target.id)))
+
+
+def latest_alerts(s: Session, target_ids: list[int]) -> dict[int, tuple[Alert, Run]]:
+    """The newest alert of each target, with its run."""
+    if not target_ids:
+        return {}
+    rows = s.execute(
+        select(Alert, Run).join(Run, Run.id == Alert.run_id).where(Alert.target_id.in_(target_ids)).order_by(Alert.id)
+    )
+    return {alert.target_id: (alert, run) for alert, run in rows}

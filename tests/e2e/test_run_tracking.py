@@ -1,0 +1,177 @@
+"""Run tracking end to end: signed /ready commands, a real MLflow server, the outbox and the
+fake Slack. The bot's clock is moved by the test; MLflow timestamps are set to match it."""
+
+from __future__ import annotations
+
+import html
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.server import Server
+from bot.services import build_services
+from bot.store.models import Connection, Run
+from bot.wiring import install_features
+from tests.conftest import T0, make_settings, quick_trackers
+
+pytestmark = pytest.mark.mlflow
+
+CHANNEL = "C1"
+
+
+def ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def texts(bot, channel: str = CHANNEL) -> list[str]:
+    return [html.unescape(m.get("text") or "") for m in bot.fake.messages(channel)]
+
+
+def blocks_text(message: dict) -> str:
+    parts = []
+    for block in message.get("blocks") or []:
+        if "text" in block and isinstance(block["text"], dict):
+            parts.append(block["text"]["text"])
+        for element in block.get("elements") or []:
+            parts.append(element.get("text", "") if isinstance(element.get("text"), str) else "")
+    return html.unescape("\n".join(parts))
+
+
+@pytest.fixture
+def experiment(mlflow_logger) -> tuple[str, str]:
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    return name, mlflow_logger.create_experiment(name)
+
+
+@pytest.fixture
+def connected(bot, mlflow_server):
+    reply = bot.reply(f"connect mlflow {mlflow_server}")
+    assert "Connected" in reply, reply
+    return bot
+
+
+def start_run(mlflow_logger, exp_id: str, name: str, at: datetime, **kw) -> str:
+    run_id = mlflow_logger.create_run(exp_id, start_ms=ms(at), name=name, **kw)
+    mlflow_logger.log_metrics(run_id, [("loss", 0.9, 1, ms(at)), ("val_acc", 0.5, 1, ms(at))])
+    return run_id
+
+
+def test_finished_run_is_announced_once_with_final_metrics(connected, mlflow_logger, experiment):
+    bot = connected
+    exp_name, exp_id = experiment
+    run_id = start_run(mlflow_logger, exp_id, "resnet-a", T0 - timedelta(minutes=10))
+    assert "Now tracking" in bot.reply(f"track mlflow:{run_id}")
+    assert "Now tracking" in bot.reply(f"track mlflow:experiment/{exp_name}")
+    bot.cycle()
+    assert texts(bot) == []  # nothing happened yet: no noise
+
+    end = bot.clock.advance(minutes=5)
+    mlflow_logger.log_metrics(run_id, [("loss", 0.123, 2, ms(end)), ("val_acc", 0.9345, 2, ms(end))])
+    mlflow_logger.end_run(run_id, "FINISHED", ms(end))
+    bot.clock.advance(minutes=1)
+    bot.cycle()
+    messages = bot.fake.messages(CHANNEL)
+    assert len(messages) == 1, texts(bot)
+    body = blocks_text(messages[0])
+    assert "resnet-a" in messages[0]["text"] and "finished" in messages[0]["text"]
+    assert "0.123" in body and "0.9345" in body
+
+    for _ in range(3):
+        bot.clock.advance(minutes=1)
+        bot.cycle()
+    assert len(bot.fake.messages(CHANNEL)) == 1
+
+    # A restart: a new process on the same database adds nothing.
+    bot.server.stop()
+    settings = make_settings(bot.fake, bot.services.store.url)
+    again = install_features(build_services(settings, clock=bot.clock, trackers=quick_trackers))
+    restarted = Server(again, port=0, host="127.0.0.1", scheduler=False).start()
+    try:
+        from bot.jobs.poll import poll_once
+        from bot.notify.dispatch import Dispatcher
+
+        poll_once(again)
+        Dispatcher(again.store, again.clients, bot.clock).drain()
+    finally:
+        restarted.stop()
+        again.store.dispose()
+    assert len(bot.fake.messages(CHANNEL)) == 1
+
+
+def test_experiment_watch_picks_up_new_runs_and_reports_failures(connected, mlflow_logger, experiment):
+    bot = connected
+    exp_name, exp_id = experiment
+    assert "0 run(s)" in bot.reply(f"track mlflow:experiment/{exp_name}")
+    run_id = start_run(mlflow_logger, exp_id, "late-run", T0 + timedelta(minutes=1))
+    bot.clock.advance(minutes=2)
+    bot.cycle()
+    assert "late-run" in bot.reply("runs")
+
+    bot.clock.advance(minutes=1)
+    mlflow_logger.end_run(run_id, "FAILED", ms(bot.clock.now))
+    bot.cycle()
+    assert [t for t in texts(bot) if "failed" in t and "late-run" in t], texts(bot)
+
+
+def test_stalled_once_and_recovered_once(connected, mlflow_logger, experiment):
+    bot = connected
+    _, exp_id = experiment
+    run_id = start_run(mlflow_logger, exp_id, "quiet", T0 - timedelta(minutes=1))
+    bot.reply(f"track mlflow:{run_id}")
+    bot.cycle()
+    bot.clock.advance(minutes=45)  # READYBOT_STALL_MINUTES defaults to 30
+    bot.cycle()
+    bot.clock.advance(minutes=5)
+    bot.cycle()
+    stalled = [t for t in texts(bot) if "stalled" in t]
+    assert len(stalled) == 1, texts(bot)
+
+    mlflow_logger.log_metrics(run_id, [("loss", 0.5, 7, ms(bot.clock.now))])
+    bot.clock.advance(minutes=1)
+    bot.cycle()
+    bot.cycle()
+    assert len([t for t in texts(bot) if "moving again" in t]) == 1, texts(bot)
+    assert len(texts(bot)) == 2
+
+
+def test_tracker_outage_marks_data_stale_without_state_change_or_messages(connected, mlflow_logger, experiment):
+    bot = connected
+    _, exp_id = experiment
+    run_id = start_run(mlflow_logger, exp_id, "steady", T0 - timedelta(minutes=1))
+    bot.reply(f"track mlflow:{run_id}")
+    bot.cycle()
+    dead = "http://127.0.0.1:9"  # discard port: connection refused, like a server that is down
+    with bot.services.store.tx() as s:
+        real_url = s.scalar(select(Connection.url))
+        s.execute(update(Connection).values(url=dead))
+    for _ in range(4):
+        bot.clock.advance(minutes=10)
+        bot.cycle()
+    with bot.services.store.tx() as s:
+        run = s.scalar(select(Run).where(Run.ref == run_id))
+        assert run.state == "running"  # an outage never makes a run failed or stalled
+        assert run.stale_since is not None
+    assert texts(bot) == []
+    assert "old (tracker not answering)" in bot.reply("runs")
+
+    with bot.services.store.tx() as s:
+        s.execute(update(Connection).values(url=real_url))
+    mlflow_logger.log_metrics(run_id, [("loss", 0.4, 9, ms(bot.clock.now))])
+    bot.cycle()
+    with bot.services.store.tx() as s:
+        assert s.scalar(select(Run.stale_since).where(Run.ref == run_id)) is None
+    assert "not answering" not in bot.reply("runs")
+
+
+def test_track_unknown_run_changes_nothing(connected):
+    reply = connected.reply("track mlflow:0123456789abcdef0123456789abcdef")
+    assert "no run" in reply and "Nothing was tracked" in reply
+    assert "No runs are tracked" in connected.reply("runs")
+
+
+def test_connect_to_unreachable_tracker_saves_nothing(bot):
+    reply = bot.reply("connect mlflow http://127.0.0.1:9 as dead")
+    assert "Could not reach" in reply and "Nothing was saved" in reply
+    assert "No connection named `dead`" in bot.reply("track dead:abc")
