@@ -17,7 +17,7 @@ from bot.notify.outbox import enqueue
 from bot.services import Services
 from bot.store import runs as q
 from bot.store.models import Connection, Run, Watch, WatchRun
-from integrations.base import RunSnapshot, RunState, TrackerError
+from integrations.base import MetricPoint, RunSnapshot, RunState, TrackerError
 from integrations.registry import POLLED
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ class Answer:
     snaps: dict[str, RunSnapshot] = field(default_factory=dict)
     listed: dict[int, list[RunSnapshot]] = field(default_factory=dict)  # watch id -> runs
     error: TrackerError | None = None
+    # Filled by services.extras["history"] fetchers: metric key -> run ref -> points.
+    history: dict[str, dict[str, list[MetricPoint]]] = field(default_factory=dict)
 
 
 def poll_once(services: Services) -> int:
@@ -83,7 +85,20 @@ def ask(services: Services, work: Work) -> Answer:
         answer.error = exc
     except ValueError as exc:  # undecryptable credential: the operator changed the key
         answer.error = TrackerError(str(exc), permanent=True)
+    if answer.error is None:
+        fetch_more(services, work, tracker, answer)
     return answer
+
+
+def fetch_more(services: Services, work: Work, tracker, answer: Answer) -> None:  # noqa: ANN001
+    """Extension point: features needing more than snapshots (target alerts read metric history)
+    fetch it here, outside any transaction. A failure only leaves it out of the answer: the
+    runs themselves were answered, so they must not turn stale."""
+    for fetch in services.extras.get("history", ()):
+        try:
+            fetch(services, work, tracker, answer)
+        except TrackerError as exc:
+            log.warning("tracker %s (%s): extra fetch failed: %s", work.conn.name, work.conn.kind, exc)
 
 
 def tracker_for_connection(services: Services, conn: Connection):  # noqa: ANN201
@@ -114,6 +129,9 @@ def record(services: Services, work: Work, answer: Answer) -> int:
             if run is not None:
                 update_run(s, services, work.conn, run, snap, now, stall_after)
                 count += 1
+        # Extension point: hooks that look at the whole answer (e.g. group alerts per channel).
+        for hook in services.extras.get("after_record", ()):
+            hook(s, services, work.conn, answer, now)
         return count
 
 

@@ -8,8 +8,9 @@ from bot.services import Services
 
 
 def register_all(app: App, services: Services) -> None:
-    from bot.listeners import commands, dedupe, views
+    from bot.listeners import commands, dedupe, home, views
 
     dedupe.register(app, services)
     commands.register(app, services)
     views.register(app, services)
+    home.register(app, services)

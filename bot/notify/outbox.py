@@ -47,8 +47,11 @@ def enqueue(
     )
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return session.execute(stmt).rowcount == 1
+    stmt = (
+        insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Outbox.id)
+    )
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT that returns rows.
+    return session.execute(stmt).first() is not None
 
 
 def claim(session: Session, now: datetime, limit: int = 20) -> list[Outbox]:

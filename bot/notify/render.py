@@ -77,6 +77,7 @@ def environment() -> jinja2.Environment:
     env.filters["hhmm"] = lambda d: d.strftime("%H:%M") if isinstance(d, datetime) else ""
     env.filters["duration"] = _duration
     env.filters["ago"] = _ago
+    env.filters["when"] = _when
     return env
 
 
@@ -90,7 +91,13 @@ def _ago(iso: str | None) -> str:
     """An ISO timestamp as a Slack date token: each reader sees it in their own zone."""
     if not iso:
         return "a while"
-    at = datetime.fromisoformat(iso)
+    return _when(datetime.fromisoformat(iso))
+
+
+def _when(at: datetime | None) -> str:
+    """A datetime as a Slack date token, shown in each reader's own time zone."""
+    if at is None:
+        return ""
     fallback = at.strftime("%Y-%m-%d %H:%M UTC")
     return Markup(f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>")
 

@@ -1,0 +1,124 @@
+"""The outbox delivers each logical notification once, honours Slack's 429 Retry-After,
+and gives up on errors no retry can fix."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import func, select
+
+from bot.notify import outbox
+from bot.notify.dispatch import Dispatcher
+from bot.store.models import Outbox
+
+
+def queue(services, key: str, channel: str = "C1", **kw) -> bool:
+    with services.store.tx() as s:
+        return outbox.enqueue(
+            s, key=key, team_id="T0SANDBOX", channel_id=channel, template="run_event",
+            payload=kw.pop("payload", run_payload()), now=services.clock(), **kw,
+        )
+
+
+def run_payload(name: str = "resnet") -> dict:
+    run = {"id": 1, "ref": "abc", "name": name, "experiment": None, "url": None, "owner": None, "state": "finished",
+           "step": 10, "total_steps": 10, "metrics": {"loss": 0.1}, "duration_s": 60.0, "heartbeat_at": None}
+    return {"run": run, "connection": "mlflow", "event": "finished"}
+
+
+def dispatcher(services) -> Dispatcher:
+    return Dispatcher(services.store, services.clients, services.clock)
+
+
+def test_same_key_is_queued_once(services):
+    assert queue(services, "k1") is True
+    assert queue(services, "k1") is False
+    with services.store.tx() as s:
+        assert s.scalar(select(func.count()).select_from(Outbox)) == 1
+
+
+def test_delivered_once_and_ts_stored(services, fake_slack):
+    queue(services, "k1")
+    assert dispatcher(services).drain() == 1
+    assert dispatcher(services).drain() == 0
+    assert len(fake_slack.messages("C1")) == 1
+    with services.store.tx() as s:
+        row = s.scalar(select(Outbox))
+        assert row.status == "sent" and row.ts
+
+
+def test_concurrent_senders_post_each_row_once(services, fake_slack):
+    for n in range(30):
+        queue(services, f"k{n}", payload=run_payload(f"run-{n}"))
+    threads = [threading.Thread(target=dispatcher(services).drain) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    names = sorted(m["text"] for m in fake_slack.messages("C1"))
+    assert len(names) == 30 and len(set(names)) == 30
+
+
+def test_rate_limited_row_waits_for_retry_after(services, fake_slack, clock):
+    queue(services, "k1")
+    fake_slack.fail_next("chat.postMessage", "ratelimited", status=429, retry_after=30)
+    assert dispatcher(services).drain() == 0
+    clock.advance(seconds=10)
+    assert dispatcher(services).drain() == 0  # Slack asked for 30 s
+    clock.advance(seconds=25)
+    assert dispatcher(services).drain() == 1
+    assert len(fake_slack.messages("C1")) == 1
+
+
+def test_permanent_error_is_not_retried(services, fake_slack, clock):
+    queue(services, "k1", channel="C404")
+    fake_slack.fail_next("chat.postMessage", "channel_not_found")
+    dispatcher(services).drain()
+    clock.advance(hours=1)
+    dispatcher(services).drain()
+    assert len(fake_slack.calls("chat.postMessage")) == 1
+    with services.store.tx() as s:
+        row = s.scalar(select(Outbox))
+        assert row.status == "failed" and row.error == "channel_not_found"
+
+
+def test_transient_error_is_retried_with_backoff(services, fake_slack, clock):
+    queue(services, "k1")
+    fake_slack.fail_next("chat.postMessage", "internal_error")
+    assert dispatcher(services).drain() == 0
+    clock.advance(minutes=1)
+    assert dispatcher(services).drain() == 1
+
+
+def test_reply_waits_for_its_parent_and_lands_in_its_thread(services, fake_slack, clock):
+    queue(services, "child", parent_key="parent")
+    queue(services, "parent")
+    d = dispatcher(services)
+    d.run_once()
+    clock.advance(seconds=10)
+    d.drain()
+    messages = fake_slack.messages("C1")
+    parent = next(m for m in messages if not m.get("thread_ts"))
+    child = next(m for m in messages if m.get("thread_ts"))
+    assert child["thread_ts"] == parent["ts"]
+
+
+def test_a_dead_sender_gives_its_rows_back(services, fake_slack, clock):
+    queue(services, "k1")
+    with services.store.tx() as s:
+        claimed = outbox.claim(s, clock(), 10)  # claimed, then the process died
+    assert len(claimed) == 1
+    assert dispatcher(services).drain() == 0
+    clock.advance(seconds=outbox.CLAIM_SECONDS + 1)
+    assert dispatcher(services).drain() == 1
+
+
+def test_long_message_is_split_into_thread_replies(services, fake_slack):
+    metrics = {f"metric_{i:03d}": float(i) for i in range(20)}
+    payload = run_payload()
+    payload["run"]["metrics"] = metrics
+    queue(services, "k1", payload=payload)
+    assert dispatcher(services).drain() == 1
+    assert all(len(m.get("blocks") or []) <= 50 for m in fake_slack.messages("C1"))
+
+

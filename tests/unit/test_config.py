@@ -1,0 +1,78 @@
+"""Settings fail loudly, by variable name, and never echo a secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import ConfigError, load, require_slack
+
+
+def test_defaults_match_the_design():
+    s = load({}, dotenv=None)
+    assert s.database_url == "sqlite:///readybot.db"
+    assert s.port == 3000 and s.poll_seconds == 60
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert not s.oauth_mode
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"READYBOT_PORT": "abc"}, "READYBOT_PORT"),
+        ({"READYBOT_PORT": "70000"}, "READYBOT_PORT"),
+        ({"READYBOT_POLL_SECONDS": "0"}, "READYBOT_POLL_SECONDS"),
+        ({"SLACK_API_URL": "ftp://x"}, "SLACK_API_URL"),
+        ({"READYBOT_DATABASE_URL": "readybot.db"}, "READYBOT_DATABASE_URL"),
+        ({"SLACK_CLIENT_ID": "123"}, "SLACK_CLIENT_SECRET"),
+        ({"READYBOT_LOG_LEVEL": "LOUD"}, "READYBOT_LOG_LEVEL"),
+    ],
+)
+def test_malformed_values_name_the_variable(env, named):
+    with pytest.raises(ConfigError, match=named):
+        load(env, dotenv=None)
+
+
+def test_secret_from_file(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("xoxb-from-file\n")
+    assert load({"SLACK_BOT_TOKEN_FILE": str(path)}, dotenv=None).slack_bot_token == "xoxb-from-file"
+
+
+def test_secret_and_file_together_is_an_error(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("x")
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_FILE"):
+        load({"SLACK_BOT_TOKEN": "y", "SLACK_BOT_TOKEN_FILE": str(path)}, dotenv=None)
+
+
+def test_missing_secret_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="READYBOT_SECRET_KEY_FILE"):
+        load({"READYBOT_SECRET_KEY_FILE": str(tmp_path / "nope")}, dotenv=None)
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("READYBOT_PORT=4000\nREADYBOT_POLL_SECONDS=30\n")
+    s = load({"READYBOT_PORT": "5000"}, dotenv=dotenv)
+    assert s.port == 5000 and s.poll_seconds == 30
+
+
+def test_secrets_are_not_in_repr():
+    s = load({"SLACK_BOT_TOKEN": "xoxb-very-secret", "READYBOT_SECRET_KEY": "k3y-secret"}, dotenv=None)
+    assert "very-secret" not in repr(s) and "k3y-secret" not in repr(s)
+
+
+def test_serve_requires_slack_credentials():
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
+        require_slack(load({}, dotenv=None))
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN"):
+        require_slack(load({"SLACK_SIGNING_SECRET": "s"}, dotenv=None))
+
+
+def test_cli_reports_config_errors_without_traceback(capsys, monkeypatch):
+    from bot.cli import main
+
+    monkeypatch.setenv("READYBOT_PORT", "nope")
+    monkeypatch.chdir("/")
+    assert main(["db", "upgrade"]) == 2
+    assert "READYBOT_PORT" in capsys.readouterr().err
