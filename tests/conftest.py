@@ -8,6 +8,7 @@ those cases are skipped with the reason.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,23 +53,40 @@ class Clock:
 
 
 _pg_state: dict[str, object] = {}
+# A schema of our own per test session, so concurrent runs on one machine (developers, CI)
+# never drop each other's tables.
+PG_SCHEMA = f"rb_test_{os.getpid()}"
+PG_SESSION_URL = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{PG_SCHEMA}"
 
 
 def _postgres_ready() -> str | None:
-    """Migrate the PostgreSQL test database once per session; returns a skip reason or None."""
+    """Migrate a fresh schema once per session; returns a skip reason or None."""
     if "error" in _pg_state:
         return _pg_state["error"]  # type: ignore[return-value]
     try:
-        engine = create_engine(PG_URL)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        admin = create_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{PG_SCHEMA}"'))
+        admin.dispose()
+        engine = create_engine(PG_SESSION_URL)
         upgrade(engine)
         engine.dispose()
         _pg_state["error"] = None
+        atexit.register(_drop_schema)
     except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
         _pg_state["error"] = f"PostgreSQL not reachable at {PG_URL.split('@')[-1]}: {type(exc).__name__}"
     return _pg_state["error"]  # type: ignore[return-value]
+
+
+def _drop_schema() -> None:
+    try:
+        admin = create_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
+        admin.dispose()
+    except Exception:  # noqa: BLE001 - best effort at exit
+        pass
 
 
 def _truncate(store: Store) -> None:
@@ -86,7 +104,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN001
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    return PG_URL
+    return PG_SESSION_URL
 
 
 @pytest.fixture
