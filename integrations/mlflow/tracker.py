@@ -44,7 +44,13 @@ class MlflowTracker:
         self._bulk_history = True  # cleared when the server lacks get-history-bulk-interval
 
     def check(self) -> None:
-        self.http.post(search.API + "experiments/search", {"max_results": 1})
+        """One small experiments/search: proves the URL serves the MLflow API and the credentials work."""
+        try:
+            self.http.post(search.API + "experiments/search", {"max_results": 1})
+        except TrackerError as exc:
+            if exc.status == 404:  # a web server, but no MLflow under this path
+                raise TrackerError("no MLflow tracking API at this URL", permanent=True, status=404) from None
+            raise
 
     def fetch_runs(self, refs: Sequence[str]) -> dict[str, RunSnapshot]:
         wanted = [ref for ref in dict.fromkeys(refs) if search.is_run_id(ref)]

@@ -151,6 +151,15 @@ def test_credentials_refused_is_permanent_without_the_secret(stub):
     assert err.value.permanent and "s3cret" not in str(err.value)
 
 
+def test_check_against_a_url_without_mlflow_is_permanent(stub):
+    _, url = stub  # nothing scripted: every path is the HTML 404 page
+    tracker, _ = make_tracker(url)
+
+    with pytest.raises(TrackerError, match="no MLflow tracking API") as err:
+        tracker.check()
+    assert err.value.permanent
+
+
 def test_runs_search_sends_experiment_ids_and_id_filter(stub):
     state, url = stub
     state.on("experiments/search", (200, {}, EXPERIMENTS))

@@ -1,23 +1,19 @@
-"""MlflowTracker against a real `mlflow server` (tests/mlflow_server.py starts it once per session)."""
+"""MlflowTracker against a real `mlflow server`: the session fixture `mlflow_server` from
+tests/mlflow_server.py (imported by tests/conftest.py) starts it once per test session."""
 
 from __future__ import annotations
 
 import math
-import socket
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import pytest
 
 from integrations.base import ConnectionInfo, RunState, TrackerError
 from integrations.http import TrackerHttp
 from integrations.mlflow import KIND, MlflowTracker, Tracker
+from tests.mlflow_server import MlflowLogger, free_port
 
-if TYPE_CHECKING:  # imported by pytest_plugins below; importing it here first would skip assert rewriting
-    from tests.mlflow_server import MlflowLogger
-
-pytest_plugins = ["tests.mlflow_server"]
 pytestmark = pytest.mark.mlflow
 
 CURRENT_TIME = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -27,12 +23,6 @@ MINUTE = 60_000
 
 def at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_tracker(url: str, **kwargs) -> MlflowTracker:
