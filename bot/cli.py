@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load()
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are set-up noise
         return args.func(settings, args) or 0
     except ConfigError as exc:
         print(f"readybot: configuration error: {exc}", file=sys.stderr)

@@ -30,6 +30,8 @@ class Settings:
     stall_minutes: int = 30
     public_url: str = ""
     log_level: str = "INFO"
+    google_credentials_file: str = ""  # service-account JSON for Google Calendar sync (optional)
+    google_calendar_id: str = ""
 
     @property
     def oauth_mode(self) -> bool:
@@ -73,7 +75,19 @@ def load(environ: Mapping[str, str] | None = None, dotenv: str | Path | None = "
         stall_minutes=_int(env, "READYBOT_STALL_MINUTES", 30, 1, 10080),
         public_url=_str(env, "READYBOT_PUBLIC_URL", "").rstrip("/"),
         log_level=_choice(env, "READYBOT_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        **_google_calendar(env),
     )
+
+
+def _google_calendar(env: Mapping[str, str]) -> dict[str, str]:
+    """Calendar sync is optional, but half a configuration is a mistake worth stopping for."""
+    path = _str(env, "READYBOT_GOOGLE_CREDENTIALS_FILE", "")
+    calendar_id = _str(env, "READYBOT_GOOGLE_CALENDAR_ID", "")
+    if bool(path) != bool(calendar_id):
+        raise ConfigError("READYBOT_GOOGLE_CREDENTIALS_FILE and READYBOT_GOOGLE_CALENDAR_ID must be set together")
+    if path and not Path(path).is_file():
+        raise ConfigError("READYBOT_GOOGLE_CREDENTIALS_FILE does not name a readable file")
+    return {"google_credentials_file": path, "google_calendar_id": calendar_id}
 
 
 def require_slack(settings: Settings) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.core.eta import format_eta, progress_fraction
 from bot.core.facts import ReviewFacts, RunFacts, TargetFacts
+from bot.core.reviews import UPCOMING, RunStatus, Verdict, readiness
 from bot.core.targets import Rule, best_so_far, is_finite
 
 MAX_PER_SECTION = 40
@@ -111,19 +112,18 @@ def target_line(target: TargetFacts, runs: Sequence[RunFacts]) -> dict[str, Any]
 
 
 def upcoming(reviews: Sequence[ReviewFacts], now: datetime) -> list[ReviewFacts]:
-    live = [r for r in reviews if r.at >= now and r.state not in ("cancelled", "done", "held")]
+    live = [r for r in reviews if r.at >= now and r.state in UPCOMING]
     return sorted(live, key=lambda r: r.at)
 
 
 def review_line(review: ReviewFacts) -> dict[str, Any]:
-    """Ready = every linked run has finished (failed runs leave it waiting: no results yet)."""
-    done = sum(1 for s in review.run_states if s == "finished")
-    total = len(review.run_states)
+    """Readiness as reviews decide it: ready when every linked run has finished."""
+    ready = readiness([RunStatus(name="", state=state) for state in review.run_states])
     return {
         "title": review.title,
         "at": review.at.isoformat(),
-        "ready": total > 0 and done == total,
-        "done": done,
-        "total": total,
-        "failed": sum(1 for s in review.run_states if s in FAILED),
+        "ready": ready.total > 0 and ready.verdict is Verdict.READY,
+        "done": ready.finished,
+        "total": ready.total,
+        "failed": len(ready.broken),
     }

@@ -7,7 +7,9 @@ from typing import Any
 
 from bot import commands as c
 from bot.commands.help import help_text
-from bot.handlers import connections, tracking
+from bot.handlers import connections, targets, tracking
+from bot.handlers import reviews as review_handlers
+from bot.handlers import schedules as sched
 from bot.handlers.base import Ctx, Reply
 
 Handler = Callable[[Ctx, Any], Reply]
@@ -28,6 +30,19 @@ ROUTES: dict[type, tuple[Handler, bool]] = {
     c.Track: (tracking.track, True),
     c.Untrack: (tracking.untrack, False),
     c.Runs: (tracking.runs, False),
+    c.ReviewAdd: (review_handlers.add, True),  # may track runs: asks their tracker
+    c.ReviewModal: (review_handlers.open_modal, False),
+    c.ReviewList: (review_handlers.list_reviews, False),
+    c.ReviewCancel: (review_handlers.cancel, False),
+    c.TargetAdd: (targets.add, False),
+    c.TargetList: (targets.list_targets, False),
+    c.TargetRemove: (targets.remove, False),
+    c.StandupAt: (sched.standup_at, True),
+    c.StandupNow: (sched.standup_now, True),
+    c.StandupOff: (sched.standup_off, False),
+    c.DigestAt: (sched.digest_at, True),
+    c.DigestNow: (sched.digest_now, True),
+    c.DigestOff: (sched.digest_off, False),
 }
 
 

@@ -99,6 +99,8 @@ def fetch_more(services: Services, work: Work, tracker, answer: Answer) -> None:
             fetch(services, work, tracker, answer)
         except TrackerError as exc:
             log.warning("tracker %s (%s): extra fetch failed: %s", work.conn.name, work.conn.kind, exc)
+        except Exception:  # a bug in one feature's fetch must not stop the poll of every run
+            log.exception("extra fetch %s failed for %s", getattr(fetch, "__name__", fetch), work.conn.name)
 
 
 def tracker_for_connection(services: Services, conn: Connection):  # noqa: ANN201

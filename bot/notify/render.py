@@ -71,7 +71,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,  # a typo in a template fails the test, not silently
     )
-    env.filters["link"] = link
+    env.filters["link"] = link  # {{ run.url|link(run.name) }}
     env.filters["num"] = format_number
     env.filters["pct"] = lambda x: "" if x is None else f"{100 * x:.0f}%"
     env.filters["hhmm"] = lambda d: d.strftime("%H:%M") if isinstance(d, datetime) else ""

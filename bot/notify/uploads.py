@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bot.notify import target_alert
+
 FileMaker = Callable[[dict[str, Any]], tuple[str, bytes, str | None]]
-FILES: dict[str, FileMaker] = {}
+FILES: dict[str, FileMaker] = {
+    target_alert.CHART: target_alert.chart_file,
+}
 
 
 def file_for(template: str, payload: dict[str, Any]) -> tuple[str, bytes, str | None]:

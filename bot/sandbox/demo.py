@@ -16,10 +16,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.server import Server
 from bot.services import Services, build_services
-from bot.store.migrate import upgrade
 from bot.wiring import install_features
 
 from .page import SandboxPage
@@ -81,6 +80,9 @@ def demo_settings(settings: Settings, fake: FakeSlack, token: str, signing_secre
 def start_demo(settings: Settings, port: int = 3000, sandbox_port: int = 3001, host: str = "127.0.0.1",
                scheduler: bool = True) -> Demo:
     """Start the sandbox and the bot; returns at once. Port 0 picks a free port."""
+    # Imported here: importing alembic logs its plugin set-up, after run_demo has quieted it.
+    from bot.store.migrate import upgrade
+
     # Fresh credentials per run: both servers are local, but a fixed, published signing secret
     # would let anything that reaches the bot's port send it commands.
     token = "xoxb-sandbox-" + secrets.token_hex(12)
@@ -103,7 +105,18 @@ def start_demo(settings: Settings, port: int = 3000, sandbox_port: int = 3001, h
 
 def run_demo(settings: Settings, port: int = 3000, sandbox_port: int = 3001) -> None:
     """Run the demo until Ctrl-C (or SIGTERM), then stop both servers."""
-    demo = start_demo(settings, port, sandbox_port)
+    if logging.getLogger().getEffectiveLevel() >= logging.INFO:
+        # The terminal is for the person trying the bot: job runs every 2 s would bury the
+        # instructions. READYBOT_LOG_LEVEL=DEBUG shows everything again.
+        for name in ("apscheduler", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        demo = start_demo(settings, port, sandbox_port)
+    except OSError as exc:  # most often a port in use: say which, not a traceback
+        raise ConfigError(f"cannot listen on 127.0.0.1 ports {port} and {sandbox_port} ({exc.strerror}); "
+                          "choose others with --port and --sandbox-port") from None
+    if demo.services.box.is_demo_key:
+        log.warning("READYBOT_SECRET_KEY is not set: tracker keys are encrypted with a built-in demo key")
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         # `timeout`, docker stop and systemd send SIGTERM: stop as cleanly as on Ctrl-C.

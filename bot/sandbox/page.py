@@ -126,15 +126,15 @@ class SandboxPage:
     def command(self, data: dict) -> dict:
         """Text from the composer: `/ready ...` goes to the bot signed; other text is just posted."""
         user, channel, text = str(data.get("user")), str(data.get("channel")), str(data.get("text") or "").strip()
-        if not text:
-            return {"ok": False, "error": "empty"}
+        if not text or not self._known(user):
+            return {"ok": False, "error": "empty" if not text else "user_not_found"}
         self._last_user = user
         if channel == dm_id(user):
             with self.fake._lock:
                 self.fake.world.open_dm(user)
         if not text.startswith("/"):
             # A plain message: nothing in the bot listens to channel messages, so it is only shown.
-            self._record(lambda w: w.post(channel, {"text": text}).update(user=user, bot_id=None, app_id=None))
+            self._record(lambda w: _as_user(w.post(channel, {"text": text}), user))
             return {"ok": True}
         name, _, args = text.partition(" ")
         self._note(channel, user, text, "command")
@@ -160,6 +160,8 @@ class SandboxPage:
     def action(self, data: dict) -> dict:
         """A button click on a message, an ephemeral, a modal or the Home tab."""
         user = str(data.get("user"))
+        if not self._known(user):
+            return {"ok": False, "error": "user_not_found"}
         self._last_user = user
         view = None
         if data.get("view_id"):
@@ -178,6 +180,8 @@ class SandboxPage:
     def submit(self, data: dict) -> dict:
         """Submit an open modal; the bot's ack decides whether it closes, updates or shows errors."""
         user, view_id = str(data.get("user")), str(data.get("view_id"))
+        if not self._known(user):
+            return {"ok": False, "error": "user_not_found"}
         self._last_user = user
         with self.fake._lock:
             view = copy.deepcopy(self.fake.world.views.get(view_id))
@@ -213,12 +217,15 @@ class SandboxPage:
         return {"ok": True, "status": 200}
 
     def close(self, data: dict) -> dict:
-        self._closed.add(str(data.get("view_id")))
+        with self.fake._lock:
+            self._closed.add(str(data.get("view_id")))
         return {"ok": True}
 
     def home_opened(self, data: dict) -> dict:
         """The user opened the bot's Home tab: Slack sends app_home_opened (see the app manifest)."""
         user = str(data.get("user"))
+        if not self._known(user):
+            return {"ok": False, "error": "user_not_found"}
         event = {"type": "app_home_opened", "user": user, "channel": dm_id(user), "tab": "home",
                  "event_ts": self._ts()}
         home = self.fake.home(user)
@@ -251,9 +258,20 @@ class SandboxPage:
         self._record(lambda w: w.ephemerals.append({"channel": channel, "user": user, "ts": w.next_ts(),
                                                     "text": text, "sandbox": kind}))
 
+    def _known(self, user: str) -> bool:
+        with self.fake._lock:
+            return user in self.fake.world.users
+
     def _ts(self) -> str:
         with self.fake._lock:
             return self.fake.world.next_ts()
+
+
+def _as_user(message: dict, user: str) -> None:
+    # world.post writes bot messages; a person's message has their id and no bot fields.
+    message.update(user=user)
+    message.pop("bot_id", None)
+    message.pop("app_id", None)
 
 
 def _send(handler: BaseHTTPRequestHandler, status: int, answer: dict | bytes,

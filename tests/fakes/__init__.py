@@ -117,6 +117,9 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             self._serve("POST")
 
+        def do_PATCH(self) -> None:
+            self._serve("PATCH")
+
         def _serve(self, method: str) -> None:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
@@ -125,6 +128,8 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = None
+            if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+                body = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}  # OAuth token requests
             recorded = Recorded(method, parts.path, parse_qs(parts.query), dict(self.headers.items()), body)
             reply = server._dispatch(recorded)
             payload = b"" if reply.body is None else json.dumps(reply.body).encode()

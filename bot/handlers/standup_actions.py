@@ -1,0 +1,130 @@
+"""What the standup buttons and modals do: answer (pre-filled with the member's run updates),
+skip today, be away until a date, edit the channel's questions. Plain functions over Services
+so they are testable without Slack; bot/listeners/standup_actions.py wires them to Bolt."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.core.schedules import local_date, zone
+from bot.core.standups import prefill, questions_of, run_changes, runs_of
+from bot.handlers.base import Problem
+from bot.notify import outbox
+from bot.notify.standup_messages import answer_view, away_view, questions_view
+from bot.services import Services
+from bot.store import facts
+from bot.store import standups as q
+from bot.store.models import StandupAnswer, StandupRound
+from bot.store.profiles import set_away
+
+FIRST_SINCE = timedelta(days=1)  # a member's first standup looks back one day
+
+
+def _load(s: Session, answer_id: str | int, user_id: str) -> tuple[StandupAnswer, StandupRound]:
+    answer = s.get(StandupAnswer, int(answer_id)) if str(answer_id).isdigit() else None
+    if answer is None or answer.user_id != user_id:
+        raise Problem("This standup prompt is not yours, or it no longer exists.")
+    return answer, s.get(StandupRound, answer.round_id)
+
+
+def answer_modal(services: Services, answer_id: str, user_id: str) -> dict[str, Any]:
+    now = services.clock()
+    with services.store.tx() as s:
+        answer, rnd = _load(s, answer_id, user_id)
+        questions = list(rnd.questions or questions_of(None))
+        previous = list((answer.answers or {}).get("answers") or [])
+        if not previous:
+            previous = [_run_updates(s, rnd, answer, now)]
+    day = q.day_label(rnd.period, rnd.opens_at)
+    return answer_view(answer.id, f"<#{rnd.channel_id}>", day, questions, previous)
+
+
+def _run_updates(s: Session, rnd: StandupRound, answer: StandupAnswer, now: dt.datetime) -> str:
+    """The member's runs that changed since their last standup; the channel's when none is theirs."""
+    since = q.previous_prompt(s, rnd.channel_id, answer.user_id, answer.prompt_at) or answer.prompt_at - FIRST_SINCE
+    runs = facts.channel_run_facts(s, rnd.channel_id)
+    mine = runs_of(runs, answer.owner_keys or [])
+    scope = mine or runs
+    lines = run_changes(scope, facts.alerts_since(s, [r.id for r in scope], since), since, now, answer.tz)
+    if not lines:
+        return ""
+    return prefill(lines, "" if mine else "Run updates in the channel:")
+
+
+def submit_answer(services: Services, answer_id: str, user_id: str, texts: list[str]) -> None:
+    """Store the answer and thread it under the standup message; a second submission edits it."""
+    now = services.clock()
+    with services.store.tx() as s:
+        answer, rnd = _load(s, answer_id, user_id)
+        rev = int((answer.answers or {}).get("rev") or 0) + 1
+        answer.answers = {"answers": texts, "rev": rev}
+        answer.submitted_at, answer.status = now, "answered"
+        items = [{"question": question, "answer": text} for question, text in zip(rnd.questions or [], texts, strict=False)]
+        payload = {"user_id": user_id, "items": items, "late": now > answer.due_at, "edited": rev > 1}
+        first_key = f"standup:{rnd.id}:{user_id}:answer"
+        if rev == 1:
+            outbox.enqueue(s, key=first_key, team_id=rnd.team_id, channel_id=rnd.channel_id,
+                           template="standup_answer", payload=payload, now=now, parent_key=rnd.message_key)
+        else:
+            outbox.enqueue(s, key=f"{first_key}:rev{rev}", team_id=rnd.team_id, channel_id=rnd.channel_id,
+                           op="update", template="standup_answer", payload=payload, now=now, parent_key=first_key)
+
+
+def skip(services: Services, answer_id: str, user_id: str) -> str:
+    with services.store.tx() as s:
+        answer, rnd = _load(s, answer_id, user_id)
+        if q.set_status(s, answer.id, "skipped"):
+            return f":fast_forward: Skipped the <#{rnd.channel_id}> standup for {q.day_label(rnd.period, rnd.opens_at)}."
+        return {
+            "answered": ":white_check_mark: You already answered this standup.",
+            "skipped": ":fast_forward: You already skipped this standup.",
+        }.get(answer.status, ":palm_tree: You are marked away for this standup.")
+
+
+def away_modal(services: Services, answer_id: str, user_id: str) -> dict[str, Any]:
+    with services.store.tx() as s:
+        answer, _ = _load(s, answer_id, user_id)
+        today = local_date(services.clock(), answer.tz)
+    return away_view(str(answer.id), today.isoformat())
+
+
+def go_away(services: Services, answer_id: str, user_id: str, team_id: str, until: str) -> str:
+    """Away through the chosen local date: prompts stop, open standups count the member away."""
+    now = services.clock()
+    with services.store.tx() as s:
+        answer, _ = _load(s, answer_id, user_id)
+        tz = answer.tz
+    try:
+        last = dt.date.fromisoformat(until)
+    except ValueError:
+        raise Problem("Pick a date.") from None
+    if last < local_date(now, tz):
+        raise Problem("Pick today or a later date.")
+    back = dt.datetime.combine(last + timedelta(days=1), dt.time(0, 0), tzinfo=zone(tz)).astimezone(dt.UTC)
+    set_away(services.store, team_id, user_id, back, now)
+    with services.store.tx() as s:
+        for pending in q.pending_of_user(s, user_id, now):
+            q.set_status(s, pending.id, "away")
+    return f":palm_tree: You are away until {last:%a %d %b}; no standup prompts until then."
+
+
+def questions_modal(services: Services, channel_id: str) -> dict[str, Any]:
+    with services.store.tx() as s:
+        schedule = q.schedule_of(s, channel_id, "standup")
+        questions = questions_of(schedule.questions if schedule else None)
+    return questions_view(channel_id, questions)
+
+
+def save_questions(services: Services, channel_id: str, text: str) -> list[str]:
+    questions = questions_of({"questions": text.splitlines()})
+    with services.store.tx() as s:
+        schedule = q.schedule_of(s, channel_id, "standup")
+        if schedule is None:
+            raise Problem("Set a standup first with `/ready standup at <HH:MM>`.")
+        # A new dict: JSON columns only notice reassignment, not in-place edits.
+        schedule.questions = {**(schedule.questions or {}), "questions": questions}
+    return questions

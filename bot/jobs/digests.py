@@ -1,0 +1,59 @@
+"""The digest job, run every minute on every replica: post each channel's digest once per
+scheduled day. The DigestPost row is unique per (channel, period) and is written in the same
+transaction as the outbox row, so two replicas cannot both post a day's digest."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.core.digest import assemble
+from bot.core.schedules import Cadence, due_digest_day
+from bot.notify import outbox
+from bot.services import Services
+from bot.store import facts
+from bot.store import standups as q
+from bot.store.models import DigestPost
+
+log = logging.getLogger(__name__)
+JOB_SECONDS = 60
+GRACE = timedelta(hours=6)  # a bot down longer than this skips that day's digest rather than post it late
+FIRST_LOOKBACK = timedelta(days=1)  # the first digest of a channel covers the last day
+
+
+def digest_tick(services: Services) -> None:
+    now = services.clock()
+    with services.store.tx() as s:
+        schedules = q.enabled_schedules(s, "digest")
+    for schedule in schedules:
+        cadence = Cadence.of(schedule.time, schedule.days)
+        day = due_digest_day(cadence, schedule.tz, now, schedule.created_at, GRACE)
+        if day is not None:
+            post_digest(services, schedule.team_id, schedule.channel_id, day.isoformat(), now, schedule.tz)
+
+
+def post_digest(services: Services, team_id: str, channel_id: str, period: str, now: datetime,
+                tz: str = "UTC") -> bool:
+    """Queue the channel's digest for `period`; False if that period's digest already exists."""
+    key = f"digest:{channel_id}:{period}"
+    try:
+        with services.store.tx() as s:
+            if s.scalar(select(DigestPost.id).where(DigestPost.channel_id == channel_id,
+                                                    DigestPost.period == period)):
+                return False
+            since = s.scalar(select(DigestPost.at).where(DigestPost.channel_id == channel_id)
+                             .order_by(DigestPost.at.desc()).limit(1)) or now - FIRST_LOOKBACK
+            runs = facts.channel_run_facts(s, channel_id)
+            digest = assemble(runs, facts.channel_targets(s, channel_id, runs),
+                              facts.channel_reviews(s, channel_id, now), since, now, tz)
+            s.add(DigestPost(team_id=team_id, channel_id=channel_id, period=period, since_at=since, at=now,
+                             message_key=key))
+            s.flush()
+            outbox.enqueue(s, key=key, team_id=team_id, channel_id=channel_id, template="digest",
+                           payload={"digest": digest}, now=now)
+    except IntegrityError:
+        return False  # another replica posted this period's digest a moment ago
+    return True

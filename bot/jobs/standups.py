@@ -1,0 +1,132 @@
+"""The standup job, run every minute on every replica.
+
+1. Open the rounds whose day has begun somewhere (one per channel and local date).
+2. For each open round: DM each member when their own time comes (unless they are away),
+   remind once before their window closes, and when the last window closes post the summary.
+
+Each step is a compare-and-set on the answer or round row plus an outbox row with a dedupe key,
+so any number of replicas running this together still send each message once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.core.schedules import Cadence, open_standup_days, reminder_due
+from bot.core.standups import tally
+from bot.jobs.standup_rounds import open_scheduled
+from bot.notify import outbox
+from bot.services import Services
+from bot.store import standups as q
+from bot.store.models import StandupAnswer, StandupRound, UserProfile
+
+log = logging.getLogger(__name__)
+JOB_SECONDS = 60
+
+
+def standup_tick(services: Services) -> None:
+    now = services.clock()
+    open_due_rounds(services, now)
+    with services.store.tx() as s:
+        round_ids = [r.id for r in q.open_rounds(s)]
+    for round_id in round_ids:
+        advance_round(services, round_id, now)
+
+
+def open_due_rounds(services: Services, now: datetime) -> None:
+    with services.store.tx() as s:
+        schedules = q.enabled_schedules(s, "standup")
+    for schedule in schedules:
+        cadence = Cadence.of(schedule.time, schedule.days)
+        for day in open_standup_days(cadence, now, q.window(schedule.questions)):
+            with services.store.tx() as s:
+                exists = q.has_round(s, schedule.channel_id, day.isoformat())
+            if not exists:
+                open_scheduled(services, schedule, day, now)
+
+
+def advance_round(services: Services, round_id: int, now: datetime) -> None:
+    with services.store.tx() as s:
+        rnd = s.get(StandupRound, round_id)
+        if rnd is None or rnd.summary_key is not None:
+            return
+        schedule = q.schedule_of(s, rnd.channel_id, "standup")
+        lead = q.remind_lead(schedule.questions if schedule else None)
+        # A stopped schedule asks nobody new; those already asked still get their reminder and summary.
+        paused = not rnd.period.startswith("now-") and (schedule is None or not schedule.enabled)
+        answers = q.answers_of(s, rnd.id)
+        for answer in answers:
+            if answer.status != "pending":
+                continue
+            if answer.prompted_at is None and not paused and answer.prompt_at <= now < answer.due_at:
+                prompt(s, rnd, answer, now)
+            elif answer.prompted_at and answer.reminded_at is None and reminder_due(
+                answer.prompt_at, answer.due_at, lead, now
+            ):
+                remind(s, rnd, answer, now)
+        if now >= rnd.closes_at:
+            close(s, rnd, answers, now)
+
+
+def _is_away(s: Session, team_id: str, user_id: str, now: datetime) -> bool:
+    profile = s.get(UserProfile, (team_id, user_id))
+    return bool(profile and profile.away_until and profile.away_until > now)
+
+
+def head_payload(rnd: StandupRound, **extra: object) -> dict:
+    label = q.day_label(rnd.period, rnd.opens_at)
+    return {"channel_id": rnd.channel_id, "day": label, "closed": False, **extra}
+
+
+def prompt(s: Session, rnd: StandupRound, answer: StandupAnswer, now: datetime) -> None:
+    if _is_away(s, rnd.team_id, answer.user_id, now):
+        q.set_status(s, answer.id, "away")
+        return
+    if not q.claim_answer(s, answer.id, "prompted_at", now):
+        return
+    # The channel message goes out with the first prompt: answers are threaded under it.
+    outbox.enqueue(s, key=rnd.message_key, team_id=rnd.team_id, channel_id=rnd.channel_id,
+                   template="standup_open", payload=head_payload(rnd), now=now)
+    outbox.enqueue(s, key=f"standup:{rnd.id}:{answer.user_id}:prompt", team_id=rnd.team_id,
+                   channel_id=answer.user_id, op="dm", template="standup_prompt",
+                   payload=dm_payload(rnd, answer), now=now)
+
+
+def dm_payload(rnd: StandupRound, answer: StandupAnswer) -> dict:
+    return {
+        "answer_id": answer.id,
+        "channel_id": rnd.channel_id,
+        "day": q.day_label(rnd.period, rnd.opens_at),
+        "questions": list(rnd.questions or []),
+        "due_at": answer.due_at.isoformat(),
+    }
+
+
+def remind(s: Session, rnd: StandupRound, answer: StandupAnswer, now: datetime) -> None:
+    if q.claim_answer(s, answer.id, "reminded_at", now):
+        outbox.enqueue(s, key=f"standup:{rnd.id}:{answer.user_id}:reminder", team_id=rnd.team_id,
+                       channel_id=answer.user_id, op="dm", template="standup_reminder",
+                       payload=dm_payload(rnd, answer), now=now)
+
+
+def close(s: Session, rnd: StandupRound, answers: list[StandupAnswer], now: datetime) -> None:
+    if outbox.find(s, rnd.message_key) is None:
+        q.claim_summary(s, rnd.id, "none")  # nobody was asked (all away, or no members): nothing to sum up
+        return
+    key = f"{rnd.message_key}:summary"
+    if not q.claim_summary(s, rnd.id, key):
+        return
+    for answer in answers:
+        s.refresh(answer)  # statuses may have changed in this transaction
+    # Members never asked (the bot was down through their whole window) are left out.
+    result = tally((a.user_id, a.status) for a in answers if a.status != "pending" or a.prompted_at)
+    summary = {"day": q.day_label(rnd.period, rnd.opens_at), "answered": result.answered,
+               "skipped": result.skipped, "away": result.away, "missing": result.missing, "total": result.total}
+    outbox.enqueue(s, key=key, team_id=rnd.team_id, channel_id=rnd.channel_id, template="standup_summary",
+                   payload=summary, now=now, parent_key=rnd.message_key)
+    outbox.enqueue(s, key=f"{rnd.message_key}:closed", team_id=rnd.team_id, channel_id=rnd.channel_id,
+                   op="update", template="standup_open", now=now, parent_key=rnd.message_key,
+                   payload=head_payload(rnd, closed=True, answered=len(result.answered), total=result.total))

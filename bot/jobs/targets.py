@@ -1,0 +1,207 @@
+"""Target alerts in the poll cycle, for pushed runs, and NaN/inf loss alerts.
+
+The work is split at the transaction boundary, because tracker calls must not hold a database
+transaction open:
+- fetch_history (poll ask phase, no transaction): for each polled run, the new points of each
+  target metric, from the step after the last one evaluated; one tracker call per metric key.
+- evaluate_polled (poll record phase, inside the transaction that stores the runs' new state):
+  feeds those points to the pure evaluator, stores progress, records each crossing as a unique
+  Alert row and queues one message per channel, with a chart per run in its thread.
+- evaluate_pushed: pushed runs have no history to fetch; the pushed value is the one new point
+  at the pushed step.
+
+Exactly-once comes from the database, not from this process: the Alert row is unique per
+(target, run, crossing) and is inserted in the same transaction as the outbox rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from bot.core.targets import Crossing, Rule, TargetProgress, evaluate, nonfinite
+from bot.jobs.poll import run_payload
+from bot.notify import target_alert as msg
+from bot.notify.outbox import enqueue
+from bot.services import Services
+from bot.store import runs as q
+from bot.store import targets as store
+from bot.store.models import Alert, Connection, Run, Target
+from integrations.base import MetricPoint, RunSnapshot
+from integrations.registry import POLLED
+
+log = logging.getLogger(__name__)
+
+MAX_ALERTS_PER_MESSAGE = 10  # 4 blocks each keeps a grouped message under Slack's 50 blocks
+
+
+def install(services: Services) -> None:
+    """Register the hooks (called once by bot.wiring.install_features)."""
+    services.extras.setdefault("history", []).append(fetch_history)
+    services.extras.setdefault("after_record", []).append(evaluate_polled)
+    services.extras.setdefault("after_run_update", []).extend([evaluate_pushed, alert_nonfinite])
+
+
+# --- ask phase: fetch history outside any transaction ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Want:
+    ref: str
+    key: str
+    rule: Rule
+    progress: TargetProgress
+
+    @property
+    def start(self) -> int | None:
+        return None if self.progress.last_step is None else self.progress.last_step + 1
+
+
+def fetch_history(services: Services, work, tracker, answer) -> None:  # noqa: ANN001 - poll's types
+    """Fill answer.history[key][ref] with the points the targets need this cycle."""
+    by_key: dict[str, list[Want]] = defaultdict(list)
+    for want in wanted(services, work.conn.id, answer.snaps):
+        by_key[want.key].append(want)
+    for key, wants in by_key.items():
+        starts: dict[str, int | None] = {}
+        for w in wants:
+            starts[w.ref] = _earlier(starts[w.ref], w.start) if w.ref in starts else w.start
+        first = None if None in starts.values() else min(starts.values())
+        points = tracker.metric_history(list(starts), key, first)
+        # A crossing gets a chart of the run's whole history, so read it all, but only then:
+        # that is rare, and a full history on every poll would be costly for long runs.
+        full = [w.ref for w in wants if starts[w.ref] is not None and _will_cross(w, points.get(w.ref, []))]
+        if full:
+            points.update(tracker.metric_history(list(dict.fromkeys(full)), key, None))
+        answer.history[key] = points
+
+
+def wanted(services: Services, connection_id: int, snaps: dict[str, RunSnapshot]) -> list[Want]:
+    found: list[Want] = []
+    with services.store.tx() as s:
+        for ref, snap in snaps.items():
+            run = q.get_run(s, connection_id, ref)
+            if run is None:
+                continue
+            for target in store.targets_for_run(s, run):
+                progress = store.progress_of(s, target.id, run.id)
+                if target.metric in snap.metrics and not _idle(snap, progress):
+                    found.append(Want(ref, target.metric, store.rule_of(target), progress))
+    return found
+
+
+def _will_cross(want: Want, points: list[MetricPoint]) -> bool:
+    # A dry run on the progress read above; the real evaluation re-reads it under a lock.
+    return bool(evaluate(want.rule, want.progress, points)[1])
+
+
+def _idle(snap: RunSnapshot, progress: TargetProgress) -> bool:
+    # snap.step is the newest step over all metrics: nothing past it means no new points to ask for.
+    return snap.step is not None and progress.last_step is not None and snap.step <= progress.last_step
+
+
+def _earlier(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else min(a, b)
+
+
+# --- record phase: evaluate inside the transaction ------------------------------------------
+
+
+@dataclass
+class Fired:
+    alert_id: int
+    target: Target
+    run: Run
+    crossing: Crossing
+    points: list[MetricPoint]
+
+
+def evaluate_polled(s: Session, services: Services, conn: Connection, answer, now: datetime) -> None:  # noqa: ANN001
+    fired: list[Fired] = []
+    for ref in answer.snaps:
+        run = q.get_run(s, conn.id, ref)
+        if run is None:
+            continue
+        for target in store.targets_for_run(s, run):
+            # Missing history (a new target, or the tracker failed) waits for the next poll.
+            points = answer.history.get(target.metric, {}).get(ref)
+            if points:
+                fired += evaluate_run(s, target, run, points, now)
+    announce(s, conn, fired, now)
+
+
+def evaluate_pushed(s: Session, services: Services, conn: Connection, run: Run, snap: RunSnapshot, now: datetime) -> None:
+    # Polled runs are evaluated from their history in evaluate_polled. A push without a step
+    # cannot be ordered against earlier values, so it does not count as an evaluation.
+    if conn.kind in POLLED or snap.step is None:
+        return
+    at = snap.heartbeat_at or now
+    fired: list[Fired] = []
+    for target in store.targets_for_run(s, run):
+        if target.metric in snap.metrics:
+            point = MetricPoint(step=snap.step, value=float(snap.metrics[target.metric]), at=at)
+            fired += evaluate_run(s, target, run, [point], now)
+    announce(s, conn, fired, now)
+
+
+def evaluate_run(s: Session, target: Target, run: Run, points: list[MetricPoint], now: datetime) -> list[Fired]:
+    row = store.lock_progress(s, target.id, run.id)
+    progress, crossings = evaluate(store.rule_of(target), store.to_core(row), points)
+    store.store_progress(row, progress)
+    snoozed = row.snoozed_until is not None and row.snoozed_until > now
+    fired = []
+    for crossing in crossings:
+        # Recorded even while snoozed (the crossing happened); only the message is held back.
+        alert_id = store.record_alert(s, target.id, run.id, crossing, now)
+        if alert_id is not None and not snoozed:
+            fired.append(Fired(alert_id, target, run, crossing, points))
+    return fired
+
+
+def announce(s: Session, conn: Connection, fired: list[Fired], now: datetime) -> None:
+    """One message per channel for the crossings of this poll, each run's chart in its thread."""
+    by_channel: dict[tuple[str, str], list[Fired]] = defaultdict(list)
+    for f in fired:
+        by_channel[(f.target.team_id, f.target.channel_id)].append(f)
+    for (team_id, channel_id), items in by_channel.items():
+        for start in range(0, len(items), MAX_ALERTS_PER_MESSAGE):
+            _post(s, conn, team_id, channel_id, items[start : start + MAX_ALERTS_PER_MESSAGE], now)
+
+
+def _post(s: Session, conn: Connection, team_id: str, channel_id: str, items: list[Fired], now: datetime) -> None:
+    key = f"target-alert:{items[0].alert_id}"
+    alerts = [msg.alert_item(f.alert_id, f.target, f.run, conn.name, f.crossing) for f in items]
+    enqueue(s, key=key, team_id=team_id, channel_id=channel_id, template=msg.TEMPLATE,
+            payload={"alerts": alerts, "log": []}, now=now)
+    s.execute(update(Alert).where(Alert.id.in_([f.alert_id for f in items])).values(message_key=key))
+    for f, item in zip(items, alerts, strict=True):
+        enqueue(s, key=f"target-chart:{f.alert_id}", team_id=team_id, channel_id=channel_id,
+                template=msg.CHART, payload=msg.chart_payload(item, f.points), now=now,
+                op="upload", parent_key=key)
+
+
+# --- NaN/inf loss -------------------------------------------------------------------------
+
+
+def alert_nonfinite(s: Session, services: Services, conn: Connection, run: Run, snap: RunSnapshot, now: datetime) -> None:
+    """Once per (run, loss metric, channel): the outbox key is the whole dedupe."""
+    bad = nonfinite(snap.metrics)
+    if not bad:
+        return
+    base = run_payload(conn, run, now)
+    for metric in bad:
+        payload = {**base, "metric": metric, "value": str(float(snap.metrics[metric]))}
+        for team_id, channel_id in q.channels_of(s, run.id):
+            enqueue(s, key=f"nonfinite:{run.id}:{_short(metric)}:{channel_id}", team_id=team_id,
+                    channel_id=channel_id, template="run_nonfinite", payload=payload, now=now)
+
+
+def _short(name: str) -> str:
+    # Outbox keys are cut at 255 characters; a long metric name is hashed so keys stay distinct.
+    return name if len(name) <= 80 else hashlib.sha256(name.encode()).hexdigest()[:24]

@@ -1,0 +1,67 @@
+"""The review warning's buttons (Postpone to ETA, Hold anyway, Cancel) and the review form.
+
+A decision is one quick transaction, made before the ack. The form acks first: scheduling may
+ask a tracker about runs the channel does not track yet, which can take longer than Slack's 3 s.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App
+
+from bot.core.reviews import CANCELLED, HELD, POSTPONED
+from bot.handlers.base import Ctx, Problem
+from bot.handlers.review_decisions import decide
+from bot.handlers.review_form import REVIEW_MODAL, FormErrors, draft_from
+from bot.handlers.reviews import schedule
+from bot.listeners.commands import run_handler
+from bot.listeners.views import view_values
+from bot.notify.review_messages import CANCEL, HOLD, POSTPONE
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+DECISIONS = {POSTPONE: POSTPONED, HOLD: HELD, CANCEL: CANCELLED}
+
+
+def register(app: App, services: Services) -> None:
+    for action_id, to_state in DECISIONS.items():
+        app.action(action_id)(_decision_listener(services, to_state))
+
+    @app.view(REVIEW_MODAL)
+    def on_review_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
+        try:
+            draft = draft_from(view_values(view))
+        except FormErrors as exc:
+            ack(response_action="errors", errors=exc.errors)
+            return
+        ack()
+        ctx = Ctx(services, team_id=(body.get("team") or {}).get("id", ""),
+                  channel_id=view.get("private_metadata", ""), user_id=(body.get("user") or {}).get("id", ""),
+                  client=client)
+        reply = run_handler(schedule, ctx, draft)
+        client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=reply.text)
+
+
+def _decision_listener(services: Services, to_state: str) -> Callable[..., None]:
+    def on_click(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
+        user = (body.get("user") or {}).get("id", "")
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
+        team = (body.get("team") or {}).get("id", "")
+        # A decision is one short transaction: made before the ack, so the click's answer means done.
+        problem = None
+        try:
+            decide(services, int(action.get("value") or ""), to_state, user, team, channel)
+        except ValueError:
+            log.warning("review button with a malformed value from %s", user)
+        except Problem as exc:
+            problem = exc
+        finally:
+            ack()
+        if problem is not None:
+            client.chat_postEphemeral(channel=channel, user=user, text=problem.reply().text)
+        # Success needs no reply: the warning is edited to show who decided what.
+
+    return on_click

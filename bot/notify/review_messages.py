@@ -1,0 +1,116 @@
+"""Review messages: the payloads the outbox stores and the buttons the warning carries.
+
+Times go into payloads as ISO strings and reach Slack as date tokens (`|ago`), so every reader
+sees the meeting and the ETAs in their own time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.core.eta import format_duration, progress_fraction
+from bot.core.results import Cell, Table
+from bot.notify.messages import actions, builder, button
+from bot.notify.render import Message, format_number, render
+from bot.store.models import Connection, Review, Run
+from bot.store.reviews import status
+
+POSTPONE, HOLD, CANCEL = "review_postpone", "review_hold", "review_cancel"
+NAME_WIDTH = 28
+
+
+def review_info(review: Review) -> dict[str, Any]:
+    return {"id": review.id, "title": review.title, "at": review.at.isoformat(), "state": review.state,
+            "lead_minutes": review.lead_minutes, "buffer": format_duration(timedelta(minutes=review.buffer_minutes))}
+
+
+def run_info(run: Run, conn: Connection, now: datetime) -> dict[str, Any]:
+    frac = progress_fraction(run.step, run.total_steps)
+    eta = status(run).known_eta
+    return {
+        "name": run.name or run.ref,
+        "url": run.url,
+        "state": run.state,
+        "connection": conn.name,
+        "progress": f"step {run.step}/{run.total_steps} ({frac:.0%})" if frac is not None else None,
+        "eta": eta.isoformat() if eta else None,
+        "eta_in": format_duration(eta - now) if eta and eta > now else None,
+    }
+
+
+def warning_payload(review: Review, runs: list[tuple[Run, Connection]], now: datetime,
+                    postpone_to: datetime | None = None, auto_from: datetime | None = None) -> dict[str, Any]:
+    waiting = [run_info(r, c, now) for r, c in runs if not status(r).finished and not status(r).broken]
+    broken = [run_info(r, c, now) for r, c in runs if status(r).broken]
+    return {
+        "review": review_info(review),
+        "starts_in": format_duration(review.at - now),
+        "finished": sum(1 for r, _ in runs if status(r).finished),
+        "total": len(runs),
+        "waiting": waiting[:30],
+        "broken": broken[:30],
+        "postpone_to": postpone_to.isoformat() if postpone_to else None,
+        "auto": {"from": auto_from.isoformat(), "to": review.at.isoformat()} if auto_from else None,
+        "decision": None,
+    }
+
+
+def decided(payload: dict[str, Any], what: str, user: str, at: datetime | None = None) -> dict[str, Any]:
+    """The warning again, now saying who decided what; its buttons go (see build_warning)."""
+    return {**payload, "decision": {"what": what, "user": user, "at": at.isoformat() if at else None}}
+
+
+@builder("review_warning")
+def build_warning(payload: dict[str, Any]) -> Message:
+    message = render("review_warning", **payload)
+    if payload.get("decision") is None:
+        message.blocks.append(actions(*_buttons(payload), block_id=f"review-{payload['review']['id']}"))
+    return message
+
+
+def _buttons(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    value = str(payload["review"]["id"])
+    found = []
+    if payload.get("postpone_to") and not payload.get("auto"):
+        found.append(button("Postpone to ETA", POSTPONE, value, style="primary"))
+    if not payload.get("auto"):
+        found.append(button("Hold anyway", HOLD, value))
+    found.append(button("Cancel", CANCEL, value, style="danger"))
+    return found
+
+
+def results_payload(review: Review, table: Table, now: datetime) -> dict[str, Any]:
+    return {
+        "review": review_info(review),
+        "upcoming": review.at > now,
+        "total": len(table.rows),
+        "table": table_lines(table),
+        "goals": list(table.goals),
+        "baseline": table.baseline.name if table.baseline else None,
+    }
+
+
+def table_lines(table: Table) -> list[str]:
+    """A monospace table: run, then one column per metric (✓/✗ against the target, change vs
+    the baseline in brackets)."""
+    head = ["run", *table.metrics]
+    body = [[_short(row.name), *(_cell(c) for c in row.cells)] for row in table.rows]
+    if table.baseline is not None:
+        body.append([_short(f"baseline: {table.baseline.name}"), *(_cell(c) for c in table.baseline.cells)])
+    grid = [head, *body]
+    widths = [max(len(line[i]) for line in grid) for i in range(len(head))]
+    return ["  ".join(text.ljust(w) for text, w in zip(line, widths, strict=True)).rstrip() for line in grid]
+
+
+def _cell(cell: Cell) -> str:
+    text = format_number(cell.value)
+    if cell.meets is not None:
+        text += " ✓" if cell.meets else " ✗"
+    if cell.delta is not None:
+        text += f" ({'+' if cell.delta >= 0 else ''}{format_number(cell.delta)})"
+    return text
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"

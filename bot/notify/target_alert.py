@@ -1,0 +1,138 @@
+"""The target alert message (with its buttons) and the chart uploaded in its thread.
+
+Payloads are plain JSON written at evaluation time; the message is rebuilt from the payload on
+every send, so an edit (acknowledged, snoozed, muted) is the same payload plus a `log` of who
+did what. Non-finite numbers are stored as strings: JSON (and PostgreSQL's json type) has no NaN.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from markupsafe import Markup
+
+from bot.core.targets import Crossing
+from bot.notify.messages import actions, builder, button
+from bot.notify.render import Message, escape, render
+from bot.store.models import Run, Target
+from integrations.base import MetricPoint
+
+TEMPLATE = "target_alert"
+CHART = "target_chart"
+ACTION_PREFIX = "target_"  # action ids: target_review, target_snooze, target_mute, target_ack
+MAX_CHART_POINTS = 2000  # a 600 px wide chart shows no more; keeps the outbox row small
+_USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def alert_item(alert_id: int, target: Target, run: Run, connection: str, crossing: Crossing) -> dict[str, Any]:
+    since_start = (crossing.at - run.started_at).total_seconds() if run.started_at else None
+    return {
+        "alert_id": alert_id,
+        "target_id": target.id,
+        "metric": target.metric,
+        "op": target.op,
+        "threshold": float(target.threshold),
+        "patience": int(target.patience),
+        "value": crossing.value,
+        "step": crossing.step,
+        "at": crossing.at.isoformat(),
+        "since_start_s": since_start if since_start is None or since_start >= 0 else None,
+        "connection": connection,
+        "run": {"id": run.id, "ref": run.ref, "name": run.name or run.ref, "url": run.url,
+                "experiment": run.experiment},
+    }
+
+
+def chart_payload(item: dict[str, Any], points: list[MetricPoint]) -> dict[str, Any]:
+    return {
+        "title": f"{item['run']['name']} · {item['metric']}",
+        "metric": item["metric"],
+        "run": item["run"]["name"],
+        "threshold": item["threshold"],
+        "op": item["op"],
+        "crossing": [item["step"], item["value"]],
+        "points": [[p.step, _json_number(p.value)] for p in _thin(sorted(points, key=lambda p: p.step))],
+    }
+
+
+def _thin(points: list[MetricPoint]) -> list[MetricPoint]:
+    if len(points) <= MAX_CHART_POINTS:
+        return points
+    stride = math.ceil(len(points) / MAX_CHART_POINTS)
+    return points[::stride] + ([points[-1]] if (len(points) - 1) % stride else [])
+
+
+def _json_number(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)
+
+
+@builder(TEMPLATE)
+def alert_message(payload: dict[str, Any]) -> Message:
+    alerts = payload.get("alerts") or []
+    log = payload.get("log") or []
+    blocks: list[dict[str, Any]] = []
+    text = ""
+    if len(alerts) > 1:
+        head = render("target_alert_head", count=len(alerts))
+        blocks += head.blocks
+        text = head.text
+    for item in alerts:
+        notes = [_note(n) for n in log if n.get("alert_id") == item["alert_id"]]
+        part = render(TEMPLATE, a=item, notes=notes)
+        blocks += part.blocks
+        blocks.append(actions(*_buttons(item, notes), block_id=f"target_alert:{item['alert_id']}"))
+        text = text or part.text
+    return Message(text=text or "A run reached its target", blocks=blocks)
+
+
+def _note(entry: dict[str, Any]) -> dict[str, Any]:
+    user = str(entry.get("user") or "")
+    # A mention only for a real-looking user id; anything else is text the template escapes.
+    who = Markup(f"<@{user}>") if _USER_ID.fullmatch(user) else (user or "someone")
+    return {"action": entry.get("action"), "who": who, "until": entry.get("until")}
+
+
+def _buttons(item: dict[str, Any], notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    value = str(item["alert_id"])
+    done = {n["action"] for n in notes}
+    elements = [
+        button("Schedule results review", ACTION_PREFIX + "review", value, style="primary"),
+        button("Snooze 1h", ACTION_PREFIX + "snooze", value),
+    ]
+    if "mute" not in done:
+        elements.append(button("Mute this target", ACTION_PREFIX + "mute", value, style="danger"))
+    if "ack" not in done:
+        elements.append(button("Acknowledge", ACTION_PREFIX + "ack", value))
+    return elements
+
+
+@builder(CHART)
+def chart_caption(payload: dict[str, Any]) -> Message:
+    # The dispatcher builds every row's message before it looks at op="upload"; the upload
+    # itself only uses chart_file, so this just has to be cheap and never fail.
+    return Message(text=_caption(payload))
+
+
+def _caption(payload: dict[str, Any]) -> str:
+    return f"`{escape(payload['metric'])}` of *{escape(payload['run'])}* by step; the dashed line is the target."
+
+
+def chart_file(payload: dict[str, Any]) -> tuple[str, bytes, str | None]:
+    """(filename, PNG bytes, comment) for an upload row; see bot.notify.uploads.FILES."""
+    from bot.notify.chart import metric_chart_png  # matplotlib is slow to import: only when drawing
+
+    points = [MetricPoint(step=int(step), value=float(value), at=_EPOCH) for step, value in payload["points"]]
+    step, value = payload["crossing"]
+    png = metric_chart_png(
+        payload["title"],
+        points,
+        threshold=float(payload["threshold"]),
+        op=payload["op"],
+        crossing=MetricPoint(step=int(step), value=float(value), at=_EPOCH),
+    )
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{payload['metric']}-{payload['run']}")[:80]
+    return f"{name}.png", png, _caption(payload)

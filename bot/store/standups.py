@@ -1,0 +1,128 @@
+"""Queries and compare-and-set updates for schedules, standup rounds and answers.
+
+Every state change a job makes is an UPDATE ... WHERE <still in the old state> with a rowcount
+check, so when several replicas run the same job on the same round, one of them wins each step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from bot.store.models import Schedule, StandupAnswer, StandupRound
+
+WINDOW_MINUTES = 240  # how long a member has to answer after their prompt
+REMIND_MINUTES = 60  # the one reminder goes out this long before the window closes
+
+
+def enabled_schedules(s: Session, kind: str) -> list[Schedule]:
+    query = select(Schedule).where(Schedule.kind == kind, Schedule.enabled.is_(True)).order_by(Schedule.id)
+    return list(s.scalars(query))
+
+
+def schedule_of(s: Session, channel_id: str, kind: str) -> Schedule | None:
+    return s.scalar(select(Schedule).where(Schedule.channel_id == channel_id, Schedule.kind == kind))
+
+
+def window(config: dict[str, Any] | None) -> timedelta:
+    return timedelta(minutes=int((config or {}).get("window_minutes") or WINDOW_MINUTES))
+
+
+def remind_lead(config: dict[str, Any] | None) -> timedelta:
+    return timedelta(minutes=int((config or {}).get("remind_minutes") or REMIND_MINUTES))
+
+
+def has_round(s: Session, channel_id: str, period: str) -> bool:
+    query = select(StandupRound.id).where(StandupRound.channel_id == channel_id, StandupRound.period == period)
+    return s.scalar(query) is not None
+
+
+def open_rounds(s: Session) -> list[StandupRound]:
+    return list(s.scalars(select(StandupRound).where(StandupRound.summary_key.is_(None)).order_by(StandupRound.id)))
+
+
+def drop_unstarted_rounds(s: Session, channel_id: str) -> int:
+    """Forget the channel's planned rounds nobody has been asked in yet, so a changed or
+    stopped schedule is not followed by prompts planned under the old one."""
+    started = select(StandupAnswer.round_id).where(StandupAnswer.prompted_at.is_not(None))
+    stmt = delete(StandupRound).where(
+        StandupRound.channel_id == channel_id,
+        StandupRound.summary_key.is_(None),
+        StandupRound.id.not_in(started),
+    )
+    return s.execute(stmt.execution_options(synchronize_session=False)).rowcount
+
+
+def answers_of(s: Session, round_id: int) -> list[StandupAnswer]:
+    query = select(StandupAnswer).where(StandupAnswer.round_id == round_id).order_by(StandupAnswer.id)
+    return list(s.scalars(query))
+
+
+def pending_of_user(s: Session, user_id: str, now: datetime) -> list[StandupAnswer]:
+    """The user's answers still open (not answered, skipped or away, window not over)."""
+    query = select(StandupAnswer).where(
+        StandupAnswer.user_id == user_id, StandupAnswer.status == "pending", StandupAnswer.due_at > now
+    )
+    return list(s.scalars(query))
+
+
+def previous_prompt(s: Session, channel_id: str, user_id: str, before: datetime) -> datetime | None:
+    """When this member was last prompted in this channel before `before`: "since my last standup"."""
+    query = (
+        select(StandupAnswer.prompt_at)
+        .join(StandupRound, StandupRound.id == StandupAnswer.round_id)
+        .where(
+            StandupRound.channel_id == channel_id,
+            StandupAnswer.user_id == user_id,
+            StandupAnswer.prompted_at.is_not(None),
+            StandupAnswer.prompt_at < before,
+        )
+        .order_by(StandupAnswer.prompt_at.desc())
+        .limit(1)
+    )
+    return s.scalar(query)
+
+
+def claim_answer(s: Session, answer_id: int, column: str, now: datetime, **also: Any) -> bool:
+    """Set answers.<column> = now if it is still empty; True for the one caller that did."""
+    col = getattr(StandupAnswer, column)
+    stmt = (
+        update(StandupAnswer)
+        .where(StandupAnswer.id == answer_id, col.is_(None))
+        .values({column: now, **also})
+        .execution_options(synchronize_session=False)
+    )
+    return s.execute(stmt).rowcount == 1
+
+
+def set_status(s: Session, answer_id: int, status: str, from_status: str = "pending") -> bool:
+    stmt = (
+        update(StandupAnswer)
+        .where(StandupAnswer.id == answer_id, StandupAnswer.status == from_status)
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+    return s.execute(stmt).rowcount == 1
+
+
+def claim_summary(s: Session, round_id: int, key: str) -> bool:
+    stmt = (
+        update(StandupRound)
+        .where(StandupRound.id == round_id, StandupRound.summary_key.is_(None))
+        .values(summary_key=key)
+        .execution_options(synchronize_session=False)
+    )
+    return s.execute(stmt).rowcount == 1
+
+
+def day_label(period: str, opens_at: datetime, tz: str = "UTC") -> str:
+    """"Mon 23 Nov" for a dated round; ad-hoc rounds (`/ready standup now`) by their start."""
+    try:
+        day = dt.date.fromisoformat(period)
+    except ValueError:
+        return "ad-hoc, " + opens_at.strftime("%a %d %b %H:%M UTC")
+    return day.strftime("%a %d %b")
