@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from slack_bolt import App
@@ -14,6 +16,9 @@ from bot.handlers.routes import route
 from bot.services import Services
 
 log = logging.getLogger(__name__)
+
+ACK_BUDGET_SECONDS = 2.0  # leaves a margin under Slack's 3 s for the HTTP round trip
+SLOW_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ready-slow")
 
 OOPS = ":x: Something went wrong on our side; nothing was changed. Please try again in a minute."
 
@@ -37,9 +42,16 @@ def register(app: App, services: Services) -> None:
         if not slow:
             ack(**run_handler(handler, ctx, cmd).as_response())
             return
-        # Slow handlers talk to trackers: ack within Slack's 3 s, answer through response_url.
-        ack()
-        respond(**run_handler(handler, ctx, cmd).as_response())
+        # Slow handlers talk to trackers or Slack. Slack wants an ack within 3 s: answer in the
+        # ack when the work is done in time, otherwise ack now and answer via response_url.
+        future = SLOW_POOL.submit(run_handler, handler, ctx, cmd)
+        try:
+            reply = future.result(timeout=ACK_BUDGET_SECONDS)
+        except FutureTimeout:
+            ack()
+            respond(**future.result().as_response())
+            return
+        ack(**reply.as_response())
 
 
 def parse_error_reply(err: ParseError) -> Reply:

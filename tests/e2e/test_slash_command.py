@@ -68,3 +68,27 @@ def test_healthz(bot):
 def _connections(bot) -> int:
     with bot.services.store.tx() as s:
         return s.scalar(select(func.count()).select_from(Connection))
+
+
+def test_slow_command_acks_in_time_and_answers_via_response_url(bot, monkeypatch):
+    import threading
+
+    from bot.listeners import commands
+
+    release = threading.Event()
+
+    class SlowTracker:
+        def __init__(self, info):
+            self.info = info
+
+        def check(self):
+            release.wait(10)  # a tracker that answers only after Slack's ack deadline
+
+    monkeypatch.setattr(commands, "ACK_BUDGET_SECONDS", 0.05)
+    bot.services.trackers = SlowTracker
+    before = len(bot.fake.responses())
+    resp = bot.command("connect mlflow http://127.0.0.1:9 as slow")
+    assert resp.status_code == 200 and resp.text == ""  # acked empty, in time
+    release.set()
+    assert bot.fake.wait_for(lambda: len(bot.fake.responses()) > before)
+    assert "Connected *slow*" in bot.fake.responses()[-1]["text"]
