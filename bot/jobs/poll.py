@@ -47,6 +47,9 @@ def poll_once(services: Services) -> int:
     for work in plan(services):
         answer = ask(services, work)
         updated += record(services, work, answer)
+    from bot.jobs.silence import sweep_silent_runs
+
+    sweep_silent_runs(services)
     return updated
 
 
