@@ -36,6 +36,8 @@ def handle_push(services: Services, environ: dict[str, Any], raw_ref: str) -> Re
     with services.store.tx() as s:
         conn = s.get(Connection, conn.id)
         run, created = q.ensure_run(s, conn.id, snap, now)
+        # A script that does not say when it started started when it first reported: the ETA needs one.
+        run.started_at = run.started_at or now
         if not created:
             update_run(s, services, conn, run, snap, now, stall_after)
         state = run.state

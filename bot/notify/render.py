@@ -15,6 +15,7 @@ caller, since they carry ids the template should not invent.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.ext
 from markupsafe import Markup
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -61,9 +63,29 @@ def link(url: str | None, label: Any) -> Markup:
     return Markup(f"<{escape(url)}|{text}>")
 
 
+class KeepLineEnds(jinja2.ext.Extension):
+    """trim_blocks drops the newline after *every* block tag, which is right for a tag alone
+    on its line but glues a line that merely ends in `{% endif %}` to the next one. Doubling
+    the newline after such lines keeps exactly one."""
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        return "".join(_keep_line_end(line) for line in source.splitlines(keepends=True))
+
+
+def _keep_line_end(line: str) -> str:
+    body = line.rstrip("\n")
+    if body.endswith("%}") and line.endswith("\n") and _TAGS.sub("", body).strip():
+        return line + "\n"
+    return line
+
+
+_TAGS = re.compile(r"\{%.*?%\}")
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
+        extensions=[KeepLineEnds],
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=False,
         finalize=_finalize,

@@ -1,0 +1,47 @@
+"""Templates -> Block Kit: layout markup, mrkdwn escaping, line ends, splitting."""
+
+from __future__ import annotations
+
+import jinja2
+
+from bot.notify.render import KeepLineEnds, Message, escape, link, split_message, to_blocks
+
+
+def render_source(source: str, **context) -> str:
+    env = jinja2.Environment(extensions=[KeepLineEnds], trim_blocks=True, lstrip_blocks=True)
+    return env.from_string(source).render(**context)
+
+
+def test_a_line_ending_in_a_tag_keeps_its_line_end():
+    source = "{% for x in xs %}\n• {{ x }}{% if x == 2 %} (two){% endif %}\n{% endfor %}done\n"
+    assert render_source(source, xs=[1, 2, 3]) == "• 1\n• 2 (two)\n• 3\ndone"
+
+
+def test_a_tag_alone_on_its_line_leaves_no_blank_line():
+    assert render_source("a\n{% if true %}\nb\n{% endif %}\nc\n") == "a\nb\nc"
+
+
+def test_layout_markup_becomes_blocks():
+    blocks = to_blocks("# Title\n\nbody *bold*\n\n---\n\n> small print")
+    assert [b["type"] for b in blocks] == ["header", "section", "divider", "context"]
+
+
+def test_mrkdwn_escaping_and_links():
+    assert escape("a < b & c > d") == "a &lt; b &amp; c &gt; d"
+    assert link("https://x/?a=1&b=2", "run <1>|x") == "<https://x/?a=1&amp;b=2|run &lt;1&gt;¦x>"
+    assert link(None, "plain") == "plain"
+
+
+def test_long_sections_are_split_at_line_ends():
+    body = "\n".join(f"line {i:04d} " + "x" * 90 for i in range(100))
+    blocks = to_blocks(body)
+    assert len(blocks) > 1
+    assert all(len(b["text"]["text"]) <= 3000 for b in blocks)
+    assert all(b["text"]["text"].startswith("line ") for b in blocks)
+
+
+def test_over_50_blocks_become_thread_parts():
+    message = Message(text="t", blocks=[{"type": "divider"}] * 120)
+    parts = split_message(message)
+    assert [len(p.blocks) for p in parts] == [50, 50, 20]
+    assert "part 3 of 3" in parts[2].text
