@@ -24,6 +24,11 @@ BOT_SCOPES = [
     "channels:read",
     "groups:read",
     "files:write",
+    # Read back our own recent messages so a sender that died after posting does not post
+    # twice (bot/notify/recover.py).
+    "channels:history",
+    "groups:history",
+    "im:history",
 ]
 
 

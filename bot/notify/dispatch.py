@@ -16,6 +16,7 @@ from sqlalchemy import update
 from bot.notify import outbox
 from bot.notify.fit import fit_message
 from bot.notify.messages import build
+from bot.notify.recover import already_posted, stamp
 from bot.notify.render import Message
 from bot.slackapi import SlackClients
 from bot.store.db import Store
@@ -86,13 +87,16 @@ class Dispatcher:
             log.exception("delivery of outbox row %s failed", row.id)
             self._retry(row, now + _backoff(row.attempts), f"{type(exc).__name__}: {exc}"[:500])
             return 0
+        self._mark_sent(row, channel, ts, now)
+        return 1
+
+    def _mark_sent(self, row: Outbox, channel: str, ts: str | None, now: datetime) -> None:
         with self.store.tx() as s:
             s.execute(
                 update(Outbox)
                 .where(Outbox.id == row.id)
                 .values(status="sent", ts=ts, posted_channel=channel, sent_at=now, error=None)
             )
-        return 1
 
     def _send(self, row: Outbox) -> tuple[str, str | None]:
         client = self.clients.for_team(row.team_id, rate_limit_retries=0)
@@ -106,10 +110,17 @@ class Dispatcher:
         if row.op == "upload":
             return self._upload(client, row, channel, parent)
         thread_ts = parent.ts if parent else None
+        if row.attempts > 1:  # an earlier attempt may have posted before its sender died
+            found = already_posted(client, channel, row.dedupe_key, thread_ts)
+            if found:
+                return channel, found
         first_ts = None
         # Validated against Block Kit limits; too long becomes a first message plus thread replies.
         for part in fit_message(message):
-            resp = client.chat_postMessage(channel=channel, thread_ts=thread_ts or first_ts, **part.as_kwargs())
+            extra = {} if first_ts else {"metadata": stamp(row.dedupe_key)}
+            resp = client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts or first_ts, **part.as_kwargs(), **extra
+            )
             first_ts = first_ts or resp["ts"]
             channel = resp["channel"]
         return channel, first_ts

@@ -127,6 +127,31 @@ def conversations_info(world: World, p: Params) -> dict:
     return {"channel": _public(world.channel(_need(p, "channel", "channel_not_found")))}
 
 
+def conversations_history(world: World, p: Params) -> dict:
+    # https://api.slack.com/methods/conversations.history: newest first, top-level messages only;
+    # message metadata only with include_all_metadata (https://api.slack.com/metadata/using).
+    channel = world.channel(_need(p, "channel", "channel_not_found"))
+    top = [m for m in world.messages.get(channel["id"], []) if m.get("thread_ts") in (None, m["ts"])]
+    return _history_page(top[::-1], p)
+
+
+def conversations_replies(world: World, p: Params) -> dict:
+    # https://api.slack.com/methods/conversations.replies: the parent first, then replies, oldest first.
+    channel = world.channel(_need(p, "channel", "channel_not_found"))
+    ts = _need(p, "ts", "thread_not_found")
+    thread = [m for m in world.messages.get(channel["id"], []) if ts in (m["ts"], m.get("thread_ts"))]
+    if not thread:
+        raise SlackError("thread_not_found")
+    return _history_page(thread, p)
+
+
+def _history_page(messages: list[dict], p: Params) -> dict:
+    limit = min(max(int(p.get("limit") or 100), 1), 999)
+    keep_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
+    page = [dict(m) if keep_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in messages[:limit]]
+    return {"messages": page, "has_more": len(messages) > limit, "response_metadata": {"next_cursor": ""}}
+
+
 def conversations_open(world: World, p: Params) -> dict:
     # https://api.slack.com/methods/conversations.open: same DM id on every call for the same user.
     users = [u for u in str(_need(p, "users", "users_list_not_supplied")).split(",") if u]
@@ -262,9 +287,11 @@ METHODS: dict[str, Callable[[World, Params], dict]] = {
     "chat.postEphemeral": chat_post_ephemeral,
     "chat.postMessage": chat_post_message,
     "chat.update": chat_update,
+    "conversations.history": conversations_history,
     "conversations.info": conversations_info,
     "conversations.members": conversations_members,
     "conversations.open": conversations_open,
+    "conversations.replies": conversations_replies,
     "files.completeUploadExternal": files_complete_upload_external,
     "files.getUploadURLExternal": files_get_upload_url_external,
     "reactions.add": reactions_add,

@@ -122,3 +122,42 @@ def test_long_message_is_split_into_thread_replies(services, fake_slack):
     assert all(len(m.get("blocks") or []) <= 50 for m in fake_slack.messages("C1"))
 
 
+
+
+class Died(BaseException):
+    """The sender process dying between Slack's answer and the database commit."""
+
+
+def test_sender_dying_after_posting_does_not_post_twice(services, fake_slack, clock, monkeypatch):
+    queue(services, "k1")
+    dying = dispatcher(services)
+
+    def die(*_args):
+        raise Died()
+
+    monkeypatch.setattr(dying, "_mark_sent", die)
+    try:
+        dying.drain()
+    except Died:
+        pass
+    assert len(fake_slack.messages("C1")) == 1
+    clock.advance(seconds=outbox.CLAIM_SECONDS + 1)  # its claim runs out; another sender takes over
+    assert dispatcher(services).drain() == 1
+    assert len(fake_slack.messages("C1")) == 1
+    with services.store.tx() as s:
+        row = s.scalar(select(Outbox))
+        assert row.status == "sent" and row.ts == fake_slack.messages("C1")[0]["ts"]
+
+
+def test_without_history_access_a_retry_posts_again_rather_than_lose(services, fake_slack, clock, monkeypatch):
+    queue(services, "k1")
+    dying = dispatcher(services)
+    monkeypatch.setattr(dying, "_mark_sent", lambda *_a: (_ for _ in ()).throw(Died()))
+    try:
+        dying.drain()
+    except Died:
+        pass
+    fake_slack.fail_next("conversations.history", "missing_scope")
+    clock.advance(seconds=outbox.CLAIM_SECONDS + 1)
+    assert dispatcher(services).drain() == 1
+    assert len(fake_slack.messages("C1")) == 2  # at-least-once: duplicated, never lost
