@@ -10,6 +10,7 @@ from __future__ import annotations
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.oauth.installation_store import InstallationStore
+from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot.config import Settings
 
@@ -42,4 +43,22 @@ class SlackClients:
         if not self.settings.oauth_mode or self.installation_store is None:
             return self.settings.slack_bot_token
         bot = self.installation_store.find_bot(enterprise_id=None, team_id=team_id)
-        return bot.bot_token if bot else None
+        if bot is None:
+            return None
+        if bot.bot_refresh_token:
+            bot = self._rotated(bot)
+        return bot.bot_token
+
+    def _rotated(self, bot):  # noqa: ANN001, ANN202 - slack_sdk's Bot model
+        """With token rotation on, Bolt refreshes tokens only while authorizing requests; jobs
+        that post on their own must refresh them too (bolt-python issues 1324, 1332)."""
+        rotator = TokenRotator(
+            client_id=self.settings.slack_client_id,
+            client_secret=self.settings.slack_client_secret,
+            client=web_client(self.settings),
+        )
+        fresh = rotator.perform_bot_token_rotation(bot=bot, minutes_before_expiration=120)
+        if fresh is None:
+            return bot
+        self.installation_store.save_bot(fresh)
+        return fresh

@@ -55,6 +55,7 @@ class FakeSlack:
     def __init__(self, tokens: tuple[str, ...] = ("xoxb-test",), seed: bool = True, port: int = 0,
                  host: str = "127.0.0.1") -> None:
         self.tokens = set(tokens)
+        self.refresh_tokens: set[str] = set()  # accepted by oauth.v2.access (token rotation)
         self.host, self.port = host, port
         self.page: Any = None  # the sandbox web page (page.SandboxPage), attached by `readybot demo`
         self.world = World()
@@ -211,6 +212,8 @@ class FakeSlack:
                     del self._failures[method]
                 extra = {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
                 return failure.status, {"ok": False, "error": failure.error}, extra
+            if method == "oauth.v2.access":
+                return 200, self._oauth_access(params), {}
             if method not in METHODS:
                 return 200, {"ok": False, "error": "unknown_method"}, {}
             auth = headers.get("Authorization") or headers.get("authorization") or ""
@@ -223,6 +226,21 @@ class FakeSlack:
                 return 200, {"ok": True, **METHODS[method](self.world, params)}, {}
             except SlackError as exc:
                 return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
+
+    def _oauth_access(self, params: dict) -> dict:
+        """https://api.slack.com/methods/oauth.v2.access with grant_type=refresh_token, as used by
+        token rotation (https://api.slack.com/authentication/rotation): the app authenticates with
+        its client id and secret, not a token, and gets a fresh bot token and refresh token."""
+        if params.get("grant_type") != "refresh_token" or params.get("refresh_token") not in self.refresh_tokens:
+            return {"ok": False, "error": "invalid_refresh_token"}
+        n = len(self.refresh_tokens)
+        token, refresh = f"xoxe.xoxb-rotated-{n}", f"xoxe-1-refresh-{n}"
+        self.tokens.add(token)
+        self.refresh_tokens.add(refresh)
+        return {"ok": True, "access_token": token, "refresh_token": refresh, "expires_in": 43200,
+                "token_type": "bot", "scope": "commands,chat:write", "bot_user_id": "U0BOT",
+                "app_id": "A0SANDBOX", "team": {"id": "T0SANDBOX", "name": "Sandbox"}, "enterprise": None,
+                "is_enterprise_install": False}
 
     def handle_upload(self, file_id: str, body: bytes, content_type: str) -> tuple[int, str]:
         if content_type.startswith("multipart/form-data"):
