@@ -1,0 +1,59 @@
+"""Several replicas on one database: every notification is still posted once."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from bot.jobs.poll import poll_once
+from bot.notify.dispatch import Dispatcher
+from bot.services import build_services
+from bot.wiring import install_features
+from tests.conftest import T0, make_settings, quick_trackers
+
+pytestmark = pytest.mark.mlflow
+
+
+def ms(at) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def test_three_replicas_polling_and_sending_together_post_once(bot, mlflow_server, mlflow_logger):
+    exp = mlflow_logger.create_experiment(f"replicas-{uuid.uuid4().hex[:8]}")
+    run_ids = [mlflow_logger.create_run(exp, start_ms=ms(T0 - timedelta(minutes=5)), name=f"r{i}") for i in range(5)]
+    assert "Connected" in bot.reply(f"connect mlflow {mlflow_server}")
+    for run_id in run_ids:
+        mlflow_logger.log_metrics(run_id, [("loss", 0.5, 1, ms(T0))])
+        assert "Now tracking" in bot.reply(f"track mlflow:{run_id}")
+    bot.cycle()
+    for run_id in run_ids:
+        mlflow_logger.end_run(run_id, "FINISHED", ms(T0 + timedelta(minutes=1)))
+    bot.clock.advance(minutes=2)
+
+    settings = make_settings(bot.fake, bot.services.store.url)
+    replicas = [install_features(build_services(settings, clock=bot.clock, trackers=quick_trackers))
+                for _ in range(3)]
+    barrier = threading.Barrier(len(replicas))
+    errors: list[BaseException] = []
+
+    def replica(services) -> None:
+        try:
+            barrier.wait()
+            poll_once(services)
+            Dispatcher(services.store, services.clients, bot.clock).drain()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=replica, args=(r,)) for r in replicas]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for r in replicas:
+        r.store.dispose()
+    assert errors == []
+    finished = [m["text"] for m in bot.fake.messages("C1") if "finished" in m.get("text", "")]
+    assert sorted(finished) == sorted(set(finished)) and len(finished) == 5
