@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from bot.core.runs import Known, observe, with_total
+from bot.metrics import POLL_SECONDS, POLLS, RUN_EVENTS
 from bot.notify.outbox import enqueue
 from bot.services import Services
 from bot.store import runs as q
@@ -75,6 +76,13 @@ def plan(services: Services) -> list[Work]:
 
 
 def ask(services: Services, work: Work) -> Answer:
+    with POLL_SECONDS.labels(work.conn.kind).time():
+        answer = _ask(services, work)
+    POLLS.labels(work.conn.kind, "error" if answer.error else "ok").inc()
+    return answer
+
+
+def _ask(services: Services, work: Work) -> Answer:
     answer = Answer()
     try:
         tracker = tracker_for_connection(services, work.conn)
@@ -170,6 +178,7 @@ def update_run(s, services: Services, conn: Connection, run: Run, snap: RunSnaps
     if seen.state.is_terminal:
         run.active = False  # adaptive polling: a finished run costs nothing any more
     for event in seen.events:
+        RUN_EVENTS.labels(event.kind).inc()
         notify_run_event(s, conn, run, event.kind, event.episode, now)
     for hook in services.extras.get("after_run_update", ()):
         hook(s, services, conn, run, snap, now)

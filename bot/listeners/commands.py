@@ -13,6 +13,7 @@ from slack_bolt import App
 from bot.commands import ParseError, parse
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.handlers.routes import route
+from bot.metrics import COMMANDS
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def register(app: App, services: Services) -> None:
     def on_ready(ack: Callable, command: dict[str, Any], respond: Callable, client: Any) -> None:
         cmd = parse(command.get("text") or "")
         if isinstance(cmd, ParseError):
+            COMMANDS.labels("ParseError", "refused").inc()
             ack(**parse_error_reply(cmd).as_response())
             return
         ctx = Ctx(
@@ -62,11 +64,16 @@ def parse_error_reply(err: ParseError) -> Reply:
 
 
 def run_handler(handler: Callable[[Ctx, Any], Reply], ctx: Ctx, cmd: Any) -> Reply:
+    name = type(cmd).__name__
     try:
-        return handler(ctx, cmd)
+        reply = handler(ctx, cmd)
+        COMMANDS.labels(name, "ok").inc()
+        return reply
     except Problem as problem:
+        COMMANDS.labels(name, "refused").inc()
         return problem.reply()
     except Exception:
+        COMMANDS.labels(name, "error").inc()
         # The command object may hold a tracker key: log its type, never its fields.
         log.exception("/ready %s failed", type(cmd).__name__)
         return Reply(OOPS)

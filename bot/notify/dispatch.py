@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 
+from bot.metrics import NOTIFICATIONS
 from bot.notify import outbox
 from bot.notify.fit import fit_message
 from bot.notify.messages import build
@@ -88,6 +89,7 @@ class Dispatcher:
             self._retry(row, now + _backoff(row.attempts), f"{type(exc).__name__}: {exc}"[:500])
             return 0
         self._mark_sent(row, channel, ts, now)
+        NOTIFICATIONS.labels("sent").inc()
         return 1
 
     def _mark_sent(self, row: Outbox, channel: str, ts: str | None, now: datetime) -> None:
@@ -163,6 +165,7 @@ class Dispatcher:
             self._retry(row, now + timedelta(seconds=retry_after), "ratelimited", count=False)
         elif error in PERMANENT or row.attempts >= MAX_ATTEMPTS:
             log.warning("outbox row %s failed permanently: %s", row.id, error)
+            NOTIFICATIONS.labels("failed").inc()
             self._set(row, status="failed", error=error)
         else:
             self._retry(row, now + _backoff(row.attempts), error)

@@ -65,6 +65,20 @@ def test_healthz(bot):
     assert resp.status_code == 200 and resp.json()["ok"] is True
 
 
+def test_metrics_count_commands(bot):
+    import requests
+
+    def refused() -> float:
+        text = requests.get(bot.server.url + "/metrics", timeout=5).text
+        line = next((ln for ln in text.splitlines()
+                     if ln.startswith('readybot_commands_total{command="ParseError",outcome="refused"}')), None)
+        return float(line.split()[-1]) if line else 0.0
+
+    before = refused()
+    bot.command("blorp")
+    assert refused() == before + 1
+
+
 def _connections(bot) -> int:
     with bot.services.store.tx() as s:
         return s.scalar(select(func.count()).select_from(Connection))
