@@ -90,10 +90,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     from bot.app import build_app
     from bot.jobs.scheduler import build_scheduler
+    from bot.socket_mode import run_socket_mode
 
     if not settings.slack_app_token:
         raise ConfigError("SLACK_APP_TOKEN (xapp-...) is required for Socket Mode")
@@ -102,7 +101,7 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
     scheduler = build_scheduler(services)
     scheduler.start()
     try:
-        SocketModeHandler(build_app(services), settings.slack_app_token).start()
+        run_socket_mode(build_app(services), settings.slack_app_token)
     finally:
         scheduler.shutdown(wait=False)
     return 0
