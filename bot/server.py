@@ -12,7 +12,8 @@ import threading
 from waitress.server import create_server
 
 from bot.app import build_app
-from bot.jobs.scheduler import build_scheduler
+from bot.jobs.lease import release
+from bot.jobs.scheduler import HOLDER, build_scheduler
 from bot.services import Services
 from bot.web import WebApp
 
@@ -46,6 +47,7 @@ class Server:
     def stop(self) -> None:
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+            release(self.services.store, "poll", HOLDER)
         # Let in-flight requests finish before closing the sockets they answer on.
         self.http.task_dispatcher.shutdown(timeout=5)
         self.http.close()

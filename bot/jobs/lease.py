@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import Store
@@ -32,3 +32,9 @@ def acquire(store: Store, name: str, holder: str, now: datetime, ttl: timedelta)
         return True
     except IntegrityError:
         return False
+
+
+def release(store: Store, name: str, holder: str) -> None:
+    """Give the lease up at shutdown so a restarted replica takes over at once."""
+    with store.tx() as s:
+        s.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
