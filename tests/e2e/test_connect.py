@@ -1,0 +1,59 @@
+"""/ready connect: text form and private modal; keys are stored encrypted and never shown."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import select
+
+from bot.store.models import Connection
+
+pytestmark = pytest.mark.mlflow
+KEY = "alice:s3cr3t-Passw0rd"
+
+
+def stored(bot) -> Connection:
+    with bot.services.store.tx() as s:
+        return s.scalar(select(Connection))
+
+
+def test_text_form_keeps_the_key_secret(bot, mlflow_server, caplog):
+    caplog.set_level(logging.DEBUG)
+    reply = bot.reply(f"connect mlflow {mlflow_server} as prod key={KEY}")
+    assert "Connected *prod*" in reply and "s3cr3t" not in reply
+    conn = stored(bot)
+    assert conn.secret_sealed and "s3cr3t" not in conn.secret_sealed
+    assert bot.services.box.open(conn.secret_sealed) == KEY
+    assert "s3cr3t" not in caplog.text
+
+
+def test_modal_connects_without_the_key_in_the_channel(bot, mlflow_server, caplog):
+    caplog.set_level(logging.DEBUG)
+    assert bot.command("connect").status_code == 200
+    assert bot.fake.wait_for(bot.fake.modals)
+    values = {
+        "kind": {"value": {"type": "static_select", "selected_option": {"value": "mlflow"}}},
+        "url": {"value": mlflow_server},
+        "name": {"value": "team-mlflow"},
+        "key": {"value": KEY},
+    }
+    resp = bot.slack.view_submission("connect_modal", values, private_metadata="C1")
+    assert resp.status_code == 200 and not resp.text.strip()  # closed: accepted
+    assert bot.fake.wait_for(lambda: bot.fake.ephemerals("C1"))
+    confirmation = bot.fake.ephemerals("C1")[-1]["text"]
+    assert "team-mlflow" in confirmation and "s3cr3t" not in confirmation
+    assert bot.fake.messages("C1") == []  # nothing public
+    assert bot.services.box.open(stored(bot).secret_sealed) == KEY
+    assert "s3cr3t" not in caplog.text
+
+
+def test_modal_with_a_bad_url_stays_open_with_an_error(bot):
+    bot.command("connect")
+    assert bot.fake.wait_for(bot.fake.modals)
+    values = {"kind": {"value": {"type": "static_select", "selected_option": {"value": "mlflow"}}},
+              "url": {"value": "not a url"}}
+    resp = bot.slack.view_submission("connect_modal", values, private_metadata="C1")
+    body = resp.json()
+    assert body["response_action"] == "errors" and body["errors"]
+    assert stored(bot) is None
