@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
+from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App, BoltResponse
+from slack_bolt.listener.custom_listener import CustomListener
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
@@ -58,4 +62,66 @@ def build_app(services: Services) -> App:
     else:
         app = App(client=web_client(settings, settings.slack_bot_token), **common)
     register_all(app, services)
+    register_fallbacks(app)
+    for listener in app._listeners:  # noqa: SLF001 - Bolt offers no public hook around listeners
+        if isinstance(listener, CustomListener):
+            listener.ack_function = contained(listener.ack_function)
     return app
+
+
+def contained(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A listener that fails after it has acked must not fail the request.
+
+    Bolt (1.30, thread_runner) answers such a request only after waiting out its 3 s ack timeout,
+    and then with a 404 "unhandled request": Slack shows the user an error for a click that
+    was handled. Failures after the ack are logged here instead. A failure before the ack still
+    reaches Bolt, which answers 500 at once. Bolt keeps injecting arguments by the listener's
+    own parameter names (read when it was registered), so the wrapper takes them as kwargs.
+    """
+
+    def run(**kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except Exception:
+            ack = kwargs.get("ack")
+            if not isinstance(ack, Ack) or ack.response is None:
+                raise
+            log.exception("listener %s failed after acknowledging", getattr(fn, "__name__", fn))
+            return None
+
+    run.__name__ = getattr(fn, "__name__", "listener")
+    return run
+
+
+def register_fallbacks(app: App) -> None:
+    """Registered last: whatever no listener claims is still acknowledged with 200.
+
+    Slack counts non-2xx answers to events as failures (it retries them and disables the event
+    subscription of an app that keeps failing), and shows users an error for an interaction that
+    is not acknowledged. Unknown buttons, modals, shortcuts and events are logged and acked.
+    """
+    anything = re.compile(".*", re.DOTALL)
+
+    def ignore(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        log.info("ignored a %s request nothing handles", body.get("type") or "slash command")
+
+    def no_options(ack: Ack) -> None:
+        ack(options=[])
+
+    app.event(anything)(lambda: None)
+    app.action(anything)(ignore)
+    app.view(anything)(ignore)
+    app.view_closed(anything)(ignore)
+    app.shortcut(anything)(ignore)
+    app.options(anything)(no_options)
+    app.command(anything)(ignore)
+
+    @app.middleware
+    def rate_limit_notice(body: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+        # https://api.slack.com/apis/events-api#rate_limiting: answered with 200, never retried.
+        if body.get("type") == "app_rate_limited":
+            log.warning("Slack is rate limiting event deliveries to this app (minute %s)",
+                        body.get("minute_rate_limited"))
+            return BoltResponse(status=200, body="")
+        return next()

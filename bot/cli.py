@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from bot.config import ConfigError, Settings, load, require_slack
 
@@ -18,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = load()
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are set-up noise
+        from bot import redact
+
+        redact.install([settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+                        settings.slack_client_secret, settings.secret_key])
         return args.func(settings, args) or 0
     except ConfigError as exc:
         print(f"readybot: configuration error: {exc}", file=sys.stderr)
@@ -51,20 +57,39 @@ def prepared_services(settings: Settings):  # noqa: ANN201
     from bot.store.migrate import upgrade
     from bot.wiring import install_features
 
-    services = build_services(settings)
-    upgrade(services.store.engine)
+    with database_errors(settings):
+        services = build_services(settings)
+        upgrade(services.store.engine)
     install_features(services)
     if services.box.is_demo_key:
         log.warning("READYBOT_SECRET_KEY is not set: tracker keys are encrypted with a built-in demo key")
     return services
 
 
+@contextmanager
+def database_errors(settings: Settings) -> Iterator[None]:
+    """A database that cannot be reached or opened at start-up is a configuration error: one
+    line naming the variable and the driver's reason (any password in the URL masked)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+        password = make_url(settings.database_url).password
+        if password:
+            reason = reason.replace(str(password), "***")
+        raise ConfigError(f"cannot open the database in READYBOT_DATABASE_URL: {type(exc).__name__}: {reason}") from None
+
+
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     from bot.store.db import Store
     from bot.store.migrate import upgrade
 
-    store = Store(settings.database_url)
-    upgrade(store.engine)
+    with database_errors(settings):
+        store = Store(settings.database_url)
+        upgrade(store.engine)
     print("database schema is up to date")
     return 0
 

@@ -57,6 +57,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: str | Path | None = "
     db_url = _str(env, "READYBOT_DATABASE_URL", "sqlite:///readybot.db")
     if "://" not in db_url:
         raise ConfigError("READYBOT_DATABASE_URL must be an SQLAlchemy URL such as sqlite:///readybot.db")
+    _check_database_url(db_url)
     client_id = _str(env, "SLACK_CLIENT_ID", "") or None
     client_secret = _secret(env, "SLACK_CLIENT_SECRET")
     if bool(client_id) != bool(client_secret):
@@ -88,6 +89,24 @@ def _google_calendar(env: Mapping[str, str]) -> dict[str, str]:
     if path and not Path(path).is_file():
         raise ConfigError("READYBOT_GOOGLE_CREDENTIALS_FILE does not name a readable file")
     return {"google_credentials_file": path, "google_calendar_id": calendar_id}
+
+
+def _check_database_url(url: str) -> None:
+    """A URL SQLAlchemy can read; for SQLite, a file whose directory exists (SQLite creates the
+    file, not the directory, and otherwise fails later with "unable to open database file")."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise ConfigError("READYBOT_DATABASE_URL is not a valid SQLAlchemy URL") from None
+    path = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or path in ("", ":memory:") or path.startswith("file:"):
+        return
+    folder = Path(path).expanduser().absolute().parent
+    if not folder.is_dir():
+        raise ConfigError(f"READYBOT_DATABASE_URL: the directory {folder} does not exist")
 
 
 def require_slack(settings: Settings) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Any
-from urllib.parse import unquote
 
 from sqlalchemy import select
 
@@ -26,7 +25,7 @@ def handle_push(services: Services, environ: dict[str, Any], raw_ref: str) -> Re
         return json_response(413, {"ok": False, "error": f"body over {MAX_PUSH_BODY} bytes"})
     try:
         payload = json.loads(body or b"{}")
-        snap = snapshot_from_push(unquote(raw_ref), payload, services.clock())
+        snap = snapshot_from_push(_ref_text(raw_ref), payload, services.clock())
     except json.JSONDecodeError:
         return json_response(400, {"ok": False, "error": "body is not JSON"})
     except PushError as exc:
@@ -42,6 +41,16 @@ def handle_push(services: Services, environ: dict[str, Any], raw_ref: str) -> Re
             update_run(s, services, conn, run, snap, now, stall_after)
         state = run.state
     return json_response(200, {"ok": True, "run": snap.ref, "state": state})
+
+
+def _ref_text(path_info: str) -> str:
+    """The run ref as the client wrote it. The WSGI server has already percent-decoded the path
+    (decoding again would turn a literal "%41" into "A") and handed its UTF-8 bytes over as
+    latin-1 characters (PEP 3333), so "résnet" arrives as "rÃ©snet" until re-decoded."""
+    try:
+        return path_info.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise PushError("run ref must be UTF-8 text") from None
 
 
 def _authenticate(services: Services, header: str) -> Connection | None:

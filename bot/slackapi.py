@@ -17,8 +17,9 @@ from bot.config import Settings
 TIMEOUT = 10  # seconds, every Slack call
 
 
-def web_client(settings: Settings, token: str | None = None, *, rate_limit_retries: int = 2) -> WebClient:
-    handlers = [ConnectionErrorRetryHandler(max_retry_count=2)]
+def web_client(settings: Settings, token: str | None = None, *, rate_limit_retries: int = 2,
+               connection_retries: int = 2) -> WebClient:
+    handlers = [ConnectionErrorRetryHandler(max_retry_count=connection_retries)] if connection_retries else []
     if rate_limit_retries:
         handlers.append(RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries))
     return WebClient(
@@ -36,8 +37,9 @@ class SlackClients:
         self.settings = settings
         self.installation_store = installation_store
 
-    def for_team(self, team_id: str | None, *, rate_limit_retries: int = 2) -> WebClient:
-        return web_client(self.settings, self.token_for(team_id), rate_limit_retries=rate_limit_retries)
+    def for_team(self, team_id: str | None, *, rate_limit_retries: int = 2, connection_retries: int = 2) -> WebClient:
+        return web_client(self.settings, self.token_for(team_id), rate_limit_retries=rate_limit_retries,
+                          connection_retries=connection_retries)
 
     def token_for(self, team_id: str | None) -> str | None:
         if not self.settings.oauth_mode or self.installation_store is None:

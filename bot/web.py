@@ -14,10 +14,13 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from slack_bolt import App
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.request.internals import build_context
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 
 from bot.services import Services
@@ -25,13 +28,14 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 MAX_PUSH_BODY = 256 * 1024
+MAX_SLACK_BODY = 2 * 1024 * 1024  # Slack's largest payloads (modal state) are far below this
 
 Response = tuple[str, list[tuple[str, str]], bytes]
 
 
 class WebApp:
     def __init__(self, app: App, services: Services):
-        self.bolt = SlackRequestHandler(app)
+        self.bolt = SlackEdge(app, services.settings.slack_signing_secret)
         self.services = services
         self.extra_routes: list[tuple[str, str, Callable[[dict[str, Any], str], Response]]] = []
 
@@ -71,6 +75,71 @@ class WebApp:
         except Exception as exc:
             return json_response(503, {"ok": False, "database": type(exc).__name__})
         return json_response(200, {"ok": True})
+
+
+class SlackEdge(SlackRequestHandler):
+    """Bolt's WSGI adapter, hardened: a request that is not signed is refused (401) before its
+    body is parsed, and a signed body that does not parse is a 400, never a 500 with a traceback.
+
+    Bolt's own parser also has a trap: any form body that merely contains the text "payload"
+    (a slash command such as `/ready track mlflow:payload-v2`) is parsed as an empty interaction
+    and dropped as unhandled. Here form bodies are parsed by their fields.
+    """
+
+    def __init__(self, app: App, signing_secret: str | None):
+        super().__init__(app)
+        self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
+
+    def dispatch(self, request) -> BoltResponse:  # noqa: ANN001 - slack_bolt's WsgiHttpRequest
+        headers = request.get_headers()
+        try:
+            length = int(request.environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _bolt_error(400, "bad Content-Length")
+        if length > MAX_SLACK_BODY:
+            return _bolt_error(413, "request too large")
+        try:
+            raw = request.get_body()
+        except UnicodeDecodeError:
+            return _bolt_error(400, "body is not UTF-8")
+        if self.verifier is not None and not self._signed(raw, headers):
+            return _bolt_error(401, "invalid request")
+        try:
+            body = parse_slack_body(raw, str(headers.get("content-type") or ""))
+            req = BoltRequest(body="", query=request.query_string, headers=headers)
+            req.raw_body, req.body = raw, body
+            req.context = build_context(BoltContext({}), body)
+        except (ValueError, TypeError, AttributeError, KeyError):
+            log.warning("malformed request body from Slack (%s bytes)", len(raw))
+            return _bolt_error(400, "malformed body")
+        return self.app.dispatch(req)
+
+    def _signed(self, raw: str, headers: dict[str, Any]) -> bool:
+        timestamp = str(headers.get("x-slack-request-timestamp") or "")
+        signature = str(headers.get("x-slack-signature") or "")
+        if not timestamp.isdigit() or not signature:
+            return False
+        return self.verifier.is_valid(body=raw, timestamp=timestamp, signature=signature)
+
+
+def parse_slack_body(raw: str, content_type: str) -> dict[str, Any]:
+    """A Slack request body as a dict: JSON (events), `payload=<json>` (interactions) or a form
+    (slash commands). Raises ValueError for anything else."""
+    if not raw:
+        return {}
+    if content_type.split(";")[0].strip() == "application/json" or raw.lstrip().startswith("{"):
+        body = json.loads(raw)
+    else:
+        form = dict(parse_qsl(raw, keep_blank_values=True))
+        body = json.loads(form["payload"]) if "payload" in form else form
+    if not isinstance(body, dict):
+        raise ValueError("a Slack request body is a JSON object or a form")
+    return body
+
+
+def _bolt_error(status: int, error: str) -> BoltResponse:
+    return BoltResponse(status=status, body=json.dumps({"error": error}),
+                        headers={"content-type": "application/json"})
 
 
 def json_response(status: int, body: Any) -> Response:

@@ -108,13 +108,14 @@ def readiness(runs: Sequence[RunStatus]) -> Readiness:
 
 
 def due_checkpoint(at: datetime, lead: timedelta, now: datetime) -> str | None:
-    """"lead" from `at - lead`, "final" from `at - 15 min`, None before that and once `at` is here.
+    """"lead" from `at - lead`, "final" from `at - 15 min` (or `at - lead` if that is later), None
+    before that and once `at` is here.
 
-    A lead shorter than 15 minutes has only the final call.
+    A lead shorter than 15 minutes has only the final call, at the lead the user asked for.
     """
     if now >= at:
         return None
-    if now >= at - FINAL_CALL:
+    if now >= at - min(FINAL_CALL, lead):
         return "final"
     if lead > FINAL_CALL and now >= at - lead:
         return "lead"

@@ -59,6 +59,22 @@ def observe(known: Known | None, snap: RunSnapshot, now: datetime, stall_after: 
     return Observed(state, progress_at, _events(known.state, state, alive_at))
 
 
+def adopted(state: RunState) -> tuple[RunEvent, ...]:
+    """A run an experiment watch picks up already ended (it started and ended between two
+    polls): nobody has seen it, so its end is news, unlike a run tracked by hand."""
+    if state.is_terminal:
+        return (RunEvent(NOTIFY_ON_ENTER[state], None),)
+    return ()
+
+
+def vanished(before: RunState) -> tuple[RunEvent, ...]:
+    """The tracker answered but no longer knows the run (deleted, or its experiment was): its
+    state becomes unknown, said once. An outage is different: it only makes data stale."""
+    if before is RunState.UNKNOWN:
+        return ()
+    return (RunEvent("missing", None),)
+
+
 def _progress_at(known: Known | None, snap: RunSnapshot, now: datetime) -> datetime:
     if known is None or known.progress_at is None:
         return now

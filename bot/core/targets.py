@@ -4,9 +4,11 @@ Pure functions over `MetricPoint`s; the caller stores the returned `TargetProgre
 (target, run) and writes one outbox row per `Crossing`, keyed by (target, run, crossing.number).
 
 Semantics (after Prometheus `for:` plus Alertmanager-style anti-flapping):
-- a value is *new* when its step is greater than the last step already evaluated; older or
-  repeated steps are ignored, so re-fetching history from an inclusive start step is harmless
-  and feeding the points in any number of calls gives the same crossings as one call;
+- a value is *new* when it comes after the last one evaluated in (step, time) order: a later
+  step, or the same step logged later (MLflow logs a metric without an explicit step at step 0
+  every time). Points already evaluated are ignored, so re-fetching history from an inclusive
+  start step is harmless and feeding the points in any number of calls gives the same
+  crossings as one call;
 - a crossing needs the condition to hold for `patience` consecutive new values;
 - NaN/inf values never count and reset the streak;
 - after a crossing the rule is disarmed until the metric has gone back past the threshold by
@@ -121,6 +123,9 @@ class TargetProgress:
     crossings: int = 0  # crossings so far; the next crossing is number crossings + 1
     last_step: int | None = None  # newest step evaluated; only later steps are new
     best: float | None = None  # best finite value seen, in the rule's direction
+    # Time of the newest point evaluated at last_step: a point at that same step logged later
+    # is new too. None (progress stored before this was kept) makes only later steps new.
+    last_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -136,16 +141,16 @@ def evaluate(
 ) -> tuple[TargetProgress, list[Crossing]]:
     """Feed the new points of `rule.metric` for one run; return the new progress and crossings.
 
-    Points are taken ascending by step (stable, so of two points with one step the first wins);
-    a point whose step is not greater than the last evaluated step is skipped.
+    Points are taken ascending by (step, time) (stable, so of two equal points the first wins);
+    a point not after the last evaluated one in that order is skipped.
     """
     streak, armed, count = progress.streak, progress.armed, progress.crossings
-    last_step, best = progress.last_step, progress.best
+    last_step, last_at, best = progress.last_step, progress.last_at, progress.best
     found: list[Crossing] = []
-    for point in sorted(points, key=lambda p: p.step):
-        if last_step is not None and point.step <= last_step:
+    for point in sorted(points, key=lambda p: (p.step, p.at)):
+        if not _is_new(point, last_step, last_at):
             continue
-        last_step = point.step
+        last_step, last_at = point.step, point.at
         if not is_finite(point.value):
             streak = 0
             continue
@@ -162,8 +167,14 @@ def evaluate(
             count += 1
             found.append(Crossing(number=count, step=point.step, value=point.value, at=point.at))
             armed, streak = False, 0
-    new = TargetProgress(streak=streak, armed=armed, crossings=count, last_step=last_step, best=best)
+    new = TargetProgress(streak=streak, armed=armed, crossings=count, last_step=last_step, best=best, last_at=last_at)
     return new, found
+
+
+def _is_new(point: MetricPoint, last_step: int | None, last_at: datetime | None) -> bool:
+    if last_step is None or point.step > last_step:
+        return True
+    return point.step == last_step and last_at is not None and point.at > last_at
 
 
 def nonfinite(metrics: Mapping[str, float], keys: Iterable[str] | None = None) -> list[str]:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.commands.help import USAGE
-from bot.core.reviews import CANCELLED, HELD, POSTPONED, manual_postpone_to
+from bot.core.reviews import CANCELLED, DONE, HELD, POSTPONED, manual_postpone_to
 from bot.handlers.base import Problem
 from bot.notify.outbox import enqueue
 from bot.notify.review_messages import decided
@@ -40,6 +40,9 @@ def decide(services: Services, review_id: int, to_state: str, user: str, team_id
         review = rq.lock(s, review_id)
         if review is None or (review.team_id, review.channel_id) != (team_id, channel_id):
             raise Problem(f"There is no review #{review_id} in this channel.", USAGE["reviews"])
+        if review.state in (CANCELLED, DONE):
+            # A stale button (or a repeated command) on a review that is over: say that first.
+            raise Problem(f"Review #{review_id} is already {review.state}; nothing changed.")
         new_at = _postpone_target(s, review, now) if to_state == POSTPONED else None
         try:
             event = rq.change(s, review, to_state, user, now, note=_note(review, new_at), at=new_at)

@@ -7,8 +7,9 @@ A review names runs; those the channel does not track yet are tracked first (the
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from bot.commands import ReviewAdd, ReviewCancel, ReviewList, ReviewModal, RunRef, Track, When
+from bot.commands import ReviewAdd, ReviewCancel, ReviewList, ReviewModal, RunRef, Track, Untrack, When
 from bot.commands.help import USAGE
 from bot.commands.when import is_past, resolve_when
 from bot.core.eta import format_duration
@@ -17,7 +18,8 @@ from bot.handlers import tracking
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.handlers.review_decisions import decide
 from bot.handlers.review_form import Draft, review_modal_view
-from bot.handlers.user_tz import user_zone
+from bot.handlers.user_tz import UNKNOWN_ZONE, zone_of_user
+from bot.jobs.reviews import evaluate
 from bot.notify.outbox import enqueue
 from bot.notify.render import escape, render_text
 from bot.notify.review_messages import review_info
@@ -33,7 +35,7 @@ def add(ctx: Ctx, cmd: ReviewAdd) -> Reply:
 
 
 def schedule(ctx: Ctx, draft: Draft) -> Reply:
-    at = meeting_time(ctx, draft.when)
+    at, zone, zone_known = meeting_time(ctx, draft.when)
     refs = [*draft.runs, *([draft.baseline] if draft.baseline else [])]
     located = [(ref, _connection(ctx, ref)) for ref in refs]
     newly = _track_missing(ctx, located)
@@ -55,23 +57,32 @@ def schedule(ctx: Ctx, draft: Draft) -> Reply:
         rq.created(s, review, ctx.user_id, now)
         names = [run.name or run.ref for run, _ in rq.review_runs(s, review.id)]
         _announce(s, review, names, ctx.user_id, lead, now)
+        # Runs that are already done (or a meeting already inside its lead time) are told at
+        # once, not at the readiness job's next tick.
+        evaluate(s, review, now)
         token = rq.calendar_token(s, ctx.team_id, ctx.channel_id)
-    text = f":calendar: Scheduled review #{review.id} *{escape(draft.title)}*; the channel will see it."
+    local = at.astimezone(zone)
+    text = (f":calendar: Scheduled review #{review.id} *{escape(draft.title)}* for {local:%a %d %b %Y %H:%M} "
+            f"({zone.key}); the channel will see it.")
+    if not zone_known:
+        text += f"\n{UNKNOWN_ZONE}"
     if newly:
         text += f"\nNow also tracking in this channel: {', '.join(f'`{escape(n)}`' for n in newly)}."
     text += f"\nCalendar feed of this channel's reviews: {feed_url(ctx, token)}"
     return Reply(text)
 
 
-def meeting_time(ctx: Ctx, when: When) -> datetime:
-    """`when` read in the user's own Slack time zone, as an instant in UTC."""
-    zone = user_zone(ctx.services, ctx.client, ctx.team_id, ctx.user_id)
+def meeting_time(ctx: Ctx, when: When) -> tuple[datetime, ZoneInfo, bool]:
+    """`when` read in the user's own Slack time zone, as an instant in UTC; the zone used, and
+    whether it is really the user's (False: Slack could not tell, UTC stood in)."""
+    zone, known = zone_of_user(ctx.services, ctx.client, ctx.team_id, ctx.user_id)
     now_local = ctx.now.astimezone(zone)
     at = resolve_when(when, now_local)
     if is_past(at, now_local, inclusive=True):
         shown = at.strftime("%Y-%m-%d %H:%M")
-        raise Problem(f"{shown} ({zone.key}) has already passed; pick a time ahead.", USAGE["review"])
-    return at.astimezone(UTC)
+        note = "" if known else f"\n{UNKNOWN_ZONE}"
+        raise Problem(f"{shown} ({zone.key}) has already passed; pick a time ahead.{note}", USAGE["review"])
+    return at.astimezone(UTC), zone, known
 
 
 def _connection(ctx: Ctx, ref: RunRef) -> Connection:
@@ -82,15 +93,21 @@ def _connection(ctx: Ctx, ref: RunRef) -> Connection:
 
 def _track_missing(ctx: Ctx, located: list[tuple[RunRef, Connection]]) -> list[str]:
     """Track, in this channel, the named runs it does not track yet; their names."""
-    newly = []
-    for ref, conn in located:
-        with ctx.store.tx() as s:
-            run = q.get_run(s, conn.id, ref.ref)
-            watched = run is not None and (ctx.team_id, ctx.channel_id) in q.channels_of(s, run.id)
-        if not watched:
-            tracking.track(ctx, Track(RunRef(conn.name, ref.ref)))
-            newly.append(f"{conn.name}:{ref.ref}")
-    return newly
+    newly: list[RunRef] = []
+    try:
+        for ref, conn in located:
+            with ctx.store.tx() as s:
+                run = q.get_run(s, conn.id, ref.ref)
+                watched = run is not None and (ctx.team_id, ctx.channel_id) in q.channels_of(s, run.id)
+            if not watched and RunRef(conn.name, ref.ref) not in newly:
+                tracking.track(ctx, Track(RunRef(conn.name, ref.ref)))
+                newly.append(RunRef(conn.name, ref.ref))
+    except Problem:
+        # All or nothing: a run the tracker does not know means no review, and no half of it.
+        for done in newly:
+            tracking.untrack(ctx, Untrack(done))
+        raise
+    return [f"{r.conn}:{r.ref}" for r in newly]
 
 
 def _announce(s, review: Review, runs: list[str], user: str, lead: timedelta, now: datetime) -> None:  # noqa: ANN001

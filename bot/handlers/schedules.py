@@ -8,7 +8,7 @@ from bot.commands import DigestAt, DigestNow, DigestOff, StandupAt, StandupNow, 
 from bot.core.schedules import Cadence, next_fire
 from bot.core.standups import questions_of
 from bot.handlers.base import Ctx, Problem, Reply
-from bot.handlers.user_tz import user_zone
+from bot.handlers.user_tz import UNKNOWN_ZONE, user_zone, zone_of_user
 from bot.jobs.digests import post_digest
 from bot.jobs.standup_rounds import open_now
 from bot.jobs.standups import advance_round
@@ -19,9 +19,11 @@ from bot.store.models import Schedule
 EDIT_QUESTIONS = "standup_questions"
 
 
-def _save(ctx: Ctx, kind: str, cadence: Cadence) -> tuple[Schedule, str]:
-    """Create or replace the channel's schedule; its zone is the person's who set it."""
-    tz = user_zone(ctx.services, ctx.client, ctx.team_id, ctx.user_id).key
+def _save(ctx: Ctx, kind: str, cadence: Cadence) -> tuple[Schedule, str, str]:
+    """Create or replace the channel's schedule; its zone is the person's who set it. Also
+    returns a note to append to the reply when Slack could not tell that zone."""
+    zone, known = zone_of_user(ctx.services, ctx.client, ctx.team_id, ctx.user_id)
+    tz = zone.key
     with ctx.store.tx() as s:
         if kind == "standup":
             q.drop_unstarted_rounds(s, ctx.channel_id)  # re-planned at the new time by the job
@@ -34,7 +36,7 @@ def _save(ctx: Ctx, kind: str, cadence: Cadence) -> tuple[Schedule, str]:
         schedule.created_by = ctx.user_id
         # "Configured at": a time that already passed today is not caught up on (see core.schedules).
         schedule.created_at = ctx.now
-    return schedule, tz
+    return schedule, tz, "" if known else f"\n{UNKNOWN_ZONE}"
 
 
 def _next(cadence: Cadence, tz: str, ctx: Ctx) -> str:
@@ -46,12 +48,12 @@ def _next(cadence: Cadence, tz: str, ctx: Ctx) -> str:
 
 def standup_at(ctx: Ctx, cmd: StandupAt) -> Reply:
     cadence = Cadence(cmd.time, cmd.days)
-    schedule, tz = _save(ctx, "standup", cadence)
+    schedule, tz, note = _save(ctx, "standup", cadence)
     questions = questions_of(schedule.questions)
     text = (
         f":sunrise: Standup set for *{cadence.describe()}*, at that time in each member's own Slack time zone "
         f"(`{tz}` for anyone without one). Members get the questions by DM and answers are threaded here; "
-        f"next: {_next(cadence, tz, ctx)}.\nQuestions: " + " / ".join(f"_{x}_" for x in questions)
+        f"next: {_next(cadence, tz, ctx)}.\nQuestions: " + " / ".join(f"_{x}_" for x in questions) + note
     )
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
@@ -61,8 +63,12 @@ def standup_at(ctx: Ctx, cmd: StandupAt) -> Reply:
 
 
 def standup_now(ctx: Ctx, _cmd: StandupNow) -> Reply:
+    if running := _running(ctx):
+        return running
     opened = open_now(ctx.services, ctx.team_id, ctx.channel_id, ctx.user_id, ctx.now)
     if opened is None:
+        if running := _running(ctx):  # the same command, twice at once: the other one opened it
+            return running
         raise Problem("I could not list this channel's members (is readybot in the channel?). Nothing was sent.")
     asked = opened.asked
     if asked == 0:
@@ -72,16 +78,28 @@ def standup_now(ctx: Ctx, _cmd: StandupNow) -> Reply:
                  "answers will be threaded under the standup message here.")
 
 
+def _running(ctx: Ctx) -> Reply | None:
+    """A second `standup now` while one is open would ask everybody again: say so instead."""
+    with ctx.store.tx() as s:
+        rnd = q.running_round(s, ctx.channel_id, ctx.now)
+        if rnd is None:
+            return None
+        closes = rnd.closes_at
+    when = f"<!date^{int(closes.timestamp())}^{{time}}|{closes:%H:%M} UTC>"
+    return Reply(f":sunrise: A standup is already under way in this channel; answers are threaded under its "
+                 f"message until {when}. Nobody was asked twice.")
+
+
 def standup_off(ctx: Ctx, _cmd: StandupOff) -> Reply:
     return _off(ctx, "standup")
 
 
 def digest_at(ctx: Ctx, cmd: DigestAt) -> Reply:
     cadence = Cadence(cmd.time, cmd.days)
-    _, tz = _save(ctx, "digest", cadence)
+    _, tz, note = _save(ctx, "digest", cadence)
     return Reply(f":bar_chart: Digest set for *{cadence.describe()}* (`{tz}`): runs finished, failed and stalled "
                  f"since the previous digest, runs in progress, targets and upcoming reviews. "
-                 f"Next: {_next(cadence, tz, ctx)}.")
+                 f"Next: {_next(cadence, tz, ctx)}.{note}")
 
 
 def digest_now(ctx: Ctx, _cmd: DigestNow) -> Reply:

@@ -153,6 +153,8 @@ def _run_line(run: Run, conn: Connection, now) -> str:  # noqa: ANN001
     metrics = list((run.metrics or {}).items())[:3]
     if metrics:
         parts.append(", ".join(f"{escape(k)}={_fmt(v)}" for k, v in metrics))
+    if run.state == "unknown" and run.last_error:
+        parts.append(escape(run.last_error))
     stale = staleness(run.polled_at, run.stale_since, now)
     if stale is not None:
         parts.append(f":warning: data {format_duration(stale)} old (tracker not answering)")

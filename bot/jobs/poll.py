@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.core.runs import Known, observe, with_total
+from bot.core.runs import Known, adopted, observe, vanished, with_total
 from bot.metrics import POLL_SECONDS, POLLS, RUN_EVENTS
 from bot.notify.outbox import enqueue
 from bot.services import Services
@@ -37,6 +37,7 @@ class Work:
 class Answer:
     snaps: dict[str, RunSnapshot] = field(default_factory=dict)
     listed: dict[int, list[RunSnapshot]] = field(default_factory=dict)  # watch id -> runs
+    lost: dict[int, str] = field(default_factory=dict)  # watch id -> why its experiment is gone
     error: TrackerError | None = None
     # Filled by services.extras["history"] fetchers: metric key -> run ref -> points.
     history: dict[str, dict[str, list[MetricPoint]]] = field(default_factory=dict)
@@ -90,7 +91,15 @@ def _ask(services: Services, work: Work) -> Answer:
             answer.snaps = tracker.fetch_runs(work.refs)
         for watch in work.experiments:
             since = watch.last_listed_at or watch.created_at
-            answer.listed[watch.id] = tracker.list_runs(watch.ref, since=since - timedelta(minutes=5))
+            try:
+                answer.listed[watch.id] = tracker.list_runs(watch.ref, since=since - timedelta(minutes=5))
+            except TrackerError as exc:
+                if not exc.permanent:
+                    raise
+                # The experiment was renamed or deleted: that watch's problem alone, not a
+                # reason to stop watching every other run of the connection.
+                log.warning("tracker %s: experiment watch %s: %s", work.conn.name, watch.id, exc)
+                answer.lost[watch.id] = str(exc)
     except TrackerError as exc:
         log.warning("tracker %s (%s) did not answer: %s", work.conn.name, work.conn.kind, exc)
         answer.error = exc
@@ -136,12 +145,17 @@ def record(services: Services, work: Work, answer: Answer) -> int:
             return 0
         for watch_id, snaps in answer.listed.items():
             adopt(s, watch_id, snaps, now)
+        for watch_id, reason in answer.lost.items():
+            experiment_lost(s, work.conn, watch_id, reason, now)
         count = 0
         for ref, snap in answer.snaps.items():
             run = q.get_run(s, work.conn.id, ref)
             if run is not None:
                 update_run(s, services, work.conn, run, snap, now, stall_after)
                 count += 1
+        for ref in work.refs:
+            if ref not in answer.snaps and (run := q.get_run(s, work.conn.id, ref)) is not None:
+                mark_missing(s, work.conn, run, now)
         # Extension point: hooks that look at the whole answer (e.g. group alerts per channel).
         for hook in services.extras.get("after_record", ()):
             hook(s, services, work.conn, answer, now)
@@ -154,6 +168,35 @@ def mark_stale(s, work: Work, error: TrackerError, now: datetime) -> None:  # no
         run.last_error = str(error)[:500]
 
 
+def mark_missing(s, conn: Connection, run: Run, now: datetime) -> None:  # noqa: ANN001
+    """The tracker answered without this run. It stays polled, so a restored run comes back."""
+    events = vanished(RunState(run.state))
+    run.state = RunState.UNKNOWN.value
+    run.eta = None
+    run.polled_at = now
+    run.stale_since = None  # the tracker does answer: the data is not stale, the run is gone
+    run.last_error = f"not found on {conn.name} (deleted?)"
+    for event in events:
+        RUN_EVENTS.labels(event.kind).inc()
+        notify_run_event(s, conn, run, event.kind, event.episode, now)
+
+
+def experiment_lost(s, conn: Connection, watch_id: int, reason: str, now: datetime) -> None:  # noqa: ANN001
+    """Said once per watch: the experiment it names is no longer found by that name."""
+    watch = s.get(Watch, watch_id)
+    if watch is None:
+        return
+    enqueue(
+        s,
+        key=f"experiment-lost:{watch.id}",
+        team_id=watch.team_id,
+        channel_id=watch.channel_id,
+        template="experiment_lost",
+        payload={"experiment": watch.ref, "connection": conn.name, "reason": reason[:300]},
+        now=now,
+    )
+
+
 def adopt(s, watch_id: int, snaps: list[RunSnapshot], now: datetime) -> None:  # noqa: ANN001
     """Experiment watches pick up the runs started since they last looked."""
     watch = s.get(Watch, watch_id)
@@ -161,8 +204,15 @@ def adopt(s, watch_id: int, snaps: list[RunSnapshot], now: datetime) -> None:  #
         return
     for snap in snaps:
         run, _ = q.ensure_run(s, watch.connection_id, snap, now)
+        is_new = s.get(WatchRun, (watch.id, run.id)) is None
         q.link(s, watch, run)
         run.active = True if not RunState(run.state).is_terminal else run.active
+        if is_new:
+            # Started and ended between two polls: the channel never saw it run, so say how it ended.
+            for event in adopted(RunState(run.state)):
+                RUN_EVENTS.labels(event.kind).inc()
+                notify_channel(s, s.get(Connection, watch.connection_id), run, event.kind, event.episode,
+                               watch.team_id, watch.channel_id, now)
     newest = max((sn.started_at for sn in snaps if sn.started_at), default=None)
     watch.last_listed_at = max(filter(None, (watch.last_listed_at, newest, watch.created_at)))
 
@@ -193,18 +243,23 @@ def _eta(run: Run, now: datetime) -> datetime | None:
 
 
 def notify_run_event(s, conn: Connection, run: Run, kind: str, episode: str, now: datetime) -> None:  # noqa: ANN001
+    for team_id, channel_id in q.channels_of(s, run.id):
+        notify_channel(s, conn, run, kind, episode, team_id, channel_id, now)
+
+
+def notify_channel(s, conn: Connection, run: Run, kind: str, episode: str, team_id: str, channel_id: str,  # noqa: ANN001
+                   now: datetime) -> None:
     payload = run_payload(conn, run, now)
     payload["event"] = kind
-    for team_id, channel_id in q.channels_of(s, run.id):
-        enqueue(
-            s,
-            key=f"run:{run.id}:{kind}:{episode}:{channel_id}",
-            team_id=team_id,
-            channel_id=channel_id,
-            template="run_event",
-            payload=payload,
-            now=now,
-        )
+    enqueue(
+        s,
+        key=f"run:{run.id}:{kind}:{episode}:{channel_id}",
+        team_id=team_id,
+        channel_id=channel_id,
+        template="run_event",
+        payload=payload,
+        now=now,
+    )
 
 
 def run_payload(conn: Connection, run: Run, now: datetime) -> dict:

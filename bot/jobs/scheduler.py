@@ -19,6 +19,7 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+QUICK_JOBS = frozenset({"reviews", "standups", "digests"})  # run as often as the poll when it is quicker
 
 
 def build_scheduler(services: Services) -> BackgroundScheduler:
@@ -40,6 +41,10 @@ def build_scheduler(services: Services) -> BackgroundScheduler:
         "interval", hours=1, id="cleanup", replace_existing=True, coalesce=True, misfire_grace_time=3600,
     )
     for job_id, fn, seconds in services.extras.get("jobs", ()):
+        # A short poll interval asks for a quick bot: the review, standup and digest checks
+        # (cheap database reads) keep up with it, so a warning is not up to a minute late.
+        if job_id in QUICK_JOBS:
+            seconds = min(seconds, every)
         scheduler.add_job(
             lambda fn=fn, job_id=job_id: safely(job_id, fn, services),
             "interval", seconds=seconds, id=job_id, replace_existing=True,

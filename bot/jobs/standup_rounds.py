@@ -43,7 +43,8 @@ def open_scheduled(services: Services, schedule: Schedule, day: dt.date, now: da
     win = q.window(schedule.questions)
 
     def timing(member: Member) -> tuple[str, datetime, datetime] | None:
-        tz = member.tz if schedule.per_member_tz else schedule.tz
+        # A member whose zone Slack would not tell (tz "") is asked at the channel's time.
+        tz = (member.tz or schedule.tz) if schedule.per_member_tz else schedule.tz
         found = member_window(cadence, day, tz, win)
         if found is None or found[0] < schedule.created_at:
             return None
@@ -61,7 +62,7 @@ def open_now(services: Services, team_id: str, channel_id: str, user_id: str, no
     win = q.window(config)
     period = f"now-{now:%Y%m%dT%H%M%S}"
     return open_round(services, team_id, channel_id, period, questions_of(config),
-                      lambda m: (m.tz, now, now + win), now, user_id)
+                      lambda m: (m.tz or "UTC", now, now + win), now, user_id)
 
 
 def open_round(
@@ -98,7 +99,18 @@ def humans(services: Services, client: WebClient, team_id: str, channel_id: str,
     """The channel's members minus bots and deactivated accounts, with their Slack zones."""
     found = []
     for user_id in channel_member_ids(client, channel_id):
-        member = fetch_member(client, services.store, team_id, user_id, now)
+        member = fetch_member(client, services.store, team_id, user_id, now, fallback=True)
         if member is not None and not member.is_bot:
             found.append(member)
+    if any(not m.tz for m in found):
+        # users.info failed for some: at least never ask ourselves.
+        me = _own_user_id(client)
+        found = [m for m in found if m.user_id != me]
     return found
+
+
+def _own_user_id(client: WebClient) -> str | None:
+    try:
+        return client.auth_test().get("user_id")
+    except SlackApiError:
+        return None

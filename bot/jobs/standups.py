@@ -11,7 +11,7 @@ so any number of replicas running this together still send each message once.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from bot.store.models import StandupAnswer, StandupRound, UserProfile
 
 log = logging.getLogger(__name__)
 JOB_SECONDS = 60
+RETRY_LISTING = timedelta(minutes=1)  # after conversations.members failed for a channel
 
 
 def standup_tick(services: Services) -> None:
@@ -39,13 +40,28 @@ def standup_tick(services: Services) -> None:
 def open_due_rounds(services: Services, now: datetime) -> None:
     with services.store.tx() as s:
         schedules = q.enabled_schedules(s, "standup")
+    retry_at = services.extras.setdefault("standup_retry_at", {})
     for schedule in schedules:
         cadence = Cadence.of(schedule.time, schedule.days)
         for day in open_standup_days(cadence, now, q.window(schedule.questions)):
             with services.store.tx() as s:
                 exists = q.has_round(s, schedule.channel_id, day.isoformat())
-            if not exists:
-                open_scheduled(services, schedule, day, now)
+            if exists or retry_at.get((schedule.channel_id, day), now) > now:
+                continue
+            if open_scheduled(services, schedule, day, now) is None:
+                _cannot_open(services, schedule, day, now)
+                retry_at[(schedule.channel_id, day)] = now + RETRY_LISTING
+
+
+def _cannot_open(services: Services, schedule, day, now: datetime) -> None:  # noqa: ANN001
+    """Slack would not list the channel's members: say so once, rather than skip the standup in
+    silence, and try again a minute later (a job tick may be much shorter than that)."""
+    with services.store.tx() as s:
+        if q.has_round(s, schedule.channel_id, day.isoformat()):
+            return  # another replica opened it
+        outbox.enqueue(s, key=f"standup:{schedule.channel_id}:{day.isoformat()}:unlisted", team_id=schedule.team_id,
+                       channel_id=schedule.channel_id, template="standup_unlisted",
+                       payload={"day": q.day_label(day.isoformat(), now)}, now=now)
 
 
 def advance_round(services: Services, round_id: int, now: datetime) -> None:

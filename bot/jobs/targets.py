@@ -60,7 +60,9 @@ class Want:
 
     @property
     def start(self) -> int | None:
-        return None if self.progress.last_step is None else self.progress.last_step + 1
+        # Inclusive: a value logged again at the last step (MLflow's step 0 when none is given)
+        # is new if it is later; the evaluator skips the points it has already seen.
+        return self.progress.last_step
 
 
 def fetch_history(services: Services, work, tracker, answer) -> None:  # noqa: ANN001 - poll's types
@@ -102,8 +104,13 @@ def _will_cross(want: Want, points: list[MetricPoint]) -> bool:
 
 
 def _idle(snap: RunSnapshot, progress: TargetProgress) -> bool:
-    # snap.step is the newest step over all metrics: nothing past it means no new points to ask for.
-    return snap.step is not None and progress.last_step is not None and snap.step <= progress.last_step
+    # snap.step is the newest step over all metrics and heartbeat_at the newest metric time:
+    # nothing past the last evaluated (step, time) means no new points to ask for.
+    if snap.step is None or progress.last_step is None or snap.step > progress.last_step:
+        return False
+    if snap.step < progress.last_step or progress.last_at is None:
+        return True
+    return snap.heartbeat_at is None or snap.heartbeat_at <= progress.last_at
 
 
 def _earlier(a: int | None, b: int | None) -> int | None:
@@ -146,12 +153,18 @@ def evaluate_pushed(s: Session, services: Services, conn: Connection, run: Run, 
     for target in store.targets_for_run(s, run):
         if target.metric in snap.metrics:
             point = MetricPoint(step=snap.step, value=float(snap.metrics[target.metric]), at=at)
-            fired += evaluate_run(s, target, run, [point], now)
+            fired += evaluate_run(s, target, run, [point], now, repeats=False)
     announce(s, conn, fired, now)
 
 
-def evaluate_run(s: Session, target: Target, run: Run, points: list[MetricPoint], now: datetime) -> list[Fired]:
+def evaluate_run(
+    s: Session, target: Target, run: Run, points: list[MetricPoint], now: datetime, repeats: bool = True
+) -> list[Fired]:
+    """repeats=False: a point at the last evaluated step is never new (a pushed update that
+    repeats its step, e.g. the final `finished` push, is not another evaluation)."""
     row = store.lock_progress(s, target.id, run.id)
+    if not repeats and row.last_step is not None:
+        points = [p for p in points if p.step > row.last_step]
     progress, crossings = evaluate(store.rule_of(target), store.to_core(row), points)
     store.store_progress(row, progress)
     snoozed = row.snoozed_until is not None and row.snoozed_until > now

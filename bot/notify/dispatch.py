@@ -26,6 +26,10 @@ from bot.store.models import Outbox
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# Slack being down or answering 5xx is not the row's fault: such rows keep retrying (backoff capped
+# at 15 minutes) for this long after they were queued, however many attempts that takes.
+OUTAGE_PATIENCE = timedelta(hours=24)
+TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 # Errors that no retry will fix: the row is marked failed and kept for inspection.
 PERMANENT = {
     "channel_not_found",
@@ -54,6 +58,9 @@ class Dispatcher:
         self.store = store
         self.clients = clients
         self.clock = clock or (lambda: datetime.now(UTC))
+        # team -> when Slack's Retry-After ends: after one 429 the other rows of that workspace
+        # wait too, instead of each spending a request to be told the same.
+        self._paused: dict[str, datetime] = {}
 
     def run_once(self, limit: int = 20) -> int:
         """Deliver what is due; returns how many rows were sent."""
@@ -62,8 +69,26 @@ class Dispatcher:
             rows = outbox.claim(s, now, limit)
         sent = 0
         for row in rows:
-            sent += self._deliver(row)
+            paused = self._paused.get(row.team_id)
+            if paused is not None and paused > self.clock():
+                self._retry(row, paused, "ratelimited", count=False)
+                continue
+            if self._still_ours(row):
+                sent += self._deliver(row)
         return sent
+
+    def _still_ours(self, row: Outbox) -> bool:
+        """Renew the claim before sending. Rows wait their turn while earlier ones are sent, and
+        a slow Slack (each call may take its full timeout) can outlast the claim; by then another
+        sender may have claimed the row, and sending it here too would post it twice."""
+        with self.store.tx() as s:
+            result = s.execute(
+                update(Outbox)
+                .where(Outbox.id == row.id, Outbox.status == "sending", Outbox.attempts == row.attempts)
+                .values(claimed_until=self.clock() + timedelta(seconds=outbox.CLAIM_SECONDS))
+                .execution_options(synchronize_session=False)
+            )
+        return result.rowcount == 1
 
     def drain(self, rounds: int = 50) -> int:
         total = 0
@@ -86,7 +111,9 @@ class Dispatcher:
             return 0
         except Exception as exc:  # network trouble, rendering bugs: retry, then give up
             log.exception("delivery of outbox row %s failed", row.id)
-            self._retry(row, now + _backoff(row.attempts), f"{type(exc).__name__}: {exc}"[:500])
+            # OSError: refused, reset, timed out - Slack unreachable, which no attempt count can judge.
+            self._retry(row, now + _backoff(row.attempts), f"{type(exc).__name__}: {exc}"[:500],
+                        transient=isinstance(exc, OSError))
             return 0
         self._mark_sent(row, channel, ts, now)
         NOTIFICATIONS.labels("sent").inc()
@@ -101,7 +128,9 @@ class Dispatcher:
             )
 
     def _send(self, row: Outbox) -> tuple[str, str | None]:
-        client = self.clients.for_team(row.team_id, rate_limit_retries=0)
+        # No retries inside the client: a 429 is rescheduled through the outbox, and a retried
+        # post after a dropped connection could post twice, while a retried row checks first.
+        client = self.clients.for_team(row.team_id, rate_limit_retries=0, connection_retries=0)
         parent = self._parent(row)
         message = build(row.template, row.payload)
         if row.op == "update":
@@ -161,17 +190,22 @@ class Dispatcher:
     def _failed_call(self, row: Outbox, exc: SlackApiError, now: datetime) -> None:
         error = str(exc.response.get("error", "unknown_error"))
         if exc.response.status_code == 429 or error == "ratelimited":
-            retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
-            self._retry(row, now + timedelta(seconds=retry_after), "ratelimited", count=False)
-        elif error in PERMANENT or row.attempts >= MAX_ATTEMPTS:
+            until = now + timedelta(seconds=_retry_after(exc.response.headers))
+            self._paused[row.team_id] = until
+            self._retry(row, until, "ratelimited", count=False)
+        elif error in PERMANENT:
             log.warning("outbox row %s failed permanently: %s", row.id, error)
             NOTIFICATIONS.labels("failed").inc()
             self._set(row, status="failed", error=error)
         else:
-            self._retry(row, now + _backoff(row.attempts), error)
+            transient = exc.response.status_code >= 500 or error in TRANSIENT
+            self._retry(row, now + _backoff(row.attempts), error, transient=transient)
 
-    def _retry(self, row: Outbox, when: datetime, error: str, count: bool = True) -> None:
-        if count and row.attempts >= MAX_ATTEMPTS:
+    def _retry(self, row: Outbox, when: datetime, error: str, count: bool = True, transient: bool = False) -> None:
+        patient = transient and self.clock() - row.created_at < OUTAGE_PATIENCE
+        if count and row.attempts >= MAX_ATTEMPTS and not patient:
+            log.warning("outbox row %s failed permanently after %s attempts: %s", row.id, row.attempts, error)
+            NOTIFICATIONS.labels("failed").inc()
             self._set(row, status="failed", error=error)
             return
         values = dict(status="pending", not_before=when, error=error, claimed_until=None)
@@ -182,6 +216,18 @@ class Dispatcher:
     def _set(self, row: Outbox, **values) -> None:  # noqa: ANN003
         with self.store.tx() as s:
             s.execute(update(Outbox).where(Outbox.id == row.id).values(**values))
+
+
+def _retry_after(headers: dict) -> float:
+    """Seconds from a Retry-After header (any case); 1 when absent or unreadable."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            value = value[0] if isinstance(value, list) and value else value
+            try:
+                return min(3600.0, max(1.0, float(value)))
+            except (TypeError, ValueError):
+                return 1.0
+    return 1.0
 
 
 def _backoff(attempts: int) -> timedelta:

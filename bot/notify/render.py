@@ -195,8 +195,10 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def fallback_text(body: str) -> str:
+    # The top-level text is mrkdwn too (Slack shows it in notifications and parses <...> there),
+    # so it keeps the template's escaping: a run named `<!channel>` must not become a mention.
     first = next((p for p in _paragraphs(body) if p != "---"), "")
-    text = _unescape(first.removeprefix("# ").removeprefix("> "))
+    text = first.removeprefix("# ").removeprefix("> ")
     return text[:FALLBACK_LIMIT]
 
 

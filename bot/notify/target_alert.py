@@ -77,9 +77,14 @@ def alert_message(payload: dict[str, Any]) -> Message:
     blocks: list[dict[str, Any]] = []
     text = ""
     if len(alerts) > 1:
-        head = render("target_alert_head", count=len(alerts))
+        # One run crossing several targets, or several runs: the fallback names the runs, since
+        # it is all a notification shows.
+        runs = list(dict.fromkeys(str(item["run"]["name"]) for item in alerts))
+        head = render("target_alert_head", count=len(alerts), runs=runs)
         blocks += head.blocks
         text = head.text
+        if len(runs) > 1:
+            text += ": " + ", ".join(escape(name) for name in runs)
     for item in alerts:
         notes = [_note(n) for n in log if n.get("alert_id") == item["alert_id"]]
         part = render(TEMPLATE, a=item, notes=notes)

@@ -163,6 +163,7 @@ class TargetProgress(Base):
     armed: Mapped[bool] = mapped_column(Boolean, default=True)
     crossings: Mapped[int] = mapped_column(Integer, default=0)
     last_step: Mapped[int | None]
+    last_at: Mapped[datetime | None]  # time of the newest point evaluated at last_step
     best: Mapped[float | None] = mapped_column(Float)
     snoozed_until: Mapped[datetime | None]
 

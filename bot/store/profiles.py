@@ -41,13 +41,25 @@ def channel_member_ids(client: WebClient, channel_id: str) -> list[str]:
     return members[:MAX_MEMBERS]
 
 
-def fetch_member(client: WebClient, store: Store, team_id: str, user_id: str, now: datetime) -> Member | None:
-    """users.info, refreshing the cached profile; None for deleted or unknown users."""
+GONE = {"user_not_found", "user_not_visible"}  # users.info errors that mean "no such person"
+
+
+def fetch_member(client: WebClient, store: Store, team_id: str, user_id: str, now: datetime,
+                 fallback: bool = False) -> Member | None:
+    """users.info, refreshing the cached profile; None for deleted or unknown users.
+
+    When Slack cannot be asked (an error, a rate limit, no such method), None as well, unless
+    `fallback`: then what is cached, or a person whose zone is unknown (tz ""), so a standup
+    still reaches them (at the channel's time) instead of silently leaving them out.
+    """
     try:
         user = client.users_info(user=user_id)["user"]
     except SlackApiError as exc:
-        log.warning("users.info %s failed: %s", user_id, exc.response.get("error"))
-        return None
+        error = exc.response.get("error")
+        log.warning("users.info %s failed: %s", user_id, error)
+        if not fallback or error in GONE:
+            return None
+        return cached_member(store, team_id, user_id)
     if user.get("deleted"):
         return None
     profile = user.get("profile") or {}
@@ -60,6 +72,12 @@ def fetch_member(client: WebClient, store: Store, team_id: str, user_id: str, no
     )
     remember(store, team_id, member, now)
     return member
+
+
+def cached_member(store: Store, team_id: str, user_id: str) -> Member:
+    with store.tx() as s:
+        row = s.get(UserProfile, (team_id, user_id))
+        return Member(user_id=user_id, tz=(row.tz if row else None) or "", is_bot=bool(row and row.is_bot))
 
 
 def remember(store: Store, team_id: str, member: Member, now: datetime) -> None:

@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core.eta import estimate_eta
 from bot.store.crypto import SecretBox
 from bot.store.models import Connection, Run, Watch, WatchRun
-from integrations.base import ConnectionInfo, RunSnapshot
+from integrations.base import ConnectionInfo, RunSnapshot, RunState
 
 
 def connection_info(conn: Connection, box: SecretBox) -> ConnectionInfo:
@@ -75,6 +76,9 @@ def ensure_run(s: Session, connection_id: int, snap: RunSnapshot, now: datetime)
         updated_at=now,
     )
     apply_snapshot(run, snap, now)
+    if snap.state == RunState.RUNNING:
+        # A run first seen mid-way already has an ETA: a review asking at once needs it.
+        run.eta = estimate_eta(run.step, run.total_steps, run.started_at, now)
     s.add(run)
     s.flush()
     return run, True

@@ -45,6 +45,19 @@ def open_rounds(s: Session) -> list[StandupRound]:
     return list(s.scalars(select(StandupRound).where(StandupRound.summary_key.is_(None)).order_by(StandupRound.id)))
 
 
+def running_round(s: Session, channel_id: str, now: datetime) -> StandupRound | None:
+    """The channel's standup that people are answering right now: an ad-hoc one, or a
+    scheduled one somebody has been asked in, whose window has not closed."""
+    asked = select(StandupAnswer.round_id).where(StandupAnswer.prompted_at.is_not(None))
+    query = select(StandupRound).where(
+        StandupRound.channel_id == channel_id,
+        StandupRound.summary_key.is_(None),
+        StandupRound.closes_at > now,
+        StandupRound.period.startswith("now-") | StandupRound.id.in_(asked),
+    )
+    return s.scalar(query.order_by(StandupRound.id.desc()).limit(1))
+
+
 def drop_unstarted_rounds(s: Session, channel_id: str) -> int:
     """Forget the channel's planned rounds nobody has been asked in yet, so a changed or
     stopped schedule is not followed by prompts planned under the old one."""

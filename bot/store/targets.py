@@ -78,7 +78,8 @@ def lock_progress(s: Session, target_id: int, run_id: int) -> TargetProgress:
 
 def to_core(row: TargetProgress) -> core.TargetProgress:
     return core.TargetProgress(
-        streak=row.streak, armed=row.armed, crossings=row.crossings, last_step=row.last_step, best=row.best
+        streak=row.streak, armed=row.armed, crossings=row.crossings, last_step=row.last_step, best=row.best,
+        last_at=row.last_at,
     )
 
 
@@ -87,6 +88,7 @@ def store_progress(row: TargetProgress, progress: core.TargetProgress) -> None:
     row.armed = progress.armed
     row.crossings = progress.crossings
     row.last_step = progress.last_step
+    row.last_at = progress.last_at
     row.best = progress.best
 
 

@@ -46,11 +46,15 @@ class MlflowTracker:
     def check(self) -> None:
         """One small experiments/search: proves the URL serves the MLflow API and the credentials work."""
         try:
-            self.http.post(search.API + "experiments/search", {"max_results": 1})
+            body = self.http.post(search.API + "experiments/search", {"max_results": 1})
         except TrackerError as exc:
             if exc.status == 404:  # a web server, but no MLflow under this path
                 raise TrackerError("no MLflow tracking API at this URL", permanent=True, status=404) from None
             raise
+        # MLflow answers {"experiments": [...]} ({} when there are none); another JSON API that
+        # answers 200 to anything (e.g. {"ok": false, ...}) is not a tracker.
+        if not isinstance(body, dict) or (body and "experiments" not in body):
+            raise TrackerError("no MLflow tracking API at this URL", permanent=True)
 
     def fetch_runs(self, refs: Sequence[str]) -> dict[str, RunSnapshot]:
         wanted = [ref for ref in dict.fromkeys(refs) if search.is_run_id(ref)]

@@ -25,6 +25,9 @@ def snapshot_from_push(ref: str, body: Any, now: datetime) -> RunSnapshot:
         raise PushError("body must be a JSON object")
     if not ref or len(ref) > 200 or "/" in ref:
         raise PushError("run ref must be 1-200 characters without '/'")
+    if any(ord(c) < 32 or ord(c) == 127 for c in ref):
+        raise PushError("run ref must not contain control characters")
+    body = _without_nul(body)  # PostgreSQL text and jsonb cannot hold U+0000
     return RunSnapshot(
         ref=ref,
         state=_state(body.get("state", "running")),
@@ -40,6 +43,16 @@ def snapshot_from_push(ref: str, body: Any, now: datetime) -> RunSnapshot:
         owner=_text(body, "owner"),
         url=_text(body, "url"),
     )
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def _state(value: Any) -> RunState:

@@ -57,3 +57,10 @@ def test_modal_with_a_bad_url_stays_open_with_an_error(bot):
     body = resp.json()
     assert body["response_action"] == "errors" and body["errors"]
     assert stored(bot) is None
+
+
+def test_a_json_api_that_is_not_mlflow_is_not_connected(bot):
+    # The Slack stand-in answers 200 with JSON ({"ok": false, ...}) to any path.
+    reply = bot.reply(f"connect mlflow {bot.fake.api_url} as notmlflow")
+    assert "Could not reach" in reply and "no MLflow tracking API" in reply and "Nothing was saved" in reply
+    assert stored(bot) is None

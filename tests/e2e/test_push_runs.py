@@ -72,3 +72,19 @@ def test_push_token_is_shown_once_and_never_stored_plainly(bot):
     with bot.services.store.tx() as s:
         conn = s.scalar(select(Connection))
         assert token not in (conn.push_token_hash or "") and conn.secret_sealed is None
+
+
+def test_unicode_and_percent_refs_arrive_as_written(bot):
+    token = connect_push(bot)
+    resp = push(bot, token, {"state": "running"}, ref="r%C3%A9snet-%F0%9F%9A%80")  # résnet-🚀, as curl sends it
+    assert resp.status_code == 200 and resp.json()["run"] == "résnet-🚀"
+    assert push(bot, token, {"state": "running"}, ref="sweep%2541").json()["run"] == "sweep%41"
+    assert "Now tracking" in bot.reply("track trainer:résnet-🚀")
+
+
+def test_control_characters_are_refused_not_stored(bot):
+    token = connect_push(bot)
+    assert push(bot, token, {"state": "running"}, ref="bad%00ref").status_code == 400
+    resp = push(bot, token, {"state": "running", "name": "nul\u0000name", "params": {"a\u0000": "b\u0000"}})
+    assert resp.status_code == 200
+    assert "nulname" in bot.reply("track trainer:resnet-7") + bot.reply("runs")

@@ -115,6 +115,38 @@ def test_experiment_watch_picks_up_new_runs_and_reports_failures(connected, mlfl
     assert [t for t in texts(bot) if "failed" in t and "late-run" in t], texts(bot)
 
 
+def test_experiment_run_that_ends_between_polls_is_announced_once(connected, mlflow_logger, experiment):
+    # A short run (or one that fails at once) starts and ends between two polls: the watch first
+    # sees it already ended. The channel never saw it run, so its end must still be reported.
+    bot = connected
+    exp_name, exp_id = experiment
+    assert "0 run(s)" in bot.reply(f"track mlflow:experiment/{exp_name}")
+    bot.cycle()
+    quick = start_run(mlflow_logger, exp_id, "quick-one", T0 + timedelta(seconds=10))
+    crash = start_run(mlflow_logger, exp_id, "crash-one", T0 + timedelta(seconds=20))
+    mlflow_logger.end_run(quick, "FINISHED", ms(T0 + timedelta(seconds=30)))
+    mlflow_logger.end_run(crash, "FAILED", ms(T0 + timedelta(seconds=40)))
+    for _ in range(3):
+        bot.clock.advance(minutes=1)
+        bot.cycle()
+    shown = texts(bot)
+    assert len([t for t in shown if "quick-one" in t and "finished" in t]) == 1, shown
+    assert len([t for t in shown if "crash-one" in t and "failed" in t]) == 1, shown
+    assert len(shown) == 2, shown
+
+
+def test_runs_present_when_an_experiment_is_tracked_are_not_announced(connected, mlflow_logger, experiment):
+    bot = connected
+    exp_name, exp_id = experiment
+    done = start_run(mlflow_logger, exp_id, "old-run", T0 - timedelta(minutes=3))
+    mlflow_logger.end_run(done, "FINISHED", ms(T0 - timedelta(minutes=2)))
+    assert "1 run(s)" in bot.reply(f"track mlflow:experiment/{exp_name}")
+    for _ in range(3):
+        bot.clock.advance(minutes=1)
+        bot.cycle()
+    assert texts(bot) == []  # the reply to /ready track already showed it finished
+
+
 def test_stalled_once_and_recovered_once(connected, mlflow_logger, experiment):
     bot = connected
     _, exp_id = experiment
@@ -162,6 +194,55 @@ def test_tracker_outage_marks_data_stale_without_state_change_or_messages(connec
     bot.cycle()
     with bot.services.store.tx() as s:
         assert s.scalar(select(Run.stale_since).where(Run.ref == run_id)) is None
+    assert "not answering" not in bot.reply("runs")
+
+
+def test_run_deleted_on_the_tracker_is_reported_once_and_not_called_running(connected, mlflow_logger, experiment):
+    bot = connected
+    _, exp_id = experiment
+    run_id = start_run(mlflow_logger, exp_id, "doomed", T0 - timedelta(minutes=1))
+    bot.reply(f"track mlflow:{run_id}")
+    bot.cycle()
+    # An outage first: the data goes stale, nothing is said.
+    with bot.services.store.tx() as s:
+        real_url = s.scalar(select(Connection.url))
+        s.execute(update(Connection).values(url="http://127.0.0.1:9"))
+    bot.clock.advance(minutes=1)
+    bot.cycle()
+    with bot.services.store.tx() as s:
+        s.execute(update(Connection).values(url=real_url))
+    mlflow_logger.delete_run(run_id)
+    for _ in range(3):
+        bot.clock.advance(minutes=1)
+        bot.cycle()
+    shown = texts(bot)
+    assert len(shown) == 1 and "doomed" in shown[0] and "can no longer be found" in shown[0], shown
+    line = bot.reply("runs")
+    assert "doomed" in line and "running" not in line and "not answering" not in line, line
+    assert "not found on mlflow" in line
+
+
+def test_a_renamed_experiment_does_not_stop_other_runs_being_watched(connected, mlflow_logger, experiment):
+    # The watch asks for the experiment by name; once renamed, the tracker says "no such
+    # experiment" (a permanent error) on every poll. That is this watch's problem alone.
+    bot = connected
+    gone_name, gone_id = experiment
+    other_exp = mlflow_logger.create_experiment(f"other-{uuid.uuid4().hex[:8]}")
+    run_id = start_run(mlflow_logger, other_exp, "keeps-going", T0 - timedelta(minutes=1))
+    bot.reply(f"track mlflow:experiment/{gone_name}")
+    bot.reply(f"track mlflow:{run_id}")
+    bot.cycle()
+    mlflow_logger.post("experiments/update", {"experiment_id": gone_id, "new_name": gone_name + "-renamed"})
+    bot.clock.advance(minutes=1)
+    bot.cycle()
+    mlflow_logger.end_run(run_id, "FINISHED", ms(bot.clock.now))
+    bot.clock.advance(minutes=1)
+    bot.cycle()
+    bot.clock.advance(minutes=1)
+    bot.cycle()
+    shown = texts(bot)
+    assert len([t for t in shown if "keeps-going" in t and "finished" in t]) == 1, shown
+    assert len([t for t in shown if gone_name in t and "can no longer be found" in t]) == 1, shown
     assert "not answering" not in bot.reply("runs")
 
 

@@ -142,6 +142,7 @@ def test_answers_thread_reminder_and_summary(team):
     head, thread = head_and_thread(team)
     assert len(thread) == 1
     assert "<@U2>" in shown(thread[0]) and "Trained the resnet" in shown(thread[0])
+    assert thread[0]["text"] == ":speech_balloon: *<@U2>* answered the standup"  # the notification says what
     assert "Tune the lr" in shown(thread[0])
 
     tick(team, at(23, 11, 30))  # bob answered: no reminder for him
@@ -288,3 +289,38 @@ def test_replicas_running_the_job_together_prompt_once(team):
     team.deliver()
     assert len(dms(team, "U2")) == 1
     assert len(head_and_thread(team)[1]) == 0
+
+
+def test_standup_now_twice_asks_everyone_once(team):
+    assert "3 members" in team.reply("standup now", user_id="U2", channel_id=CH)
+    again = html.unescape(team.reply("standup now", user_id="U3", channel_id=CH))
+    assert "already under way" in again and "Nobody was asked twice" in again
+    team.deliver()
+    assert all(len(dms(team, u)) == 1 for u in ("U2", "U3", "U4"))
+    head_and_thread(team)  # one standup message
+    team.clock.now += timedelta(hours=5)  # that window is over: a new one may start
+    tick(team, team.clock.now)
+    assert "3 members" in team.reply("standup now", user_id="U2", channel_id=CH)
+
+
+def test_members_slack_will_not_describe_are_still_asked(team):
+    team.fake.fail_next("users.info", "internal_error", count=5)  # every member of the channel
+    reply = html.unescape(team.reply("standup now", user_id="U2", channel_id=CH))
+    team.deliver()
+    # bob, carol, dave and the ci bot (Slack would not say it is one), never readybot itself
+    assert "4 members" in reply
+    assert all(len(dms(team, u)) == 1 for u in ("U2", "U3", "U4"))
+    assert dms(team, "U0BOT") == []
+
+
+def test_a_standup_whose_members_cannot_be_listed_says_so_once_and_retries(team):
+    schedule(team)
+    team.fake.fail_next("conversations.members", "not_in_channel", count=3)
+    for step in range(5):  # a job tick every 20 s, as with a short READYBOT_POLL_SECONDS
+        tick(team, at(23, 0, 30) + timedelta(seconds=20 * step))
+    tick(team, at(23, 0, 35))
+    warnings = [m for m in team.fake.messages(CH) if "could not start" in (m.get("text") or "")]
+    assert len(warnings) == 1 and "readybot still in the channel" in shown(warnings[0])
+    assert len(team.fake.calls("conversations.members")) == 3  # 00:30, 00:31, 00:35: once a minute at most
+    tick(team, at(23, 8, 30))  # Slack lists them again: bob is asked at his 09:30
+    assert len(dms(team, "U2")) == 1

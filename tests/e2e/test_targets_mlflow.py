@@ -104,6 +104,27 @@ def test_restart_and_lost_progress_add_nothing(connected, mlflow_logger):
     assert len(bot.fake.files()) == 1
 
 
+def test_metric_logged_without_a_step_still_alerts_once(connected, mlflow_logger):
+    # mlflow.log_metric("acc", v) with no step logs every value at step 0; only time tells them apart.
+    bot = connected
+    run_id = start_run(bot, mlflow_logger, new_experiment(mlflow_logger), "no-steps", T0 - timedelta(minutes=5))
+    log_value(bot, mlflow_logger, run_id, "acc", 0.1, 0)
+    bot.reply("target acc >= 0.9 for 2 evals")
+    bot.cycle()
+    for value in (0.5, 0.91):
+        log_value(bot, mlflow_logger, run_id, "acc", value, 0)
+        bot.cycle()
+        assert top_level(bot) == [], f"no alert yet after {value}"
+    log_value(bot, mlflow_logger, run_id, "acc", 0.95, 0)
+    bot.cycle()
+    [message] = top_level(bot)
+    assert "no-steps" in message["text"] and "0.95" in shown(message)
+    for _ in range(3):
+        bot.clock.advance(minutes=1)
+        bot.cycle()
+    assert len(top_level(bot)) == 1 and len(alerts(bot)) == 1
+
+
 def test_runs_crossing_in_one_poll_share_one_message(connected, mlflow_logger):
     bot = connected
     exp_id = new_experiment(mlflow_logger)

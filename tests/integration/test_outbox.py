@@ -161,3 +161,84 @@ def test_without_history_access_a_retry_posts_again_rather_than_lose(services, f
     clock.advance(seconds=outbox.CLAIM_SECONDS + 1)
     assert dispatcher(services).drain() == 1
     assert len(fake_slack.messages("C1")) == 2  # at-least-once: duplicated, never lost
+
+
+def test_one_429_holds_back_the_whole_workspace_until_retry_after(services, fake_slack, clock):
+    for n in range(30):
+        queue(services, f"k{n}", payload=run_payload(f"run-{n}"))
+    fake_slack.fail_next("chat.postMessage", "ratelimited", status=429, retry_after=30)
+    sender = dispatcher(services)  # the scheduler keeps one
+    assert sender.drain() == 0
+    clock.advance(seconds=10)
+    assert sender.drain() == 0
+    assert len(fake_slack.calls("chat.postMessage")) == 1  # no request per row to hear "429" again
+    clock.advance(seconds=21)
+    assert sender.drain() == 30
+    assert len(fake_slack.calls("chat.postMessage")) == 31
+    with services.store.tx() as s:
+        assert {row.attempts for row in s.scalars(select(Outbox))} == {1}
+
+
+def _outage(services, clock, rounds: int) -> None:
+    """Slack unreachable for `rounds` retry rounds, each a quarter of an hour apart (over the
+    attempt budget in total); the row must still be waiting, not failed."""
+    for _ in range(rounds):
+        dispatcher(services).drain()
+        clock.advance(minutes=16)
+    with services.store.tx() as s:
+        assert s.scalar(select(Outbox)).status == "pending"
+
+
+def test_slack_answering_5xx_for_hours_loses_nothing(services, fake_slack, clock):
+    queue(services, "k1")
+    fake_slack.fail_next("chat.postMessage", "service_unavailable", status=503, count=12)
+    _outage(services, clock, 12)
+    assert dispatcher(services).drain() == 1
+    assert len(fake_slack.messages("C1")) == 1
+
+
+def test_slack_unreachable_for_hours_loses_nothing(services, fake_slack, clock):
+    import socket
+    from dataclasses import replace
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: connection refused
+    settings = services.clients.settings
+    services.clients.settings = replace(settings, slack_api_url=f"http://127.0.0.1:{port}/api/")
+    queue(services, "k1")
+    _outage(services, clock, 10)
+    services.clients.settings = settings  # Slack is back
+    assert dispatcher(services).drain() == 1
+    assert len(fake_slack.messages("C1")) == 1
+
+
+def test_a_row_slack_keeps_failing_for_a_day_is_given_up(services, fake_slack, clock):
+    queue(services, "k1")
+    fake_slack.fail_next("chat.postMessage", "internal_error", status=500, count=200)
+    for _ in range(100):
+        dispatcher(services).drain()
+        clock.advance(minutes=16)
+    with services.store.tx() as s:
+        assert s.scalar(select(Outbox)).status == "failed"
+
+
+def test_rows_whose_claim_ran_out_behind_a_slow_slack_are_left_to_their_new_sender(services, fake_slack, clock,
+                                                                                    monkeypatch):
+    for n in range(3):
+        queue(services, f"k{n}", payload=run_payload(f"run-{n}"))
+    slow = dispatcher(services)
+    send = slow._send
+
+    def slow_send(row):
+        result = send(row)
+        if row.dedupe_key == "k0":  # Slack took so long that the other rows' claims ran out...
+            clock.advance(seconds=outbox.CLAIM_SECONDS + 1)
+            dispatcher(services).drain()  # ...and another sender took them over
+        return result
+
+    monkeypatch.setattr(slow, "_send", slow_send)
+    assert slow.run_once() == 1
+    names = sorted(m["text"] for m in fake_slack.messages("C1"))
+    assert len(names) == 3 and len(set(names)) == 3

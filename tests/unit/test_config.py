@@ -76,3 +76,24 @@ def test_cli_reports_config_errors_without_traceback(capsys, monkeypatch):
     monkeypatch.chdir("/")
     assert main(["db", "upgrade"]) == 2
     assert "READYBOT_PORT" in capsys.readouterr().err
+
+
+def test_sqlite_in_a_missing_directory_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="READYBOT_DATABASE_URL.*does not exist"):
+        load({"READYBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'nope' / 'readybot.db'}"}, dotenv=None)
+    assert load({"READYBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'readybot.db'}"}, dotenv=None)
+    assert load({"READYBOT_DATABASE_URL": "sqlite://"}, dotenv=None)
+
+
+def test_cli_reports_an_unreachable_database_by_name_without_its_password(capsys, monkeypatch, tmp_path):
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("READYBOT_DATABASE_URL", "postgresql+psycopg://rb:hunter2@127.0.0.1:1/rb?connect_timeout=2")
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert "READYBOT_DATABASE_URL" in err and "hunter2" not in err and "Traceback" not in err
+
+
+def test_slack_api_url_gets_its_trailing_slash():
+    assert load({"SLACK_API_URL": "http://127.0.0.1:9/api"}, dotenv=None).slack_api_url == "http://127.0.0.1:9/api/"

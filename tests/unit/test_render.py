@@ -45,3 +45,19 @@ def test_over_50_blocks_become_thread_parts():
     parts = split_message(message)
     assert [len(p.blocks) for p in parts] == [50, 50, 20]
     assert "part 3 of 3" in parts[2].text
+
+
+def test_fallback_text_keeps_mrkdwn_escaping():
+    # The top-level `text` is mrkdwn as well: a tracker-supplied run name must not turn into a
+    # mention (<!channel>) or end the run link early there.
+    from bot.notify.render import render
+
+    run = {"url": "https://mlflow.example/#/runs/1", "name": "<!channel> a>b & c", "experiment": "x<y",
+           "metrics": {}, "step": None, "total_steps": None, "duration_s": None, "owner": None,
+           "heartbeat_at": None}
+    message = render("run_event", run=run, event="finished", connection="mlflow")
+    assert "<!channel>" not in message.text and "x<y" not in message.text
+    assert message.text.startswith(
+        ":white_check_mark: Run *<https://mlflow.example/#/runs/1|&lt;!channel&gt; a&gt;b &amp; c>* finished"
+    )
+    assert "(x&lt;y)" in message.text

@@ -67,6 +67,7 @@ def test_latest_eta_is_unknown_when_any_waiting_run_has_no_meaningful_eta(other)
         (AT - 1 * M, 2 * H, "final"),
         (AT, 2 * H, None),
         (AT - 20 * M, 10 * M, None),  # a lead under 15 minutes: only the final call
+        (AT - 12 * M, 10 * M, None),  # not before the lead the user asked for
         (AT - 10 * M, 10 * M, "final"),
     ],
 )

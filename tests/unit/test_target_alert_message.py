@@ -40,8 +40,17 @@ def test_a_full_group_fits_one_message():
            for a in ("ack", "snooze", "mute", "review")]
     message = build(TEMPLATE, {"alerts": alerts, "log": log})
     assert block_kit_errors(message.blocks) == []
-    assert message.text == f"{MAX_ALERTS_PER_MESSAGE} runs reached their targets"
+    names = ", ".join(f"run-{i}" for i in range(1, MAX_ALERTS_PER_MESSAGE + 1))
+    assert message.text == f"{MAX_ALERTS_PER_MESSAGE} runs reached their targets: {names}"
     assert len({b["block_id"] for b in message.blocks if b["type"] == "actions"}) == MAX_ALERTS_PER_MESSAGE
+
+
+def test_one_run_crossing_two_targets_is_not_called_two_runs():
+    second = {**item(2, metric="val/acc"), "target_id": 4}
+    message = build(TEMPLATE, {"alerts": [item(1), second], "log": []})
+    assert message.text == "resnet reached 2 targets"
+    assert message.blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "resnet reached 2 targets"}}
+    assert block_kit_errors(message.blocks) == []
 
 
 def test_names_are_escaped_and_user_ids_are_checked():

@@ -52,12 +52,14 @@ def poll(services, conn, tracker, step: int) -> Answer:
     return answer
 
 
-def test_asks_from_the_step_after_the_last_evaluated(setup):
+def test_asks_from_the_last_evaluated_step(setup):
     services, conn = setup
     tracker = RecordingTracker([0.85, 0.91, 0.88, 0.92, 0.93])
     for step in (1, 2, 3):
         poll(services, conn, _upto(tracker, step), step)
-    assert [c[2] for c in tracker.calls] == [None, 2, 3]  # first poll: whole history (no progress yet)
+    # First poll: whole history (no progress yet). Then inclusive: a value logged again at the
+    # last step later on (MLflow's step 0 when no step is given) is new; a repeat is not.
+    assert [c[2] for c in tracker.calls] == [None, 1, 2]
 
     poll(services, conn, _upto(tracker, 3), 3)  # nothing new: not even a request
     assert len(tracker.calls) == 3
@@ -69,7 +71,7 @@ def test_a_crossing_reads_the_whole_history_for_its_chart(setup):
     for step in (1, 2, 3, 4):
         poll(services, conn, _upto(tracker, step), step)
     answer = poll(services, conn, _upto(tracker, 5), 5)
-    assert tracker.calls[-2:] == [(("r1",), "val_acc", 5), (("r1",), "val_acc", None)]
+    assert tracker.calls[-2:] == [(("r1",), "val_acc", 4), (("r1",), "val_acc", None)]
     assert [p.step for p in answer.history["val_acc"]["r1"]] == [1, 2, 3, 4, 5]
     with services.store.tx() as s:
         [alert] = s.scalars(select(Alert)).all()

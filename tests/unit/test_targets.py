@@ -28,7 +28,9 @@ def test_issue_example_alerts_once_at_093():
     rule = Rule("val_acc", ">=", 0.9, patience=2)
     progress, found = evaluate(rule, TargetProgress(), pts([0.85, 0.91, 0.88, 0.92, 0.93]))
     assert found == [Crossing(number=1, step=5, value=0.93, at=CURRENT_TIME + timedelta(minutes=4))]
-    assert progress == TargetProgress(streak=0, armed=False, crossings=1, last_step=5, best=0.93)
+    assert progress == TargetProgress(
+        streak=0, armed=False, crossings=1, last_step=5, best=0.93, last_at=CURRENT_TIME + timedelta(minutes=4)
+    )
 
 
 @pytest.mark.parametrize(
@@ -109,6 +111,22 @@ def test_points_are_sorted_by_step_and_duplicate_steps_keep_the_first():
     progress, found = evaluate(rule, TargetProgress(), points)
     assert [(c.step, c.value) for c in found] == [(3, 0.95)]
     assert progress.last_step == 3
+
+
+def test_values_logged_again_at_the_same_step_are_new_when_later():
+    # mlflow.log_metric("acc", v) without a step logs every value at step 0, told apart by time.
+    rule = Rule("acc", ">=", 0.9, patience=2)
+    at = [CURRENT_TIME + timedelta(seconds=i) for i in range(4)]
+    progress, found = evaluate(rule, TargetProgress(), [MetricPoint(0, 0.1, at[0])])
+    assert found == [] and (progress.last_step, progress.last_at) == (0, at[0])
+    # a re-fetch returns the same point, then later ones at the same step
+    progress, found = evaluate(rule, progress, [MetricPoint(0, 0.1, at[0]), MetricPoint(0, 0.91, at[1])])
+    assert found == [] and progress.streak == 1
+    progress, found = evaluate(rule, progress, [MetricPoint(0, 0.95, at[2])])
+    assert [(c.step, c.value) for c in found] == [(0, 0.95)]
+    # progress stored before last_at was kept: only later steps are new, as before
+    old = TargetProgress(streak=1, last_step=0, best=0.91)
+    assert evaluate(rule, old, [MetricPoint(0, 0.95, at[3])]) == (old, [])
 
 
 def test_best_tracks_direction_and_ignores_nonfinite():
