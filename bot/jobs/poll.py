@@ -148,13 +148,13 @@ def record(services: Services, work: Work, answer: Answer) -> int:
         for watch_id, reason in answer.lost.items():
             experiment_lost(s, work.conn, watch_id, reason, now)
         count = 0
+        runs = q.runs_by_ref(s, work.conn.id, set(answer.snaps) | set(work.refs))
         for ref, snap in answer.snaps.items():
-            run = q.get_run(s, work.conn.id, ref)
-            if run is not None:
+            if (run := runs.get(ref)) is not None:
                 update_run(s, services, work.conn, run, snap, now, stall_after)
                 count += 1
         for ref in work.refs:
-            if ref not in answer.snaps and (run := q.get_run(s, work.conn.id, ref)) is not None:
+            if ref not in answer.snaps and (run := runs.get(ref)) is not None:
                 mark_missing(s, work.conn, run, now)
         # Extension point: hooks that look at the whole answer (e.g. group alerts per channel).
         for hook in services.extras.get("after_record", ()):

@@ -33,6 +33,7 @@ from bot.services import Services
 from bot.store import runs as q
 from bot.store import targets as store
 from bot.store.models import Alert, Connection, Run, Target
+from bot.store.models import TargetProgress as TargetProgressRow
 from integrations.base import MetricPoint, RunSnapshot
 from integrations.registry import POLLED
 
@@ -87,14 +88,16 @@ def fetch_history(services: Services, work, tracker, answer) -> None:  # noqa: A
 def wanted(services: Services, connection_id: int, snaps: dict[str, RunSnapshot]) -> list[Want]:
     found: list[Want] = []
     with services.store.tx() as s:
-        for ref, snap in snaps.items():
-            run = q.get_run(s, connection_id, ref)
-            if run is None:
-                continue
-            for target in store.targets_for_run(s, run):
-                progress = store.progress_of(s, target.id, run.id)
-                if target.metric in snap.metrics and not _idle(snap, progress):
-                    found.append(Want(ref, target.metric, store.rule_of(target), progress))
+        runs = q.runs_by_ref(s, connection_id, snaps)
+        targets = store.targets_for_runs(s, list(runs.values()))
+        pairs = {(t.id, run.id) for run in runs.values() for t in targets[run.id] if t.metric in snaps[run.ref].metrics}
+        progress = store.progress_for(s, pairs)
+        for ref, run in runs.items():
+            snap = snaps[ref]
+            for target in targets[run.id]:
+                stored = progress.get((target.id, run.id))
+                if stored is not None and not _idle(snap, stored):
+                    found.append(Want(ref, target.metric, store.rule_of(target), stored))
     return found
 
 
@@ -131,15 +134,14 @@ class Fired:
 
 def evaluate_polled(s: Session, services: Services, conn: Connection, answer, now: datetime) -> None:  # noqa: ANN001
     fired: list[Fired] = []
-    for ref in answer.snaps:
-        run = q.get_run(s, conn.id, ref)
-        if run is None:
-            continue
-        for target in store.targets_for_run(s, run):
-            # Missing history (a new target, or the tracker failed) waits for the next poll.
-            points = answer.history.get(target.metric, {}).get(ref)
-            if points:
-                fired += evaluate_run(s, target, run, points, now)
+    runs = q.runs_by_ref(s, conn.id, answer.snaps)
+    targets = store.targets_for_runs(s, list(runs.values()))
+    # Missing history (a new target, or the tracker failed) waits for the next poll.
+    work = [(target, run, points) for ref, run in runs.items() for target in targets[run.id]
+            if (points := answer.history.get(target.metric, {}).get(ref))]
+    rows = store.lock_progress_many(s, [(target.id, run.id) for target, run, _ in work])
+    for target, run, points in work:
+        fired += evaluate_run(s, target, run, points, now, row=rows[(target.id, run.id)])
     announce(s, conn, fired, now)
 
 
@@ -158,11 +160,13 @@ def evaluate_pushed(s: Session, services: Services, conn: Connection, run: Run, 
 
 
 def evaluate_run(
-    s: Session, target: Target, run: Run, points: list[MetricPoint], now: datetime, repeats: bool = True
+    s: Session, target: Target, run: Run, points: list[MetricPoint], now: datetime, repeats: bool = True,
+    row: TargetProgressRow | None = None,
 ) -> list[Fired]:
     """repeats=False: a point at the last evaluated step is never new (a pushed update that
-    repeats its step, e.g. the final `finished` push, is not another evaluation)."""
-    row = store.lock_progress(s, target.id, run.id)
+    repeats its step, e.g. the final `finished` push, is not another evaluation). `row` is the
+    progress row when the caller already locked it."""
+    row = row or store.lock_progress(s, target.id, run.id)
     if not repeats and row.last_step is not None:
         points = [p for p in points if p.step > row.last_step]
     progress, crossings = evaluate(store.rule_of(target), store.to_core(row), points)

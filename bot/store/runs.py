@@ -32,6 +32,17 @@ def get_run(s: Session, connection_id: int, ref: str) -> Run | None:
     return s.scalar(select(Run).where(Run.connection_id == connection_id, Run.ref == ref))
 
 
+def runs_by_ref(s: Session, connection_id: int, refs: Iterable[str]) -> dict[str, Run]:
+    """Many runs of one connection in one query (the poll touches every run each cycle)."""
+    refs = list(refs)
+    found: dict[str, Run] = {}
+    for start in range(0, len(refs), 500):  # keep IN lists well under SQLite's variable limit
+        chunk = refs[start : start + 500]
+        found.update({r.ref: r for r in s.scalars(select(Run).where(Run.connection_id == connection_id,
+                                                                    Run.ref.in_(chunk)))})
+    return found
+
+
 def apply_snapshot(run: Run, snap: RunSnapshot, now: datetime) -> None:
     """Copy a snapshot's facts onto the stored run (state is decided by the caller)."""
     run.name = snap.name or run.name

@@ -24,6 +24,60 @@ def rule_of(target: Target) -> core.Rule:
     return core.Rule(target.metric, target.op, float(target.threshold), int(target.patience))
 
 
+def targets_for_runs(s: Session, runs: list[Run], include_muted: bool = False) -> dict[int, list[Target]]:
+    """targets_for_run for many runs in three queries, not three per run: the poll asks this for
+    every run of a connection on every cycle."""
+    out: dict[int, list[Target]] = {run.id: [] for run in runs}
+    if not runs:
+        return out
+    watches: dict[int, list[Watch]] = {run.id: [] for run in runs}
+    rows = s.execute(
+        select(WatchRun.run_id, Watch).join(Watch, Watch.id == WatchRun.watch_id)
+        .where(WatchRun.run_id.in_(list(out)))
+    )
+    for run_id, watch in rows:
+        watches[run_id].append(watch)
+    channels = {w.channel_id for ws in watches.values() for w in ws}
+    connections = {run.connection_id for run in runs}
+    query = select(Target).where(
+        or_(
+            and_(Target.scope_connection_id.is_(None), Target.channel_id.in_(channels)),
+            Target.scope_connection_id.in_(connections),
+        )
+    )
+    if not include_muted:
+        query = query.where(Target.muted_by.is_(None))
+    targets = list(s.scalars(query.order_by(Target.id)))
+    for run in runs:
+        out[run.id] = [t for t in targets if _watches_run(t, run, watches[run.id])]
+    return out
+
+
+def _watches_run(target: Target, run: Run, watches: list[Watch]) -> bool:
+    if target.scope_connection_id is None:
+        return any(w.channel_id == target.channel_id for w in watches)
+    if target.scope_connection_id != run.connection_id:
+        return False
+    if not target.scope_is_experiment:
+        return target.scope_ref == run.ref
+    return any(w.is_experiment and w.connection_id == run.connection_id and w.ref == target.scope_ref for w in watches)
+
+
+def progress_for(s: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], core.TargetProgress]:
+    """Stored progress of many (target, run) pairs in one query; missing pairs start fresh."""
+    found: dict[tuple[int, int], core.TargetProgress] = {pair: core.TargetProgress() for pair in pairs}
+    run_ids = {run_id for _, run_id in pairs}
+    target_ids = {target_id for target_id, _ in pairs}
+    if pairs:
+        rows = s.scalars(
+            select(TargetProgress).where(TargetProgress.run_id.in_(run_ids), TargetProgress.target_id.in_(target_ids))
+        )
+        for row in rows:
+            if (row.target_id, row.run_id) in found:
+                found[(row.target_id, row.run_id)] = to_core(row)
+    return found
+
+
 def targets_for_run(s: Session, run: Run, include_muted: bool = False) -> list[Target]:
     """Targets that watch this run: channel-wide targets of every channel tracking it, targets
     naming the run itself, and targets naming an experiment watch the run belongs to."""
@@ -74,6 +128,27 @@ def lock_progress(s: Session, target_id: int, run_id: int) -> TargetProgress:
         .execution_options(populate_existing=True)
     )
     return s.scalars(query).one()
+
+
+def lock_progress_many(s: Session, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], TargetProgress]:
+    """lock_progress for many (target, run) pairs: one insert and one locking select. Rows are
+    locked in key order so that two replicas evaluating overlapping pairs cannot deadlock."""
+    if not pairs:
+        return {}
+    pairs = sorted(set(pairs))
+    rows = [dict(target_id=t, run_id=r, streak=0, armed=True, crossings=0) for t, r in pairs]
+    for start in range(0, len(rows), 500):  # bounded statements, well under SQLite's variable limit
+        chunk = rows[start : start + 500]
+        s.execute(_insert(s, TargetProgress).values(chunk).on_conflict_do_nothing(index_elements=["target_id", "run_id"]))
+    query = (
+        select(TargetProgress)
+        .where(TargetProgress.target_id.in_({t for t, _ in pairs}), TargetProgress.run_id.in_({r for _, r in pairs}))
+        .order_by(TargetProgress.target_id, TargetProgress.run_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    wanted = set(pairs)
+    return {(row.target_id, row.run_id): row for row in s.scalars(query) if (row.target_id, row.run_id) in wanted}
 
 
 def to_core(row: TargetProgress) -> core.TargetProgress:
