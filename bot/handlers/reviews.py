@@ -81,7 +81,8 @@ def meeting_time(ctx: Ctx, when: When) -> tuple[datetime, ZoneInfo, bool]:
     if is_past(at, now_local, inclusive=True):
         shown = at.strftime("%Y-%m-%d %H:%M")
         note = "" if known else f"\n{UNKNOWN_ZONE}"
-        raise Problem(f"{shown} ({zone.key}) has already passed; pick a time ahead.{note}", USAGE["review"])
+        raise Problem(f"{shown} ({zone.key}) has already passed; pick a time ahead.{note}", USAGE["review"],
+                      extra={"field": "when"})
     return at.astimezone(UTC), zone, known
 
 

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from slack_bolt import App
 
 from bot.core.reviews import CANCELLED, HELD, POSTPONED
-from bot.handlers.base import Ctx, Problem
+from bot.handlers.base import Ctx, Problem, Reply
 from bot.handlers.review_decisions import decide
 from bot.handlers.review_form import REVIEW_MODAL, FormErrors, draft_from
 from bot.handlers.reviews import schedule
-from bot.listeners.commands import run_handler
+from bot.listeners.commands import ACK_BUDGET_SECONDS, OOPS, SLOW_POOL
 from bot.listeners.views import view_values
 from bot.notify.review_messages import CANCEL, HOLD, POSTPONE
 from bot.services import Services
@@ -37,12 +38,37 @@ def register(app: App, services: Services) -> None:
         except FormErrors as exc:
             ack(response_action="errors", errors=exc.errors)
             return
-        ack()
         ctx = Ctx(services, team_id=(body.get("team") or {}).get("id", ""),
                   channel_id=view.get("private_metadata", ""), user_id=(body.get("user") or {}).get("id", ""),
                   client=client)
-        reply = run_handler(schedule, ctx, draft)
-        client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=reply.text)
+        # Scheduling may ask a tracker. When it answers within the ack budget, a refusal is shown
+        # inside the form (nothing the user typed is lost); otherwise the form closes and the
+        # outcome arrives as an ephemeral message.
+        future = SLOW_POOL.submit(_attempt, ctx, draft)
+        try:
+            outcome = future.result(timeout=ACK_BUDGET_SECONDS)
+        except FutureTimeout:
+            ack()
+            outcome = future.result()
+        else:
+            if isinstance(outcome, Problem):
+                field = outcome.extra.get("field", "runs")
+                ack(response_action="errors", errors={field: outcome.message[:300]})
+                return
+            ack()
+        text = outcome.reply().text if isinstance(outcome, Problem) else outcome.text
+        client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=text)
+
+
+def _attempt(ctx: Ctx, draft: Any) -> Reply | Problem:
+    """Schedule from the form; a refusal comes back as the Problem, to be shown in the form."""
+    try:
+        return schedule(ctx, draft)
+    except Problem as problem:
+        return problem
+    except Exception:
+        log.exception("scheduling a review from the form failed")
+        return Reply(OOPS)
 
 
 def _decision_listener(services: Services, to_state: str) -> Callable[..., None]:

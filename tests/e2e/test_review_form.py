@@ -31,3 +31,34 @@ def test_the_form_the_target_alert_opens_is_valid_block_kit():
     view = review_modal_view("C9", ["mlflow:abc"], calendar_sync=True)
     assert view_errors(view) == [] and view["callback_id"] == "review_modal"
     assert [b["block_id"] for b in view["blocks"]][-1] == "gcal"
+
+
+def form(when: str, runs: str) -> dict:
+    return {"title": {"value": "Sweep results"}, "when": {"value": when}, "runs": {"value": runs},
+            "policy": {"value": {"type": "static_select", "selected_option": {"value": "warn"}}}}
+
+
+def test_a_time_already_past_is_refused_inside_the_form(bot):
+    bot.reply("connect push as trainer")
+    bot.reply("track trainer:r1")
+    resp = bot.slack.view_submission("review_modal", form("2020-01-01 10:00", "trainer:r1"),
+                                     private_metadata=CHANNEL)
+    body = resp.json()
+    assert body["response_action"] == "errors" and "already passed" in body["errors"]["when"]
+    assert "No upcoming reviews" in bot.reply("reviews")
+
+
+def test_an_unknown_connection_is_refused_on_the_runs_field(bot):
+    resp = bot.slack.view_submission("review_modal", form("tomorrow 14:00", "nowhere:r1"),
+                                     private_metadata=CHANNEL)
+    assert "nowhere" in resp.json()["errors"]["runs"]
+
+
+def test_a_good_form_closes_and_confirms_privately(bot):
+    bot.reply("connect push as trainer")
+    bot.reply("track trainer:r1")
+    resp = bot.slack.view_submission("review_modal", form("tomorrow 14:00", "trainer:r1"),
+                                     private_metadata=CHANNEL)
+    assert resp.status_code == 200 and not resp.text.strip()
+    assert bot.fake.wait_for(lambda: bot.fake.ephemerals(CHANNEL))
+    assert "Sweep results" in bot.fake.ephemerals(CHANNEL)[-1]["text"]
