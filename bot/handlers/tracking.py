@@ -113,10 +113,26 @@ def untrack(ctx: Ctx, cmd: Untrack) -> Reply:
             )
         )
         if watch is None:
-            raise Problem(f"This channel is not tracking `{escape(str(cmd.target))}`.", USAGE["untrack"])
+            raise Problem(_not_tracked(s, ctx.channel_id, conn, cmd.target), USAGE["untrack"])
         s.execute(delete(WatchRun).where(WatchRun.watch_id == watch.id))
         s.delete(watch)
     return Reply(f":see_no_evil: Stopped tracking `{escape(str(cmd.target))}` in this channel.")
+
+
+def _not_tracked(s, channel_id: str, conn: Connection, target: RunRef) -> str:  # noqa: ANN001
+    """Why there is nothing to untrack; a run that comes with an experiment watch says which."""
+    through = s.scalars(
+        select(Watch.ref)
+        .join(WatchRun, WatchRun.watch_id == Watch.id)
+        .join(Run, Run.id == WatchRun.run_id)
+        .where(Watch.channel_id == channel_id, Watch.is_experiment.is_(True), Run.connection_id == conn.id,
+               Run.ref == target.ref)
+    ).first()
+    if through and not target.experiment:
+        experiment = RunRef(conn.name, through, True)
+        return (f"`{escape(str(target))}` is tracked here as part of experiment `{escape(through)}`; "
+                f"stop that with `/ready untrack {escape(str(experiment))}`.")
+    return f"This channel is not tracking `{escape(str(target))}`."
 
 
 def runs(ctx: Ctx, _cmd: Runs) -> Reply:

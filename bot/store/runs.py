@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.core.eta import estimate_eta
@@ -21,7 +21,10 @@ def connection_info(conn: Connection, box: SecretBox) -> ConnectionInfo:
 
 
 def find_connection(s: Session, team_id: str, name: str) -> Connection | None:
-    return s.scalar(select(Connection).where(Connection.team_id == team_id, Connection.name == name))
+    """By name, ignoring case (people type `MLflow:` as often as `mlflow:`); an exact match wins."""
+    rows = list(s.scalars(select(Connection).where(Connection.team_id == team_id,
+                                                   func.lower(Connection.name) == name.lower())))
+    return next((c for c in rows if c.name == name), rows[0] if rows else None)
 
 
 def team_connections(s: Session, team_id: str) -> list[Connection]:

@@ -88,3 +88,9 @@ def test_control_characters_are_refused_not_stored(bot):
     resp = push(bot, token, {"state": "running", "name": "nul\u0000name", "params": {"a\u0000": "b\u0000"}})
     assert resp.status_code == 200
     assert "nulname" in bot.reply("track trainer:resnet-7") + bot.reply("runs")
+
+
+def test_connection_names_are_matched_ignoring_case(bot):
+    connect_push(bot)
+    assert "Now tracking" in bot.reply("track Trainer:resnet-7")
+    assert "already exists" in bot.reply("connect push as TRAINER")

@@ -256,3 +256,13 @@ def test_connect_to_unreachable_tracker_saves_nothing(bot):
     reply = bot.reply("connect mlflow http://127.0.0.1:9 as dead")
     assert "Could not reach" in reply and "Nothing was saved" in reply
     assert "No connection named `dead`" in bot.reply("track dead:abc")
+
+
+def test_untracking_a_run_that_came_with_an_experiment_says_how(connected, mlflow_logger, experiment):
+    bot = connected
+    exp_name, exp_id = experiment
+    run_id = start_run(mlflow_logger, exp_id, "member", T0 - timedelta(minutes=1))
+    bot.reply(f"track mlflow:experiment/{exp_name}")
+    reply = html.unescape(bot.reply(f"untrack mlflow:{run_id}"))
+    assert f"part of experiment `{exp_name}`" in reply and f"/ready untrack mlflow:experiment/{exp_name}" in reply
+    assert "member" in bot.reply("runs")  # nothing changed
