@@ -10,14 +10,18 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot import commands as c
 from bot.commands import ParseError, parse
 from bot.handlers.base import Ctx, Problem, Reply
+from bot.handlers.reach import reach_warning
 from bot.handlers.routes import route
 from bot.metrics import COMMANDS
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
+# Commands after which the channel expects notifications: worth checking the bot can post there.
+SUBSCRIBING = (c.Track, c.TargetAdd, c.ReviewAdd, c.StandupAt, c.DigestAt)
 ACK_BUDGET_SECONDS = 2.0  # leaves a margin under Slack's 3 s for the HTTP round trip
 SLOW_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ready-slow")
 
@@ -68,6 +72,8 @@ def run_handler(handler: Callable[[Ctx, Any], Reply], ctx: Ctx, cmd: Any) -> Rep
     try:
         reply = handler(ctx, cmd)
         COMMANDS.labels(name, "ok").inc()
+        if isinstance(cmd, SUBSCRIBING):
+            reply.text += reach_warning(ctx.client, ctx.channel_id)
         return reply
     except Problem as problem:
         COMMANDS.labels(name, "refused").inc()

@@ -106,3 +106,11 @@ def test_slow_command_acks_in_time_and_answers_via_response_url(bot, monkeypatch
     release.set()
     assert bot.fake.wait_for(lambda: len(bot.fake.responses()) > before)
     assert "Connected *slow*" in bot.fake.responses()[-1]["text"]
+
+
+def test_setting_up_in_a_private_channel_without_the_bot_warns(bot):
+    bot.fake.add_channel("G9", "secret-plans", members=["U1"], is_private=True)
+    bot.reply("connect push as trainer")
+    reply = bot.reply("track trainer:r1", channel_id="G9")
+    assert "Now tracking" in reply and "/invite @readybot" in reply
+    assert "/invite" not in bot.reply("track trainer:r1")  # C1: the bot is a member
