@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load()
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are set-up noise
+        # Their INFO lines are set-up noise, and APScheduler logs every job run at INFO.
+        for noisy in ("alembic", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         from bot import redact
 
         redact.install([settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
