@@ -3,13 +3,13 @@ commands, the outbox and the fake Slack. MLflow timestamps follow the test clock
 
 from __future__ import annotations
 
-import html
 import uuid
 from datetime import datetime
 
 from sqlalchemy import select
 
 from bot.store.models import Alert
+from tests.slack_text import shown  # noqa: F401 - re-exported
 
 CHANNEL = "C1"
 
@@ -25,18 +25,6 @@ def top_level(bot, channel: str = CHANNEL) -> list[dict]:
 
 def thread_of(bot, message: dict, channel: str = CHANNEL) -> list[dict]:
     return [m for m in bot.fake.messages(channel) if m.get("thread_ts") == message["ts"] and m["ts"] != message["ts"]]
-
-
-def shown(message: dict) -> str:
-    """What a reader sees: the message's block texts with Slack's escapes undone."""
-    parts = [message.get("text") or ""]
-    for block in message.get("blocks") or []:
-        if isinstance(block.get("text"), dict):
-            parts.append(block["text"]["text"])
-        for element in block.get("elements") or []:
-            if isinstance(element.get("text"), str):
-                parts.append(element["text"])
-    return html.unescape("\n".join(parts))
 
 
 def buttons(message: dict) -> dict[str, str]:

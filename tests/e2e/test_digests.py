@@ -14,6 +14,7 @@ from bot.jobs.digests import digest_tick
 from bot.sandbox import block_kit_errors
 from bot.sandbox.world import TEAM_ID
 from bot.store.models import Connection, Outbox, Review, ReviewRun, Run, Target, Watch, WatchRun
+from tests.slack_text import shown
 
 CH = "C1"
 STATES = ("finished", "failed", "stalled", "running", "killed", "queued")
@@ -57,15 +58,6 @@ def add_runs(bot, count: int, name: str = "run", state: str | None = None) -> li
 
 def posted(bot) -> list[dict]:
     return bot.fake.messages(CH)
-
-
-def shown(message: dict) -> str:
-    parts = [message.get("text") or ""]
-    for block in message.get("blocks") or []:
-        if isinstance(block.get("text"), dict):
-            parts.append(block["text"]["text"])
-        parts += [e["text"] for e in block.get("elements") or [] if isinstance(e.get("text"), str)]
-    return html.unescape("\n".join(parts))
 
 
 def digests(bot) -> list[dict]:

@@ -15,6 +15,7 @@ from bot.services import build_services
 from bot.store.models import Connection, Run
 from bot.wiring import install_features
 from tests.conftest import T0, make_settings, quick_trackers
+from tests.slack_text import shown
 
 pytestmark = pytest.mark.mlflow
 
@@ -27,16 +28,6 @@ def ms(at: datetime) -> int:
 
 def texts(bot, channel: str = CHANNEL) -> list[str]:
     return [html.unescape(m.get("text") or "") for m in bot.fake.messages(channel)]
-
-
-def blocks_text(message: dict) -> str:
-    parts = []
-    for block in message.get("blocks") or []:
-        if "text" in block and isinstance(block["text"], dict):
-            parts.append(block["text"]["text"])
-        for element in block.get("elements") or []:
-            parts.append(element.get("text", "") if isinstance(element.get("text"), str) else "")
-    return html.unescape("\n".join(parts))
 
 
 @pytest.fixture
@@ -74,7 +65,7 @@ def test_finished_run_is_announced_once_with_final_metrics(connected, mlflow_log
     bot.cycle()
     messages = bot.fake.messages(CHANNEL)
     assert len(messages) == 1, texts(bot)
-    body = blocks_text(messages[0])
+    body = shown(messages[0])
     assert "resnet-a" in messages[0]["text"] and "finished" in messages[0]["text"]
     assert "0.123" in body and "0.9345" in body
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from bot.jobs.standups import standup_tick
 from bot.sandbox.world import TEAM_ID
 from bot.store.models import Connection, Run, Schedule, StandupAnswer, Watch, WatchRun
+from tests.slack_text import shown
 
 CH = "C2"
 SUN_NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -49,15 +50,6 @@ def tick(bot, when: datetime) -> None:
 
 def dms(bot, user: str) -> list[dict]:
     return bot.fake.messages(user)
-
-
-def shown(message: dict) -> str:
-    parts = [message.get("text") or ""]
-    for block in message.get("blocks") or []:
-        if isinstance(block.get("text"), dict):
-            parts.append(block["text"]["text"])
-        parts += [e["text"] for e in block.get("elements") or [] if isinstance(e.get("text"), str)]
-    return html.unescape("\n".join(parts))
 
 
 def buttons(message: dict) -> dict[str, str]:
