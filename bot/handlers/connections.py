@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.commands import Connect, ConnectModal
 from bot.commands.help import USAGE
 from bot.handlers.base import Ctx, Problem, Reply
+from bot.notify.messages import text_input
 from bot.store import runs as q
 from bot.store.models import Connection
 from integrations.base import ConnectionInfo, TrackerError
@@ -83,19 +84,6 @@ def connect_modal(ctx: Ctx, _cmd: ConnectModal) -> Reply:
 
 
 def connect_view(channel_id: str) -> dict:
-    def field(block_id: str, label: str, placeholder: str, optional: bool = False) -> dict:
-        return {
-            "type": "input",
-            "block_id": block_id,
-            "optional": optional,
-            "label": {"type": "plain_text", "text": label},
-            "element": {
-                "type": "plain_text_input",
-                "action_id": "value",
-                "placeholder": {"type": "plain_text", "text": placeholder},
-            },
-        }
-
     kinds = ["mlflow", "wandb", "comet", "tensorboard", "push"]
     return {
         "type": "modal",
@@ -114,8 +102,8 @@ def connect_view(channel_id: str) -> dict:
                     "options": [{"text": {"type": "plain_text", "text": k}, "value": k} for k in kinds],
                 },
             },
-            field("url", "URL or log directory", "https://mlflow.example.com", optional=True),
-            field("name", "Name", "defaults to the tracker kind", optional=True),
-            field("key", "API key or user:password", "stored encrypted, never shown", optional=True),
+            text_input("url", "URL or log directory", "https://mlflow.example.com", optional=True),
+            text_input("name", "Name", "defaults to the tracker kind", optional=True),
+            text_input("key", "API key or user:password", "stored encrypted, never shown", optional=True),
         ],
     }

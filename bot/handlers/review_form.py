@@ -18,6 +18,7 @@ from bot.commands.refs import parse_ref, parse_ref_list
 from bot.commands.reviews import MAX_LEAD, MAX_TITLE, MIN_LEAD
 from bot.commands.timeparse import parse_duration, parse_when
 from bot.core.reviews import AUTO_POSTPONE, POLICIES, WARN
+from bot.notify.messages import text_input
 
 REVIEW_MODAL = "review_modal"
 # Google Calendar event ids are opaque strings; this only keeps out what cannot be an id.
@@ -71,17 +72,8 @@ def review_modal_view(channel_id: str, prefill_refs: list[str], calendar_sync: b
 
 
 def _text(block_id: str, label: str, placeholder: str, optional: bool = False, initial: str = "") -> dict:
-    element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": "value",
-        "placeholder": {"type": "plain_text", "text": placeholder[:150]},
-    }
-    if block_id == "title":
-        element["max_length"] = MAX_TITLE
-    if initial:
-        element["initial_value"] = initial
-    return {"type": "input", "block_id": block_id, "optional": optional,
-            "label": {"type": "plain_text", "text": label}, "element": element}
+    max_length = MAX_TITLE if block_id == "title" else None
+    return text_input(block_id, label, placeholder, optional=optional, initial=initial, max_length=max_length)
 
 
 def _policy() -> dict:

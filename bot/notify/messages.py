@@ -42,3 +42,19 @@ def actions(*elements: dict[str, Any], block_id: str | None = None) -> dict[str,
     if block_id:
         block["block_id"] = block_id[:255]
     return block
+
+
+def text_input(block_id: str, label: str, placeholder: str, *, optional: bool = False, initial: str = "",
+               max_length: int | None = None) -> dict[str, Any]:
+    """A modal's one-line text input; its value comes back under action_id "value"."""
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": "value",
+        "placeholder": {"type": "plain_text", "text": placeholder[:150]},
+    }
+    if max_length:
+        element["max_length"] = max_length
+    if initial:
+        element["initial_value"] = initial
+    return {"type": "input", "block_id": block_id, "optional": optional,
+            "label": {"type": "plain_text", "text": label[:2000]}, "element": element}
