@@ -7,6 +7,7 @@ in-process scheduler runs once (gunicorn workers would each start one).
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 
 from waitress.server import create_server
@@ -32,6 +33,7 @@ class Server:
         self.port = self.http.effective_port
         self.scheduler = build_scheduler(services) if scheduler else None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def url(self) -> str:
@@ -40,27 +42,37 @@ class Server:
     def start(self) -> Server:
         if self.scheduler:
             self.scheduler.start()
-        self._thread = threading.Thread(target=self.http.run, name="readybot-http", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="readybot-http", daemon=True)
         self._thread.start()
         return self
+
+    def run(self) -> None:
+        """waitress's own run(), one short poll at a time, so stop() can end it before the
+        sockets close (closing them under a running select() fails with EBADF)."""
+        http = self.http
+        while not self._stopping.is_set():
+            http.asyncore.loop(timeout=0.2, map=http._map, use_poll=http.adj.asyncore_use_poll, count=1)
 
     def stop(self) -> None:
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
             release(self.services.store, "poll", HOLDER)
+        self._stopping.set()
+        if self._thread and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
         # Let in-flight requests finish before closing the sockets they answer on.
         self.http.task_dispatcher.shutdown(timeout=5)
         self.http.close()
-        if self._thread:
-            self._thread.join(timeout=5)
 
 
 def serve(services: Services, port: int) -> None:
     server = Server(services, port)
     if server.scheduler:
         server.scheduler.start()
+    # SIGTERM (docker stop, Kubernetes) ends the loop like Ctrl-C does, so shutdown is clean.
+    signal.signal(signal.SIGTERM, lambda *_: server._stopping.set())
     log.info("readybot listening on port %s (POST /slack/events)", server.port)
     try:
-        server.http.run()
+        server.run()
     finally:
         server.stop()
