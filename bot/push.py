@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.jobs.poll import update_run
 from bot.services import Services
+from bot.store import points
 from bot.store import runs as q
 from bot.store.models import Connection
 from bot.web import MAX_PUSH_BODY, Response, json_response, read_body
@@ -37,6 +38,7 @@ def handle_push(services: Services, environ: dict[str, Any], raw_ref: str) -> Re
         run, created = q.ensure_run(s, conn.id, snap, now)
         # A script that does not say when it started started when it first reported: the ETA needs one.
         run.started_at = run.started_at or now
+        points.record(s, run.id, snap.metrics, snap.step, snap.heartbeat_at or now)  # before the target hooks chart it
         if not created:
             update_run(s, services, conn, run, snap, now, stall_after)
         state = run.state

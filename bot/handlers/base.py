@@ -37,6 +37,8 @@ class Reply:
     public: bool = False  # in_channel instead of ephemeral
 
     def as_response(self) -> dict[str, Any]:
+        if not self.text and not self.blocks:
+            return {}  # e.g. a command that opened a modal: an empty message would show as a blank bubble
         body: dict[str, Any] = {"response_type": "in_channel" if self.public else "ephemeral", "text": self.text}
         if self.blocks:
             body["blocks"] = self.blocks
@@ -52,7 +54,12 @@ class Problem(Exception):
     extra: dict[str, Any] = field(default_factory=dict)
 
     def reply(self) -> Reply:
-        text = f":warning: {self.message}"
-        if self.usage:
-            text += f"\nUsage: `{self.usage}`"
-        return Reply(text)
+        return Reply(f":warning: {self.message}{usage_text(self.usage)}")
+
+
+def usage_text(usage: str | None) -> str:
+    """The usage line(s) under a refusal, escaped: Slack reads `<name>` as a link even in code."""
+    if not usage:
+        return ""
+    shown = usage.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"\nUsage: `{shown}`" if "\n" not in shown else f"\nUsage:\n```{shown}```"

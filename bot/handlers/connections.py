@@ -17,6 +17,8 @@ from integrations.base import ConnectionInfo, TrackerError
 DEFAULT_URLS = {"wandb": "https://api.wandb.ai", "comet": "https://www.comet.com/api/rest/v2/"}
 NEEDS_KEY = {"wandb", "comet"}
 CONNECT_MODAL = "connect_modal"
+# In the form the advice is different: there is a Name field, no `as <name>`.
+TAKEN = {"field": "name", "form": "A connection with this name already exists; pick another name."}
 
 
 def connect(ctx: Ctx, cmd: Connect) -> Reply:
@@ -24,9 +26,11 @@ def connect(ctx: Ctx, cmd: Connect) -> Reply:
     url = DEFAULT_URLS.get(cmd.kind, cmd.url) if cmd.url == "default" else cmd.url
     with ctx.store.tx() as s:
         if q.find_connection(s, ctx.team_id, name):
-            raise Problem(f"A connection named `{name}` already exists. Pick another with `as <name>`.", USAGE["connect"])
+            raise Problem(f"A connection named `{name}` already exists. Pick another with `as &lt;name&gt;`.", USAGE["connect"],
+                          extra=TAKEN)
     if cmd.kind in NEEDS_KEY and not cmd.key:
-        raise Problem(f"{cmd.kind} needs an API key: add `key=<secret>` or run `/ready connect` for a private form.")
+        raise Problem(f"{cmd.kind} needs an API key: add `key=&lt;secret&gt;` or run `/ready connect` for a private form.",
+                      extra={"field": "key", "form": f"{cmd.kind} needs an API key."})
     if cmd.kind == "push":
         return _connect_push(ctx, name)
     info = ConnectionInfo(kind=cmd.kind, name=name, url=url, secret=cmd.key)
@@ -38,7 +42,7 @@ def connect(ctx: Ctx, cmd: Connect) -> Reply:
     note = " The key is stored encrypted and will not be shown again." if cmd.key else ""
     return Reply(
         f":link: Connected *{name}* ({cmd.kind}, {url}).{note}\n"
-        f"Track a run with `/ready track {name}:<run-id>` or `/ready track {name}:experiment/<name>`."
+        f"Track a run with `/ready track {name}:&lt;run-id&gt;` or `/ready track {name}:experiment/&lt;name&gt;`."
     )
 
 
@@ -47,9 +51,9 @@ def _connect_push(ctx: Ctx, name: str) -> Reply:
     _save(ctx, name, "push", "", None, push_token_hash=ctx.services.box.token_hash(token))
     base = ctx.services.settings.public_url or f"http://localhost:{ctx.services.settings.port}"
     return Reply(
-        f":link: Push connection *{name}* created. Its token is shown only this once:\n`{token}`\n"
+        f":link: Push connection *{name}* created. Its token is shown only this once; keep it as `READYBOT_PUSH_TOKEN` in the training job:\n`{token}`\n"
         f"Report a run from training code:\n```curl -X POST {base}/api/v1/runs/my-run \\\n"
-        f"  -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' \\\n"
+        f"  -H \"Authorization: Bearer $READYBOT_PUSH_TOKEN\" -H 'Content-Type: application/json' \\\n"
         f"  -d '{{\"state\": \"running\", \"step\": 100, \"total_steps\": 1000, \"metrics\": {{\"loss\": 0.4}}}}'```\n"
         f"Then `/ready track {name}:my-run` in a channel."
     )
@@ -73,7 +77,8 @@ def _save(ctx: Ctx, name: str, kind: str, url: str, key: str | None, push_token_
                 )
             )
     except IntegrityError:
-        raise Problem(f"A connection named `{name}` already exists. Pick another with `as <name>`.") from None
+        raise Problem(f"A connection named `{name}` already exists. Pick another with `as &lt;name&gt;`.",
+                      extra=TAKEN) from None
 
 
 def connect_modal(ctx: Ctx, _cmd: ConnectModal) -> Reply:

@@ -122,4 +122,4 @@ def _off(ctx: Ctx, kind: str) -> Reply:
         schedule.enabled = False
         if kind == "standup":
             q.drop_unstarted_rounds(s, ctx.channel_id)
-    return Reply(f":zzz: The {kind} of this channel is off. `/ready {kind} at <HH:MM>` turns it back on.")
+    return Reply(f":zzz: The {kind} of this channel is off. `/ready {kind} at &lt;HH:MM&gt;` turns it back on.")

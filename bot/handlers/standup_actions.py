@@ -124,7 +124,7 @@ def save_questions(services: Services, channel_id: str, text: str) -> list[str]:
     with services.store.tx() as s:
         schedule = q.schedule_of(s, channel_id, "standup")
         if schedule is None:
-            raise Problem("Set a standup first with `/ready standup at <HH:MM>`.")
+            raise Problem("Set a standup first with `/ready standup at &lt;HH:MM&gt;`.")
         # A new dict: JSON columns only notice reassignment, not in-place edits.
         schedule.questions = {**(schedule.questions or {}), "questions": questions}
     return questions

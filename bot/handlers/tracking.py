@@ -6,9 +6,10 @@ from sqlalchemy import delete, select
 
 from bot.commands import RunRef, Runs, Track, Untrack
 from bot.commands.help import USAGE
-from bot.core.eta import format_duration, format_eta, progress_fraction
+from bot.core.eta import format_duration, progress_fraction
 from bot.core.runs import staleness
 from bot.handlers.base import Ctx, Problem, Reply
+from bot.notify.render import _when as when
 from bot.notify.render import escape, link
 from bot.store import runs as q
 from bot.store.models import Connection, Run, Watch, WatchRun
@@ -30,7 +31,7 @@ def resolve_connection(ctx: Ctx, ref: RunRef, usage: str) -> Connection:
         return conns[0]
     if not conns:
         raise Problem("No tracker is connected yet: start with `/ready connect`.", USAGE["connect"])
-    raise Problem("Several trackers are connected: write the ref as `<connection>:<run-id>`.", usage)
+    raise Problem("Several trackers are connected: write the ref as `&lt;connection&gt;:&lt;run-id&gt;`.", usage)
 
 
 def track(ctx: Ctx, cmd: Track) -> Reply:
@@ -141,7 +142,7 @@ def runs(ctx: Ctx, _cmd: Runs) -> Reply:
         rows = q.channel_runs(s, ctx.channel_id)
         lines = [_run_line(run, conn, now) for run, conn in rows[:MAX_LISTED]]
     if not rows:
-        return Reply("No runs are tracked in this channel yet. Try `/ready track <conn>:<run-id>`.")
+        return Reply("No runs are tracked in this channel yet. Try `/ready track &lt;conn&gt;:&lt;run-id&gt;`.")
     text = f"*Runs tracked here ({len(rows)})*\n" + "\n".join(lines)
     if len(rows) > MAX_LISTED:
         text += f"\n…and {len(rows) - MAX_LISTED} more."
@@ -165,7 +166,8 @@ def _run_line(run: Run, conn: Connection, now) -> str:  # noqa: ANN001
     if run.step is not None:
         parts.append(f"step {run.step}" + (f"/{run.total_steps} ({frac:.0%})" if frac is not None else ""))
     if run.eta and run.state in ("running", "stalled"):
-        parts.append(f"ETA {format_eta(run.eta, now, 'UTC')}")
+        # A date token: each reader sees the time in their own zone.
+        parts.append(f"ETA {when(run.eta)} (in {format_duration(run.eta - now)})" if run.eta > now else "ETA now")
     metrics = list((run.metrics or {}).items())[:3]
     if metrics:
         parts.append(", ".join(f"{escape(k)}={_fmt(v)}" for k, v in metrics))

@@ -41,6 +41,7 @@ class Answer:
     error: TrackerError | None = None
     # Filled by services.extras["history"] fetchers: metric key -> run ref -> points.
     history: dict[str, dict[str, list[MetricPoint]]] = field(default_factory=dict)
+    asked_at: datetime | None = None  # when the tracker was asked
 
 
 def poll_once(services: Services) -> int:
@@ -77,8 +78,10 @@ def plan(services: Services) -> list[Work]:
 
 
 def ask(services: Services, work: Work) -> Answer:
+    asked_at = services.clock()
     with POLL_SECONDS.labels(work.conn.kind).time():
         answer = _ask(services, work)
+    answer.asked_at = asked_at
     POLLS.labels(work.conn.kind, "error" if answer.error else "ok").inc()
     return answer
 
@@ -133,6 +136,10 @@ def tracker_for_connection(services: Services, conn: Connection):  # noqa: ANN20
         for old in [k for k in cache if k[0] == conn.id]:
             del cache[old]
         cache[key] = services.trackers(q.connection_info(conn, services.box))
+        if conn.kind == "push":  # a pushed run's history is what it pushed, kept in our database
+            from bot.store.points import reader
+
+            cache[key].history = reader(services.store, conn.id)
     return cache[key]
 
 
@@ -149,6 +156,9 @@ def record(services: Services, work: Work, answer: Answer) -> int:
             experiment_lost(s, work.conn, watch_id, reason, now)
         count = 0
         runs = q.runs_by_ref(s, work.conn.id, set(answer.snaps) | set(work.refs))
+        # A poll slower than its lease overlaps another replica's: an answer older than what that
+        # one recorded since must not undo it (a finished run set back to running stays so).
+        runs = {ref: run for ref, run in runs.items() if not _recorded_since(run, answer.asked_at)}
         for ref, snap in answer.snaps.items():
             if (run := runs.get(ref)) is not None:
                 update_run(s, services, work.conn, run, snap, now, stall_after)
@@ -160,6 +170,10 @@ def record(services: Services, work: Work, answer: Answer) -> int:
         for hook in services.extras.get("after_record", ()):
             hook(s, services, work.conn, answer, now)
         return count
+
+
+def _recorded_since(run: Run, asked_at: datetime | None) -> bool:
+    return asked_at is not None and run.polled_at is not None and run.polled_at > asked_at
 
 
 def mark_stale(s, work: Work, error: TrackerError, now: datetime) -> None:  # noqa: ANN001
@@ -221,7 +235,7 @@ def update_run(s, services: Services, conn: Connection, run: Run, snap: RunSnaps
     snap = with_total(snap, run.total_steps_override)
     known = Known(RunState(run.state), run.step, run.heartbeat_at, run.progress_at)
     seen = observe(known, snap, now, stall_after)
-    q.apply_snapshot(run, snap, now)
+    q.apply_snapshot(run, snap, now, partial=conn.kind not in POLLED)
     run.state = seen.state.value
     run.progress_at = seen.progress_at
     run.eta = _eta(run, now)

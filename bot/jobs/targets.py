@@ -8,7 +8,7 @@ transaction open:
   feeds those points to the pure evaluator, stores progress, records each crossing as a unique
   Alert row and queues one message per channel, with a chart per run in its thread.
 - evaluate_pushed: pushed runs have no history to fetch; the pushed value is the one new point
-  at the pushed step.
+  at the pushed step, and a crossing's chart draws the points the push path kept (run_points).
 
 Exactly-once comes from the database, not from this process: the Alert row is unique per
 (target, run, crossing) and is inserted in the same transaction as the outbox rows.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import update
@@ -30,6 +30,7 @@ from bot.jobs.poll import run_payload
 from bot.notify import target_alert as msg
 from bot.notify.outbox import enqueue
 from bot.services import Services
+from bot.store import points as kept
 from bot.store import runs as q
 from bot.store import targets as store
 from bot.store.models import Alert, Connection, Run, Target
@@ -155,7 +156,11 @@ def evaluate_pushed(s: Session, services: Services, conn: Connection, run: Run, 
     for target in store.targets_for_run(s, run):
         if target.metric in snap.metrics:
             point = MetricPoint(step=snap.step, value=float(snap.metrics[target.metric]), at=at)
-            fired += evaluate_run(s, target, run, [point], now, repeats=False)
+            crossed = evaluate_run(s, target, run, [point], now, repeats=False)
+            if crossed:  # the chart shows the run's kept history, which includes this point
+                history = kept.history(s, [run.id], target.metric).get(run.id) or [point]
+                crossed = [replace(f, points=history) for f in crossed]
+            fired += crossed
     announce(s, conn, fired, now)
 
 

@@ -12,10 +12,11 @@ from slack_bolt import App
 
 from bot import commands as c
 from bot.commands import ParseError, parse
-from bot.handlers.base import Ctx, Problem, Reply
+from bot.handlers.base import Ctx, Problem, Reply, usage_text
 from bot.handlers.reach import reach_warning
 from bot.handlers.routes import route
 from bot.metrics import COMMANDS
+from bot.notify.render import escape
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -55,16 +56,17 @@ def register(app: App, services: Services) -> None:
             reply = future.result(timeout=ACK_BUDGET_SECONDS)
         except FutureTimeout:
             ack()
-            respond(**future.result().as_response())
+            body = future.result().as_response()
+            if body:
+                respond(**body)
             return
         ack(**reply.as_response())
 
 
 def parse_error_reply(err: ParseError) -> Reply:
-    text = f":warning: {err.message}"
-    if err.usage:
-        text += f"\nUsage: `{err.usage}`" if "\n" not in err.usage else f"\nUsage:\n```{err.usage}```"
-    return Reply(text)
+    # The message quotes what the user typed (`<!channel>` must not become a mention) and
+    # names placeholders like `<when>`: all of it is shown as written.
+    return Reply(f":warning: {escape(err.message)}{usage_text(err.usage)}")
 
 
 def run_handler(handler: Callable[[Ctx, Any], Reply], ctx: Ctx, cmd: Any) -> Reply:

@@ -1,4 +1,4 @@
-"""The review warning's buttons (Postpone to ETA, Hold anyway, Cancel) and the review form.
+"""The review warning's buttons (Postpone to ETA, Meet as planned, Cancel review) and the review form.
 
 A decision is one quick transaction, made before the ack. The form acks first: scheduling may
 ask a tracker about runs the channel does not track yet, which can take longer than Slack's 3 s.
@@ -19,7 +19,7 @@ from bot.handlers.review_decisions import decide
 from bot.handlers.review_form import REVIEW_MODAL, FormErrors, draft_from
 from bot.handlers.reviews import schedule
 from bot.listeners.commands import ACK_BUDGET_SECONDS, OOPS, SLOW_POOL
-from bot.listeners.views import view_values
+from bot.listeners.views import plain, view_values
 from bot.notify.review_messages import CANCEL, HOLD, POSTPONE
 from bot.services import Services
 
@@ -36,7 +36,7 @@ def register(app: App, services: Services) -> None:
         try:
             draft = draft_from(view_values(view))
         except FormErrors as exc:
-            ack(response_action="errors", errors=exc.errors)
+            ack(response_action="errors", errors={k: plain(v) for k, v in exc.errors.items()})
             return
         ctx = Ctx(services, team_id=(body.get("team") or {}).get("id", ""),
                   channel_id=view.get("private_metadata", ""), user_id=(body.get("user") or {}).get("id", ""),
@@ -53,7 +53,7 @@ def register(app: App, services: Services) -> None:
         else:
             if isinstance(outcome, Problem):
                 field = outcome.extra.get("field", "runs")
-                ack(response_action="errors", errors={field: outcome.message[:300]})
+                ack(response_action="errors", errors={field: plain(outcome.message)[:300]})
                 return
             ack()
         text = outcome.reply().text if isinstance(outcome, Problem) else outcome.text

@@ -24,7 +24,7 @@ def register(app: App, services: Services) -> None:
             text += f" as {values['name']}"
         cmd = parse(text)
         if isinstance(cmd, ParseError):
-            ack(response_action="errors", errors={"url": cmd.message[:150]})
+            ack(response_action="errors", errors={"url": plain(cmd.message)[:150]})
             return
         if not isinstance(cmd, Connect):
             ack(response_action="errors", errors={"kind": "Choose a tracker"})
@@ -36,11 +36,18 @@ def register(app: App, services: Services) -> None:
         try:
             reply = connect(ctx, cmd)
         except Problem as problem:
-            ack(response_action="errors", errors={"url": problem.message[:150]})
+            field = problem.extra.get("field", "url")
+            ack(response_action="errors", errors={field: plain(problem.extra.get("form", problem.message))[:150]})
             return
         ack()
         # The confirmation (and a push token) go to the user alone.
         client.chat_postEphemeral(channel=ctx.channel_id, user=user, text=reply.text)
+
+
+def plain(message: str) -> str:
+    """A refusal written for a message, as the plain text a modal shows under a field."""
+    text = message.replace("`", "").replace("*", "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def view_values(view: dict[str, Any]) -> dict[str, str]:

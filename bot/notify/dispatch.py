@@ -14,10 +14,10 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 
 from bot.metrics import NOTIFICATIONS
-from bot.notify import outbox
+from bot.notify import outbox, undeliverable
 from bot.notify.fit import fit_message
 from bot.notify.messages import build
-from bot.notify.recover import already_posted, stamp
+from bot.notify.recover import already_posted, already_uploaded, stamp
 from bot.notify.render import Message
 from bot.slackapi import SlackClients
 from bot.store.db import Store
@@ -178,6 +178,10 @@ class Dispatcher:
         from bot.notify.uploads import file_for
 
         filename, content, comment = file_for(row.template, row.payload)
+        # An earlier attempt may have shared it before its sender died (only a thread can be searched
+        # reliably: a channel may hold the same run's chart from an earlier alert).
+        if row.attempts > 1 and parent is not None and already_uploaded(client, channel, filename, parent.ts):
+            return channel, None
         client.files_upload_v2(
             channel=channel,
             file=content,
@@ -196,7 +200,9 @@ class Dispatcher:
         elif error in PERMANENT:
             log.warning("outbox row %s failed permanently: %s", row.id, error)
             NOTIFICATIONS.labels("failed").inc()
-            self._set(row, status="failed", error=error)
+            with self.store.tx() as s:  # a channel the bot cannot post in: tell who set it up, once a day
+                s.execute(update(Outbox).where(Outbox.id == row.id).values(status="failed", error=error))
+                undeliverable.report(s, row, error, now)
         else:
             transient = exc.response.status_code >= 500 or error in TRANSIENT
             self._retry(row, now + _backoff(row.attempts), error, transient=transient)

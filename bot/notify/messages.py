@@ -58,3 +58,15 @@ def text_input(block_id: str, label: str, placeholder: str, *, optional: bool = 
         element["initial_value"] = initial
     return {"type": "input", "block_id": block_id, "optional": optional,
             "label": {"type": "plain_text", "text": label[:2000]}, "element": element}
+
+
+@builder("digest")
+def digest_message(payload: dict[str, Any]) -> Message:
+    """The digest's notification text counts what happened; its header alone says nothing."""
+    message = render("digest", **payload)
+    digest = payload["digest"]
+    counts = [f"{digest.get(key + '_count', 0)} {label}" for key, label in
+              (("finished", "finished"), ("failed", "failed"), ("stalled", "stalled"), ("running", "in progress"))
+              if digest.get(key + "_count")]
+    message.text = "Run digest: " + (", ".join(counts) if counts else "nothing new")
+    return message

@@ -40,3 +40,15 @@ def already_posted(client: Any, channel: str, key: str, thread_ts: str | None = 
         if metadata.get("event_type") == EVENT_TYPE and (metadata.get("event_payload") or {}).get("key") == key:
             return message.get("ts")
     return None
+
+
+def already_uploaded(client: Any, channel: str, filename: str, thread_ts: str) -> bool:
+    """Whether a previous attempt already shared a file of this name in the thread. Files carry no
+    message metadata, so the name (one chart per run and metric in an alert's thread) stands in
+    for the key. Without history access: False, and the file is shared again rather than lost."""
+    try:
+        resp = client.conversations_replies(channel=channel, ts=thread_ts, limit=LOOK_BACK)
+    except SlackApiError as exc:
+        log.info("cannot check %s for an earlier upload (%s); uploading again", channel, exc.response.get("error"))
+        return False
+    return any(f.get("name") == filename for m in resp.get("messages") or [] for f in m.get("files") or [])

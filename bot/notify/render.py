@@ -100,7 +100,12 @@ def environment() -> jinja2.Environment:
     env.filters["duration"] = _duration
     env.filters["ago"] = _ago
     env.filters["when"] = _when
+    env.filters["review_state"] = lambda state: REVIEW_STATES.get(state, state)
     return env
+
+
+# A review's state as people say it: "held" would read as "put on hold", the opposite of meaning.
+REVIEW_STATES = {"waiting": "waiting on runs", "ready": "results ready", "held": "meeting as planned"}
 
 
 def _duration(seconds: float | None) -> str:
@@ -130,8 +135,10 @@ def format_number(value: Any) -> str:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             return str(value)
-        if value == 0 or 1e-3 <= abs(value) < 1e6:
+        if value == 0 or 1e-3 <= abs(value) < 1e4:
             return f"{value:.4g}"
+        if abs(value) < 1e6:  # .4g would write 12345.7 as 1.235e+04
+            return f"{value:.0f}"
         return f"{value:.3e}"
     return str(value)
 

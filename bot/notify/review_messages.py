@@ -64,6 +64,8 @@ def decided(payload: dict[str, Any], what: str, user: str, at: datetime | None =
 @builder("review_warning")
 def build_warning(payload: dict[str, Any]) -> Message:
     message = render("review_warning", **payload)
+    # The header alone ("Not ready: <title>") is all a notification would show; add the count.
+    message.text += f" ({payload['finished']} of {payload['total']} run{'s' if payload['total'] != 1 else ''} finished)"
     if payload.get("decision") is None:
         message.blocks.append(actions(*_buttons(payload), block_id=f"review-{payload['review']['id']}"))
     return message
@@ -75,8 +77,9 @@ def _buttons(payload: dict[str, Any]) -> list[dict[str, Any]]:
     if payload.get("postpone_to") and not payload.get("auto"):
         found.append(button("Postpone to ETA", POSTPONE, value, style="primary"))
     if not payload.get("auto"):
-        found.append(button("Hold anyway", HOLD, value))
-    found.append(button("Cancel", CANCEL, value, style="danger"))
+        # "Hold" would be ambiguous here: readybot *holds* reviews until their runs are done.
+        found.append(button("Meet as planned", HOLD, value))
+    found.append(button("Cancel review", CANCEL, value, style="danger"))
     return found
 
 

@@ -21,17 +21,22 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = alembic_config(engine)
+    postgres = engine.dialect.name == "postgresql"
     with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
+        if postgres:
             # Replicas starting together must not migrate concurrently.
             conn.exec_driver_sql("SELECT pg_advisory_lock(727274)")
         cfg.attributes["connection"] = conn
         try:
             command.upgrade(cfg, revision)
-        finally:
-            if engine.dialect.name == "postgresql":
-                conn.exec_driver_sql("SELECT pg_advisory_unlock(727274)")
+            # Commit before unlocking (a session lock outlives the commit): the replica that
+            # takes the lock next must see the migrated schema, not migrate an empty one again.
             conn.commit()
+        finally:
+            conn.rollback()  # nothing left after the commit; ends a failed migration so the unlock runs
+            if postgres:
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(727274)")
+                conn.commit()
 
 
 def revision(engine: Engine, message: str) -> None:

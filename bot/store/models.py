@@ -356,3 +356,16 @@ class DigestPost(Base):
     since_at: Mapped[datetime | None]
     at: Mapped[datetime]
     message_key: Mapped[str] = mapped_column(String(255))
+
+
+class RunPoint(Base):
+    """One pushed metric value at one step. Polled runs have their tracker's history; pushed runs
+    only have what they sent, so the newest points per (run, key) are kept here for charts
+    (bot.store.points caps them, pruning the oldest as new ones arrive)."""
+
+    __tablename__ = "run_points"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime]

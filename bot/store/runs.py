@@ -46,16 +46,28 @@ def runs_by_ref(s: Session, connection_id: int, refs: Iterable[str]) -> dict[str
     return found
 
 
-def apply_snapshot(run: Run, snap: RunSnapshot, now: datetime) -> None:
-    """Copy a snapshot's facts onto the stored run (state is decided by the caller)."""
+MAX_METRICS = 500  # latest value per key kept on the run; pushed updates merge into it
+
+
+def apply_snapshot(run: Run, snap: RunSnapshot, now: datetime, partial: bool = False) -> None:
+    """Copy a snapshot's facts onto the stored run (state is decided by the caller).
+
+    partial: the snapshot is an update that carries only what changed (a pushed update: a
+    final `{"state": "finished"}` must not wipe the run's metrics, step or expected total);
+    a polled snapshot is the tracker's whole view and replaces what was stored."""
+    metrics = {k: _jsonable(v) for k, v in snap.metrics.items()}
+    params = {str(k): str(v)[:500] for k, v in list(snap.params.items())[:200]}
+    if partial:
+        metrics = {**(run.metrics or {}), **metrics}
+        params = {**(run.params or {}), **params}
     run.name = snap.name or run.name
     run.experiment = snap.experiment or run.experiment
-    run.step = snap.step
-    run.total_steps = snap.total_steps
-    run.metrics = {k: _jsonable(v) for k, v in snap.metrics.items()}
-    run.params = {str(k): str(v)[:500] for k, v in list(snap.params.items())[:200]}
+    run.step = snap.step if snap.step is not None or not partial else run.step
+    run.total_steps = snap.total_steps if snap.total_steps is not None or not partial else run.total_steps
+    run.metrics = dict(list(metrics.items())[-MAX_METRICS:])
+    run.params = dict(list(params.items())[-200:])
     run.started_at = snap.started_at or run.started_at
-    run.ended_at = snap.ended_at
+    run.ended_at = snap.ended_at if snap.ended_at is not None or not partial else run.ended_at
     run.heartbeat_at = snap.heartbeat_at
     run.owner = snap.owner or run.owner
     run.url = snap.url or run.url

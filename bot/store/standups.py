@@ -133,9 +133,11 @@ def claim_summary(s: Session, round_id: int, key: str) -> bool:
 
 
 def day_label(period: str, opens_at: datetime, tz: str = "UTC") -> str:
-    """"Mon 23 Nov" for a dated round; ad-hoc rounds (`/ready standup now`) by their start."""
+    """"Mon 23 Nov" for a dated round; ad-hoc rounds (`/ready standup now`) by their start, as a
+    Slack date token so each reader sees their own time (templates show the label unescaped)."""
     try:
         day = dt.date.fromisoformat(period)
     except ValueError:
-        return "ad-hoc, " + opens_at.strftime("%a %d %b %H:%M UTC")
+        fallback = opens_at.strftime("%a %d %b %H:%M UTC")
+        return f"ad-hoc, <!date^{int(opens_at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
     return day.strftime("%a %d %b")

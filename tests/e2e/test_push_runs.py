@@ -94,3 +94,18 @@ def test_connection_names_are_matched_ignoring_case(bot):
     connect_push(bot)
     assert "Now tracking" in bot.reply("track Trainer:resnet-7")
     assert "already exists" in bot.reply("connect push as TRAINER")
+
+
+def test_a_push_updates_only_what_it_carries(bot):
+    token = connect_push(bot)
+    assert push(bot, token, {"state": "running", "step": 40, "total_steps": 100,
+                             "metrics": {"loss": 0.3, "val_acc": 0.88}}).ok
+    bot.reply("track trainer:resnet-7")
+    assert push(bot, token, {"step": 50, "metrics": {"loss": 0.25}}).ok  # val_acc not sent this time
+    assert "step 50/100" in bot.reply("runs") and "val_acc=0.88" in bot.reply("runs")
+    assert push(bot, token, {"state": "finished"}).ok  # the usual last call carries nothing else
+    bot.deliver()
+    finished = [m for m in bot.fake.messages("C1") if "finished" in m["text"]]
+    assert len(finished) == 1
+    body = str(finished[0]["blocks"])
+    assert "0.25" in body and "0.88" in body and "50/100" in body

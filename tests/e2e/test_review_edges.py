@@ -93,7 +93,7 @@ def test_a_run_pushed_once_already_has_the_eta_the_warning_offers_to_postpone_to
     shown = html.unescape(str(warning["blocks"]))
     assert "2026-11-23 16:10 UTC" in shown and "ETA unknown" not in shown
     labels = [e["text"]["text"] for b in warning["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert labels == ["Postpone to ETA", "Hold anyway", "Cancel"]
+    assert labels == ["Postpone to ETA", "Meet as planned", "Cancel review"]
 
 
 def test_a_short_lead_is_honoured_the_check_comes_at_the_lead_not_15_minutes_before(bot):

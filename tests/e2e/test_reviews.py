@@ -116,7 +116,7 @@ def said(bot, text: str) -> bool:
 
 
 def click(bot, message: dict, label: str, user: str = "U1") -> None:
-    action = {"Postpone to ETA": "review_postpone", "Hold anyway": "review_hold", "Cancel": "review_cancel"}
+    action = {"Postpone to ETA": "review_postpone", "Meet as planned": "review_hold", "Cancel review": "review_cancel"}
     resp = bot.slack.block_action(action[label], buttons(message)[label], user_id=user, channel_id=CHANNEL,
                                   message_ts=message["ts"])
     assert resp.status_code == 200
@@ -138,7 +138,7 @@ def test_not_ready_warning_postpone_to_eta_and_results(day):
     assert len(warnings) == 1
     body = text_of(warnings[0])
     assert "slow-run" in body and "16:10" in body and "quick-run" not in body
-    assert set(buttons(warnings[0])) == {"Postpone to ETA", "Hold anyway", "Cancel"}
+    assert set(buttons(warnings[0])) == {"Postpone to ETA", "Meet as planned", "Cancel review"}
     for _ in range(3):  # every replica, every minute: still one warning for this checkpoint
         check_reviews(bot.services)
         bot.deliver()
@@ -146,7 +146,8 @@ def test_not_ready_warning_postpone_to_eta_and_results(day):
 
     click(bot, warnings[0], "Postpone to ETA")
     click(bot, warnings[0], "Postpone to ETA")  # a double click moves it once
-    assert said(bot, "already postponed to 2026-11-23 16:40 UTC")
+    # A date token for 16:40 UTC, so the clicker reads it in their own time zone.
+    assert said(bot, f"already postponed to <!date^{int(at(16, 40).timestamp())}^")
     moved = review(bot, review_id)
     assert (moved.at, moved.state, moved.sequence) == (at(16, 40), "postponed", 1)
     calendar = feed(bot)
@@ -180,7 +181,7 @@ def test_cancel_from_the_warning_stops_the_review_and_the_feed_says_cancelled(da
     at_noon(bot, logger, slow)
     [warning] = headed(bot, "Not ready")
 
-    click(bot, warning, "Cancel")
+    click(bot, warning, "Cancel review")
     cancelled = review(bot, review_id)
     assert (cancelled.state, cancelled.sequence, cancelled.at) == ("cancelled", 1, at(14))
     calendar = feed(bot)
@@ -191,7 +192,7 @@ def test_cancel_from_the_warning_stops_the_review_and_the_feed_says_cancelled(da
     check_reviews(bot.services)
     bot.deliver()
     assert len(headed(bot, "Not ready")) == 1 and "cancelled the review" in text_of(headed(bot, "Not ready")[0])
-    click(bot, warning, "Hold anyway")  # a stale button: refused, nothing changes
+    click(bot, warning, "Meet as planned")  # a stale button: refused, nothing changes
     assert said(bot, "already cancelled")
     assert "already cancelled" in bot.reply(f"review cancel {review_id}")
     finish(bot, logger, slow, at(13, 50))
@@ -213,14 +214,14 @@ def test_hold_anyway_keeps_the_time_and_silences_the_final_call(day):
     at_noon(bot, logger, slow)
     [warning] = headed(bot, "Not ready")
 
-    click(bot, warning, "Hold anyway", user="U1")
+    click(bot, warning, "Meet as planned", user="U1")
     held = review(bot, review_id)
     assert (held.state, held.at, held.sequence) == ("held", at(14), 0)
     bot.clock.now = at(13, 45)
     check_reviews(bot.services)
     bot.deliver()
     assert len(headed(bot, "Not ready")) == 1
-    assert "hold the review anyway" in text_of(headed(bot, "Not ready")[0])
+    assert "chose to meet as planned" in text_of(headed(bot, "Not ready")[0])
 
     finish(bot, logger, slow, at(13, 50))  # the results still arrive before the meeting
     assert len(headed(bot, "Results ready")) == 1
@@ -246,7 +247,7 @@ def test_automatic_policy_from_the_form_postpones_to_eta_plus_buffer(day):
     at_noon(bot, logger, slow)
     assert headed(bot, "Not ready") == []
     [notice] = headed(bot, "Review postponed")
-    assert "16:40" in text_of(notice) and set(buttons(notice)) == {"Cancel"}
+    assert "16:40" in text_of(notice) and set(buttons(notice)) == {"Cancel review"}
     moved = review(bot, review_id)
     assert (moved.at, moved.state, moved.sequence, moved.policy) == (at(16, 40), "postponed", 1, "auto_postpone")
     assert "DTSTART:20261123T164000Z" in feed(bot)

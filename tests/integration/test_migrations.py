@@ -16,3 +16,43 @@ def test_migrations_match_the_models(store):
         context = MigrationContext.configure(conn, opts={"compare_type": False})
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
+
+
+def test_the_migration_lock_is_freed_only_after_the_migration_committed():
+    """Replicas starting together on one PostgreSQL migrate one at a time under an advisory lock.
+    The next one to take the lock must find the schema committed; released before the commit, it
+    saw no tables, created them again, and stopped with "current transaction is aborted"
+    (measured: 1 of 3 `readybot serve` processes started together on a fresh schema)."""
+    import os
+
+    import pytest
+    from sqlalchemy import create_engine, event, text
+
+    from tests.conftest import PG_URL, _postgres_ready
+
+    if reason := _postgres_ready():
+        pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
+    schema = f"rb_test_mig_{os.getpid()}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    migrating, next_replica = create_engine(url), create_engine(url)
+    seen_at_unlock: list[bool] = []
+
+    @event.listens_for(migrating, "before_cursor_execute")
+    def _look_from_elsewhere(conn, cursor, statement, *args):  # noqa: ANN001, ANN002
+        if "pg_advisory_unlock" in statement:
+            with next_replica.connect() as other:
+                seen_at_unlock.append(other.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL")))
+
+    try:
+        upgrade(migrating)
+    finally:
+        migrating.dispose()
+        next_replica.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+    assert seen_at_unlock == [True]

@@ -242,3 +242,26 @@ def test_rows_whose_claim_ran_out_behind_a_slow_slack_are_left_to_their_new_send
     assert slow.run_once() == 1
     names = sorted(m["text"] for m in fake_slack.messages("C1"))
     assert len(names) == 3 and len(set(names)) == 3
+
+
+def test_sender_dying_after_uploading_a_chart_does_not_upload_it_twice(services, fake_slack, clock, monkeypatch):
+    """Found by SIGKILLing `readybot serve` right after files.completeUploadExternal: the chart
+    was shared again in the alert's thread by the sender that took the row over."""
+    queue(services, "alert")
+    assert dispatcher(services).drain() == 1
+    chart = {"title": "resnet · val_acc", "metric": "val_acc", "run": "resnet", "threshold": 0.9, "op": ">=",
+             "crossing": [2, 0.91], "points": [[1, 0.5], [2, 0.91]]}
+    with services.store.tx() as s:
+        outbox.enqueue(s, key="alert-chart", team_id="T0SANDBOX", channel_id="C1", template="target_chart",
+                       payload=chart, now=clock(), op="upload", parent_key="alert")
+    dying = dispatcher(services)
+    monkeypatch.setattr(dying, "_mark_sent", lambda *_a: (_ for _ in ()).throw(Died()))
+    try:
+        dying.drain()
+    except Died:
+        pass
+    assert len(fake_slack.files()) == 1
+    clock.advance(seconds=outbox.CLAIM_SECONDS + 1)  # its claim runs out; another sender takes over
+    assert dispatcher(services).drain() == 1
+    shared = [m for m in fake_slack.messages("C1") if m.get("files")]
+    assert len(shared) == 1 and len(fake_slack.files()) == 1

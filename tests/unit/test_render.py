@@ -61,3 +61,20 @@ def test_fallback_text_keeps_mrkdwn_escaping():
         ":white_check_mark: Run *<https://mlflow.example/#/runs/1|&lt;!channel&gt; a&gt;b &amp; c>* finished"
     )
     assert "(x&lt;y)" in message.text
+
+
+def test_numbers_read_as_numbers():
+    from bot.notify.render import format_number
+
+    assert [format_number(v) for v in (0.9300000001, 12345.6789, 123.456, 2.5e7, None)] == [
+        "0.93", "12346", "123.5", "2.500e+07", "–"]
+
+
+def test_a_refused_command_shows_what_was_typed_and_the_usage_as_written():
+    from bot.commands import parse
+    from bot.listeners.commands import parse_error_reply
+
+    text = parse_error_reply(parse("<!channel>")).text
+    assert "`&lt;!channel&gt;` is not a /ready command" in text and "<!channel>" not in text
+    text = parse_error_reply(parse("connect mlflow")).text
+    assert text.endswith("Usage: `/ready connect &lt;kind&gt; &lt;url&gt; [as &lt;name&gt;] [key=&lt;secret&gt;]`")

@@ -52,6 +52,7 @@ function context(state, extra) {
   const users = Object.fromEntries(state.users.map((u) => [u.id, u]));
   return {
     userName: (id) => (users[id] ? users[id].name : id),
+    tz: (users[state.user] || { tz: "UTC" }).tz,
     channelName: (id) => (state.channels.find((c) => c.id === id) || { name: id }).name,
     onAction: (element, blockId) => click(element, blockId, extra || {}),
     users,

@@ -12,6 +12,8 @@
     dart: "🎯", zzz: "💤", fire: "🔥", stopwatch: "⏱️", clipboard: "📋", mag: "🔍", sunny: "☀️",
     information_source: "ℹ️", large_green_circle: "🟢", red_circle: "🔴", large_yellow_circle: "🟡",
     wave: "👋", thumbsup: "👍", "+1": "👍", heavy_check_mark: "✔️", robot_face: "🤖",
+    alarm_clock: "⏰", bar_chart: "📊", fast_forward: "⏩", muscle: "💪", no_bell: "🔕", palm_tree: "🌴",
+    rotating_light: "🚨", speech_balloon: "💬", sunrise: "🌅", wastebasket: "🗑️",
   };
 
   // el("a", {href, class, onclick}, child, ...): children may be nodes, strings or arrays of them.
@@ -66,10 +68,35 @@
     const [target, label] = body.split("|", 2);
     if (target.startsWith("@")) return el("span", { class: "mention" }, "@" + ctx.userName(target.slice(1)));
     if (target.startsWith("#")) return el("span", { class: "mention" }, "#" + (label || ctx.channelName(target.slice(1))));
+    if (target.startsWith("!date^")) return el("span", { class: "date" }, slackDate(target, label, ctx));
     if (target.startsWith("!")) return el("span", { class: "mention" }, "@" + (label || target.slice(1)));
     const href = safeUrl(unescapeSlack(target));
     const text = unescapeSlack(label || target);
     return href ? el("a", { href, target: "_blank", rel: "noopener noreferrer" }, text) : text;
+  }
+
+  // <!date^1700000000^{date_short_pretty} {time}|fallback>, shown in the reader's zone as Slack does.
+  function slackDate(target, label, ctx) {
+    const [, ts, format] = target.split("^");
+    const when = new Date(Number(ts) * 1000);
+    if (!format || Number.isNaN(when.getTime())) return unescapeSlack(label || "");
+    const tz = ctx.tz || "UTC";
+    const fmt = (options) => new Intl.DateTimeFormat("en-US", { timeZone: tz, ...options }).format(when);
+    const day = (d) => new Intl.DateTimeFormat("en-CA", { timeZone: tz }).format(d);  // YYYY-MM-DD
+    const offset = (Date.parse(day(when)) - Date.parse(day(new Date()))) / 86400000;
+    const relative = { "-1": "yesterday", 0: "today", 1: "tomorrow" }[offset];
+    const tokens = {
+      date_num: day(when),
+      date: fmt({ month: "long", day: "numeric", year: "numeric" }),
+      date_short: fmt({ month: "short", day: "numeric", year: "numeric" }),
+      date_long: fmt({ weekday: "long", month: "long", day: "numeric", year: "numeric" }),
+      time: fmt({ hour: "numeric", minute: "2-digit" }),
+      time_secs: fmt({ hour: "numeric", minute: "2-digit", second: "2-digit" }),
+    };
+    tokens.date_pretty = relative || tokens.date;
+    tokens.date_short_pretty = relative || fmt({ month: "short", day: "numeric" });
+    tokens.date_long_pretty = relative || tokens.date_long;
+    return format.replace(/\{(\w+)\}/g, (whole, name) => tokens[name] || whole);
   }
 
   // mrkdwn: ``` blocks, > quotes, then inline markup. Newlines are kept by CSS (pre-wrap).
