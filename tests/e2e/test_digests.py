@@ -4,7 +4,6 @@ chosen clock times, the outbox and the fake Slack (which rejects invalid Block K
 from __future__ import annotations
 
 import html
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from bot.jobs.digests import digest_tick
 from bot.sandbox import block_kit_errors
 from bot.sandbox.world import TEAM_ID
 from bot.store.models import Connection, Outbox, Review, ReviewRun, Run, Target, Watch, WatchRun
+from tests.concurrency import run_together
 from tests.slack_text import shown
 
 CH = "C1"
@@ -132,11 +132,7 @@ def test_replicas_post_one_digest(bot):
     add_runs(bot, 5)
     bot.reply("digest at 17:00")
     bot.clock.now = at(23, 17, 0)
-    workers = [threading.Thread(target=digest_tick, args=(bot.services,)) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    run_together(digest_tick, bot.services)
     bot.deliver()
     assert len(digests(bot)) == 1
 

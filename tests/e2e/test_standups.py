@@ -8,7 +8,6 @@ dave in Tokyo (09:30 JST = 00:30 UTC), and a bot that must never be asked.
 from __future__ import annotations
 
 import html
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from bot.jobs.standups import standup_tick
 from bot.sandbox.world import TEAM_ID
 from bot.store.models import Connection, Run, Schedule, StandupAnswer, Watch, WatchRun
+from tests.concurrency import run_together
 from tests.slack_text import shown
 
 CH = "C2"
@@ -273,11 +273,7 @@ def test_a_new_time_replans_the_next_standup(team):
 def test_replicas_running_the_job_together_prompt_once(team):
     schedule(team)
     team.clock.now = at(23, 8, 30)
-    workers = [threading.Thread(target=standup_tick, args=(team.services,)) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    run_together(standup_tick, team.services)
     team.deliver()
     assert len(dms(team, "U2")) == 1
     assert len(head_and_thread(team)[1]) == 0
