@@ -55,6 +55,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: str | Path | None = "
     if not api_url.startswith(("http://", "https://")):
         raise ConfigError("SLACK_API_URL must be an http(s) URL")
     db_url = _str(env, "READYBOT_DATABASE_URL", "sqlite:///readybot.db")
+    db_url = _with_driver(db_url)
     if "://" not in db_url:
         raise ConfigError("READYBOT_DATABASE_URL must be an SQLAlchemy URL such as sqlite:///readybot.db")
     _check_database_url(db_url)
@@ -125,6 +126,15 @@ def _merged_env(environ: Mapping[str, str] | None, dotenv: str | Path | None) ->
         env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
     env.update(os.environ if environ is None else environ)
     return env
+
+
+def _with_driver(url: str) -> str:
+    """postgres:// and postgresql:// (as Heroku, RDS and docker-compose write them) mean psycopg 3,
+    the driver we ship; SQLAlchemy alone would look for psycopg2."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
 
 
 def _str(env: Mapping[str, str], name: str, default: str) -> str:

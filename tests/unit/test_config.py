@@ -97,3 +97,8 @@ def test_cli_reports_an_unreachable_database_by_name_without_its_password(capsys
 
 def test_slack_api_url_gets_its_trailing_slash():
     assert load({"SLACK_API_URL": "http://127.0.0.1:9/api"}, dotenv=None).slack_api_url == "http://127.0.0.1:9/api/"
+
+
+def test_plain_postgres_urls_use_the_shipped_driver():
+    for given in ("postgres://u@db/readybot", "postgresql://u@db/readybot"):
+        assert load({"READYBOT_DATABASE_URL": given}, dotenv=None).database_url == "postgresql+psycopg://u@db/readybot"
