@@ -152,8 +152,10 @@ class Dispatcher:
             resp = client.chat_postMessage(
                 channel=channel, thread_ts=thread_ts or first_ts, **part.as_kwargs(), **extra
             )
-            first_ts = first_ts or resp["ts"]
-            channel = resp["channel"]
+            # Slack answers with the ts and the resolved channel id; be lenient with stand-ins
+            # that leave either out rather than re-posting a message that did go out.
+            first_ts = first_ts or resp.get("ts")
+            channel = resp.get("channel") or channel
         return channel, first_ts
 
     def _parent(self, row: Outbox) -> Outbox | None:
@@ -172,7 +174,7 @@ class Dispatcher:
             raise ValueError("update without a message to update")
         first = fit_message(message)[0]
         resp = client.chat_update(channel=parent.posted_channel, ts=parent.ts, **first.as_kwargs())
-        return resp["channel"], resp["ts"]
+        return resp.get("channel") or parent.posted_channel, resp.get("ts") or parent.ts
 
     def _upload(self, client, row: Outbox, channel: str, parent: Outbox | None):  # noqa: ANN001
         from bot.notify.uploads import file_for
