@@ -53,8 +53,12 @@ class FakeSlack:
     """A local Slack Web API; `with FakeSlack() as fake:` starts it on a random port."""
 
     def __init__(self, tokens: tuple[str, ...] = ("xoxb-test",), seed: bool = True, port: int = 0,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", app_tokens: tuple[str, ...] = ("xapp-test",)) -> None:
         self.tokens = set(tokens)
+        # App-level tokens (xapp-) are good for apps.connections.open only, as on Slack.
+        self.app_tokens = set(app_tokens)
+        # The ws:// URL apps.connections.open hands out: a Socket Mode server the caller runs.
+        self.socket_mode_url: str | None = None
         self.refresh_tokens: set[str] = set()  # accepted by oauth.v2.access (token rotation)
         self.host, self.port = host, port
         self.page: Any = None  # the sandbox web page (page.SandboxPage), attached by `readybot demo`
@@ -214,18 +218,34 @@ class FakeSlack:
                 return failure.status, {"ok": False, "error": failure.error}, extra
             if method == "oauth.v2.access":
                 return 200, self._oauth_access(params), {}
-            if method not in METHODS:
+            if method not in METHODS and method != "apps.connections.open":
                 return 200, {"ok": False, "error": "unknown_method"}, {}
             auth = headers.get("Authorization") or headers.get("authorization") or ""
             token = auth.removeprefix("Bearer ").strip() or params.get("token")
             if not token:
                 return 200, {"ok": False, "error": "not_authed"}, {}
+            if method == "apps.connections.open":
+                return 200, self._connections_open(token), {}
+            if token in self.app_tokens or token.startswith("xapp-"):
+                return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
             if token not in self.tokens:
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
             try:
                 return 200, {"ok": True, **METHODS[method](self.world, params)}, {}
             except SlackError as exc:
                 return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
+
+    def _connections_open(self, token: str) -> dict:
+        """https://api.slack.com/methods/apps.connections.open: called with the app-level token
+        (xapp-...), answers the WebSocket URL to open (https://api.slack.com/apis/connections/socket).
+        Other tokens answer not_allowed_token_type; with no Socket Mode server set, a generic error."""
+        if not token.startswith("xapp-") and token not in self.app_tokens:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if token not in self.app_tokens:
+            return {"ok": False, "error": "invalid_auth"}
+        if self.socket_mode_url is None:
+            return {"ok": False, "error": "fatal_error"}
+        return {"ok": True, "url": self.socket_mode_url}
 
     def _oauth_access(self, params: dict) -> dict:
         """https://api.slack.com/methods/oauth.v2.access with grant_type=refresh_token, as used by
