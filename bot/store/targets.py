@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -81,37 +81,7 @@ def progress_for(s: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int
 def targets_for_run(s: Session, run: Run, include_muted: bool = False) -> list[Target]:
     """Targets that watch this run: channel-wide targets of every channel tracking it, targets
     naming the run itself, and targets naming an experiment watch the run belongs to."""
-    channels = select(Watch.channel_id).join(WatchRun, WatchRun.watch_id == Watch.id).where(WatchRun.run_id == run.id)
-    in_experiment = (
-        select(Watch.id)
-        .join(WatchRun, WatchRun.watch_id == Watch.id)
-        .where(
-            WatchRun.run_id == run.id,
-            Watch.is_experiment.is_(True),
-            Watch.connection_id == Target.scope_connection_id,
-            Watch.ref == Target.scope_ref,
-        )
-    )
-    query = select(Target).where(
-        or_(
-            and_(Target.scope_connection_id.is_(None), Target.channel_id.in_(channels)),
-            and_(
-                Target.scope_connection_id == run.connection_id,
-                Target.scope_is_experiment.is_(False),
-                Target.scope_ref == run.ref,
-            ),
-            and_(Target.scope_is_experiment.is_(True), exists(in_experiment)),
-        )
-    )
-    if not include_muted:
-        query = query.where(Target.muted_by.is_(None))
-    return list(s.scalars(query.order_by(Target.id)))
-
-
-def progress_of(s: Session, target_id: int, run_id: int) -> core.TargetProgress:
-    """The stored progress as the pure core's value (a fresh one if there is none yet)."""
-    row = s.get(TargetProgress, (target_id, run_id))
-    return core.TargetProgress() if row is None else to_core(row)
+    return targets_for_runs(s, [run], include_muted)[run.id]
 
 
 def lock_progress(s: Session, target_id: int, run_id: int) -> TargetProgress:
