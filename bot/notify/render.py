@@ -207,15 +207,3 @@ def fallback_text(body: str) -> str:
     first = next((p for p in _paragraphs(body) if p != "---"), "")
     text = first.removeprefix("# ").removeprefix("> ")
     return text[:FALLBACK_LIMIT]
-
-
-def split_message(message: Message, max_blocks: int = MAX_BLOCKS) -> list[Message]:
-    """A message over the block limit becomes a first message plus thread replies."""
-    if len(message.blocks) <= max_blocks:
-        return [message]
-    parts = [message.blocks[i : i + max_blocks] for i in range(0, len(message.blocks), max_blocks)]
-    total = len(parts)
-    return [
-        Message(text=message.text if n == 0 else f"{message.text} (part {n + 1} of {total})", blocks=blocks)
-        for n, blocks in enumerate(parts)
-    ]

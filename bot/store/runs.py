@@ -83,10 +83,6 @@ def _jsonable(value: float) -> float | str:
     return f if f == f and f not in (float("inf"), float("-inf")) else str(f)
 
 
-def metric_value(run: Run, key: str) -> float | None:
-    value = (run.metrics or {}).get(key)
-    return None if value is None else float(value)
-
 
 def ensure_run(s: Session, connection_id: int, snap: RunSnapshot, now: datetime) -> tuple[Run, bool]:
     run = get_run(s, connection_id, snap.ref)
@@ -136,12 +132,3 @@ def channel_runs(s: Session, channel_id: str) -> list[tuple[Run, Connection]]:
         .order_by(Run.created_at, Run.id)
     )
     return [(r[0], r[1]) for r in rows]
-
-
-def watched_run_ids(s: Session) -> set[int]:
-    return set(s.scalars(select(WatchRun.run_id).distinct()))
-
-
-def runs_by_ids(s: Session, ids: Iterable[int]) -> list[Run]:
-    ids = list(ids)
-    return list(s.scalars(select(Run).where(Run.id.in_(ids)))) if ids else []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import jinja2
 
-from bot.notify.render import KeepLineEnds, Message, escape, link, split_message, to_blocks
+from bot.notify.fit import fit_message
+from bot.notify.render import KeepLineEnds, Message, escape, link, to_blocks
 
 
 def render_source(source: str, **context) -> str:
@@ -42,7 +43,7 @@ def test_long_sections_are_split_at_line_ends():
 
 def test_over_50_blocks_become_thread_parts():
     message = Message(text="t", blocks=[{"type": "divider"}] * 120)
-    parts = split_message(message)
+    parts = fit_message(message)  # what the dispatcher sends
     assert [len(p.blocks) for p in parts] == [50, 50, 20]
     assert "part 3 of 3" in parts[2].text
 
