@@ -26,10 +26,13 @@ import jinja2
 import jinja2.ext
 from markupsafe import Markup
 
+from bot.sandbox import blockkit
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-MAX_BLOCKS = 50
-SECTION_LIMIT = 3000
-HEADER_LIMIT = 150
+# Slack's limits, from the one table the pre-send check also uses.
+MAX_BLOCKS = blockkit.MAX_BLOCKS["message"]
+SECTION_LIMIT = blockkit.char_limit("section", "text.text")
+HEADER_LIMIT = blockkit.char_limit("header", "text.text")
 FALLBACK_LIMIT = 3000
 
 

@@ -16,6 +16,11 @@ from typing import Any
 # Blocks allowed per surface: https://api.slack.com/reference/block-kit/blocks
 MAX_BLOCKS = {"message": 50, "modal": 100, "home": 100}
 
+def char_limit(block_type: str, path: str) -> int:
+    """The length limit BLOCK_RULES sets on one field, for code that cuts text to fit."""
+    return next(limit for kind, p, check, limit in BLOCK_RULES if (kind, p, check) == (block_type, path, "chars"))
+
+
 KNOWN_BLOCK_TYPES = frozenset(
     {"actions", "context", "divider", "file", "header", "image", "input", "markdown", "rich_text",
      "section", "video"}
