@@ -1,4 +1,5 @@
-"""Usage lines and `/ready help` text. The usage lines follow the grammar in the design doc."""
+"""Usage lines and `/ready help` text: the one statement of the `/ready` grammar (README
+"Using it" shows examples of it)."""
 
 # Order matters: it is the order of the full help and of the grammar summary.
 USAGE: dict[str, str] = {

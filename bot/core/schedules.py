@@ -1,7 +1,8 @@
 """Standup and digest schedules: when "weekdays at 09:30" happens in a given time zone.
 
 Pure: `now` is passed in. Fire times come from APScheduler's CronTrigger, which knows about
-DST gaps and folds, instead of hand-written date math (shared/reference/reliability.md).
+DST gaps and folds, instead of hand-written date math
+(https://apscheduler.readthedocs.io/en/3.x/modules/triggers/cron.html).
 
 A standup *period* is a local date: a member in Berlin and one in New York both answer the
 standup of 2026-11-23 at their own 09:30, hours apart. The channel's round for that date opens

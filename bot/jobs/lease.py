@@ -1,7 +1,9 @@
 """A leader lease row: jobs that must run on one replica at a time take it first.
 
-Works through transaction-pooling poolers, unlike session advisory locks
-(shared/reference/reliability.md).
+Works through transaction-pooling poolers, unlike session advisory locks, which PgBouncer's
+transaction mode breaks (https://www.pgbouncer.org/features.html,
+https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS). See
+docs/architecture.md, "How replicas coordinate".
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ too-long digest only fails in production with `invalid_blocks`. The sandbox answ
 error when a check here fails, and the bot runs the same checks before sending.
 
 Limits: https://api.slack.com/reference/block-kit/blocks and
-https://api.slack.com/reference/surfaces/views (copied in /work/shared/reference/slack.md).
+https://api.slack.com/reference/surfaces/views.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ SQLite is the embedded default and is set up for concurrent use from the listene
 thread pool and the scheduler: WAL, busy_timeout, foreign keys, and write
 transactions that start with BEGIN IMMEDIATE so a read never has to upgrade to a
 write lock mid-transaction (plain BEGIN fails with "database is locked" under
-contention; see shared/reference/reliability.md).
+contention; https://www.sqlite.org/lang_transaction.html).
 """
 
 from __future__ import annotations

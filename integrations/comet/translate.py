@@ -1,7 +1,6 @@
 """Comet REST v2 answers -> RunSnapshot / MetricPoint. Pure: no I/O, no clock.
 
-Shapes follow /work/shared/reference/trackers.md (Comet section) and
-https://www.comet.com/docs/v2/api-and-sdk/rest-api/read-endpoints/ ; the Java SDK's REST models
+Shapes follow https://www.comet.com/docs/v2/api-and-sdk/rest-api/read-endpoints/ ; the Java SDK's REST models
 (ExperimentMetadataRest, ValueMinMaxRest, MetricRest) confirm that metric values are strings
 while steps and timestamps are numbers.
 """

@@ -1,6 +1,6 @@
 """MLflow run and metric JSON -> RunSnapshot / MetricPoint. Pure: no I/O.
 
-Shapes follow /work/shared/reference/trackers.md (MLflow section), read off a real 3.17 server.
+Shapes follow https://mlflow.org/docs/latest/rest-api.html, read off a real 3.17 server.
 """
 
 from __future__ import annotations

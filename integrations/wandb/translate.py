@@ -1,7 +1,7 @@
 """W&B GraphQL run nodes -> RunSnapshot. Pure: no I/O, no clock.
 
-Shapes follow /work/shared/reference/trackers.md (W&B section) and the SDK's own reader,
-wandb/apis/public/runs.py (`RUN_FRAGMENT`, `_convert_to_dict`, `Run._load_from_attrs`).
+Shapes follow https://docs.wandb.ai/models/ref/python/public-api and the SDK's own reader,
+https://github.com/wandb/wandb/blob/main/wandb/apis/public/runs.py (`RUN_FRAGMENT`, `_convert_to_dict`, `Run._load_from_attrs`).
 """
 
 from __future__ import annotations

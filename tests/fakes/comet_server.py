@@ -1,5 +1,5 @@
-# A fake Comet REST API v2. It follows /work/shared/reference/trackers.md, section
-# "Comet (REST API v2)", and https://www.comet.com/docs/v2/api-and-sdk/rest-api/ (read endpoints),
+# A fake Comet REST API v2. It follows
+# https://www.comet.com/docs/v2/api-and-sdk/rest-api/read-endpoints/,
 # with field types as the Java SDK's REST models declare them (ExperimentMetadataRest,
 # ValueMinMaxRest, MetricRest in comet-ml/comet-java-sdk).
 # Reproduced: base path /api/rest/v2/; `Authorization: <api key>` (raw, no Bearer; HTTP 401

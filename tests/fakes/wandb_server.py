@@ -1,5 +1,4 @@
-# A fake W&B public GraphQL API. It follows /work/shared/reference/trackers.md, section
-# "Weights & Biases (public GraphQL API)", the reference at https://docs.wandb.ai/ref/ and the
+# A fake W&B public GraphQL API. It follows https://docs.wandb.ai/models/ref/python/public-api and the
 # queries of the wandb SDK's public API (wandb/apis/public/runs.py: `Runs` QUERY with RUN_FRAGMENT,
 # `Run._sampled_history`, `Runs.convert_objects` -> "Could not find project" on `project: null`).
 # Reproduced: POST /graphql with Basic auth user "api" (HTTP 401 otherwise); `config`,

@@ -1,7 +1,7 @@
 """MlflowTracker against a tiny local stub for what a real open-source server never does:
 5xx, 429 with Retry-After, auth headers, and a server without the bulk history endpoint.
 
-Stub bodies follow /work/shared/reference/trackers.md (MLflow section) and the 404 page a real
+Stub bodies follow https://mlflow.org/docs/latest/rest-api.html and the 404 page a real
 3.17 server sends for an unknown path (HTML, not JSON).
 """
 

@@ -1,5 +1,5 @@
 """integrations.mlflow.translate: pure, table-driven. Run JSON follows the shape in
-/work/shared/reference/trackers.md (MLflow section) and what a real 3.17 server returned."""
+https://mlflow.org/docs/latest/rest-api.html and what a real 3.17 server returned."""
 
 from __future__ import annotations
 

@@ -301,7 +301,7 @@ def test_echoed_input_is_short_and_cannot_break_code_spans():
     assert result.message.count("`") % 2 == 0
 
 
-def test_usage_covers_design_grammar():
+def test_usage_covers_every_subcommand():
     assert set(USAGE) == {
         "connect", "track", "untrack", "runs", "target", "targets",
         "review", "reviews", "standup", "digest", "help",

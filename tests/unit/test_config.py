@@ -7,7 +7,7 @@ import pytest
 from bot.config import ConfigError, load, require_slack
 
 
-def test_defaults_match_the_design():
+def test_defaults_match_the_readme():
     s = load({}, dotenv=None)
     assert s.database_url == "sqlite:///readybot.db"
     assert s.port == 3000 and s.poll_seconds == 60
