@@ -3,8 +3,9 @@ and one that would be rejected is split or summarised instead (never refused).
 
 Slack rejects a message with more than 50 blocks, a section over 3000 characters and so on
 (`invalid_blocks`, https://api.slack.com/reference/block-kit/blocks), and has been seen to reject
-about 13K characters of blocks in one message (observed, not documented by Slack). The checks are the sandbox's own `block_kit_errors`, so what the
-tests' fake Slack would refuse is exactly what is repaired here.
+about 13K characters of blocks in one message (observed, not documented by Slack). The checks
+are the sandbox's own `block_kit_errors`, so what the tests' fake Slack would refuse is exactly
+what is repaired here.
 """
 
 from __future__ import annotations
