@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.runs import Known, RunEvent, adopted, observe, staleness, vanished, with_total
+from bot.core.runs import Known, Observed, RunEvent, adopted, observe, staleness, vanished, with_total
 from integrations.base import RunSnapshot, RunState
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -34,6 +34,16 @@ def told(known: Known | None, snap: RunSnapshot, now: datetime = NOW) -> tuple[s
     """(the run's next state, the messages the channel gets)."""
     seen = observe(known, snap, now, STALL_AFTER)
     return seen.state.value, tuple(event.kind for event in seen.events)
+
+
+def polls(known: Known | None, *answers: tuple[RunSnapshot, datetime]) -> list[Observed]:
+    """Several polls in a row, each storing what the previous one observed (as update_run does)."""
+    seen_so_far = []
+    for snap, at in answers:
+        seen = observe(known, snap, at, STALL_AFTER)
+        seen_so_far.append(seen)
+        known = Known(seen.state, snap.step, snap.heartbeat_at, seen.progress_at)
+    return seen_so_far
 
 
 # Every stored state x every state a tracker reports (trackers never report "stalled": the
@@ -159,25 +169,13 @@ def test_a_fresh_heartbeat_keeps_a_run_alive_although_the_stored_progress_is_old
 
 def test_stall_recover_stall_is_two_episodes_and_two_messages():
     """poll by poll, as update_run stores them: each stall of the same run is its own message."""
-    stall_1 = observe(stored("running", moved_ago=timedelta(minutes=40)), answer("running"), NOW, STALL_AFTER)
-    still = observe(
-        Known(stall_1.state, STEP, None, stall_1.progress_at),
-        answer("running"),
-        NOW + timedelta(minutes=5),
-        STALL_AFTER,
-    )
     recovered_at = NOW + timedelta(minutes=10)
-    back = observe(
-        Known(still.state, STEP, None, still.progress_at),
-        answer("running", step=STEP + 1),
-        recovered_at,
-        STALL_AFTER,
-    )
-    stall_2 = observe(
-        Known(back.state, STEP + 1, None, back.progress_at),
-        answer("running", step=STEP + 1),
-        recovered_at + timedelta(minutes=31),
-        STALL_AFTER,
+    stall_1, still, back, stall_2 = polls(
+        stored("running", moved_ago=timedelta(minutes=40)),
+        (answer("running"), NOW),
+        (answer("running"), NOW + timedelta(minutes=5)),
+        (answer("running", step=STEP + 1), recovered_at),
+        (answer("running", step=STEP + 1), recovered_at + timedelta(minutes=31)),
     )
 
     assert [(o.state.value, [e.kind for e in o.events]) for o in (stall_1, still, back, stall_2)] == [
@@ -200,35 +198,34 @@ def test_first_sight_says_nothing(state):
 
 def test_a_run_first_seen_silent_gets_stall_after_from_first_sight():
     beat = NOW - timedelta(hours=3)
-    first = observe(None, answer("running", heartbeat_at=beat), NOW, STALL_AFTER)
-    later = observe(
-        Known(first.state, STEP, beat, first.progress_at),
-        answer("running", heartbeat_at=beat),
-        NOW + STALL_AFTER + timedelta(minutes=1),
-        STALL_AFTER,
+    first, later = polls(
+        None,
+        (answer("running", heartbeat_at=beat), NOW),
+        (answer("running", heartbeat_at=beat), NOW + STALL_AFTER + timedelta(minutes=1)),
     )
-    assert (first.state, later.state, [e.kind for e in later.events]) == (
-        RunState.RUNNING, RunState.STALLED, ["stalled"],
-    )  # fmt: skip
+    assert [(o.state.value, [e.kind for e in o.events]) for o in (first, later)] == [
+        ("running", []),
+        ("stalled", ["stalled"]),
+    ]
+
+
+def restart_and_finish_again():
+    """finished, then seen running again an hour later, then finished again: one poll each."""
+    return polls(
+        stored("running"),
+        (answer("finished", step=STEP + 10), NOW),
+        (answer("running", step=STEP + 20), NOW + timedelta(hours=1)),
+        (answer("finished", step=STEP + 30), NOW + timedelta(hours=2)),
+    )
 
 
 def test_a_restarted_run_that_finishes_again_is_told_twice():
-    finished = observe(stored("running"), answer("finished", step=STEP + 10), NOW, STALL_AFTER)
-    restarted = observe(
-        Known(finished.state, STEP + 10, None, finished.progress_at),
-        answer("running", step=STEP + 20),
-        NOW + timedelta(hours=1),
-        STALL_AFTER,
-    )
-    again = observe(
-        Known(restarted.state, STEP + 20, None, restarted.progress_at),
-        answer("finished", step=STEP + 30),
-        NOW + timedelta(hours=2),
-        STALL_AFTER,
-    )
-    assert [e.kind for e in finished.events] == ["finished"]
-    assert (restarted.state, restarted.events) == (RunState.RUNNING, ())
-    assert [e.kind for e in again.events] == ["finished"]
+    finished, restarted, again = restart_and_finish_again()
+    assert [(o.state.value, [e.kind for e in o.events]) for o in (finished, restarted, again)] == [
+        ("finished", ["finished"]),
+        ("running", []),
+        ("finished", ["finished"]),
+    ]
 
 
 @pytest.mark.xfail(
@@ -237,19 +234,7 @@ def test_a_restarted_run_that_finishes_again_is_told_twice():
     "restarted run has the outbox key of the first (run:<id>:finished:-:<channel>) and is dropped",
 )
 def test_the_second_finish_of_a_restarted_run_is_a_new_message():
-    finished = observe(stored("running"), answer("finished", step=STEP + 10), NOW, STALL_AFTER)
-    restarted = observe(
-        Known(finished.state, STEP + 10, None, finished.progress_at),
-        answer("running", step=STEP + 20),
-        NOW + timedelta(hours=1),
-        STALL_AFTER,
-    )
-    again = observe(
-        Known(restarted.state, STEP + 20, None, restarted.progress_at),
-        answer("finished", step=STEP + 30),
-        NOW + timedelta(hours=2),
-        STALL_AFTER,
-    )
+    finished, _, again = restart_and_finish_again()
     assert finished.events[0].episode != again.events[0].episode
 
 
@@ -276,12 +261,7 @@ def test_a_vanished_run_is_said_missing_once(before, messages):
 )
 def test_a_run_that_vanishes_twice_is_told_twice():
     first = vanished(RunState.RUNNING)
-    back = observe(
-        Known(RunState.UNKNOWN, STEP, None, NOW),
-        answer("running", step=STEP + 5),
-        NOW + timedelta(minutes=5),
-        STALL_AFTER,
-    )
+    (back,) = polls(Known(RunState.UNKNOWN, STEP, None, NOW), (answer("running", step=STEP + 5), NOW))
     second = vanished(back.state)
     assert first[0].episode != second[0].episode
 
