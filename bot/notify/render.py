@@ -26,7 +26,7 @@ import jinja2
 import jinja2.ext
 from markupsafe import Markup
 
-from bot.sandbox import blockkit
+from bot.notify import blockkit
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Slack's limits, from the one table the pre-send check also uses.
