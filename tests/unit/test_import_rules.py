@@ -1,4 +1,4 @@
-"""The layering rules of docs/architecture.md, checked on the imports of every module.
+"""The layering rules of bot/ and integrations/, checked on the imports of every module.
 
 A small AST walk (no import-linter, no importing of the code): every `import` and `from ... import`
 anywhere in a module counts, including the lazy ones inside functions, because a lazy import is
