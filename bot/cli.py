@@ -135,6 +135,8 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    # The composition root is the one product module that may load the sandbox, and only here,
+    # lazily, so no other command pulls it in (tests/unit/test_import_rules.py).
     from bot.sandbox.demo import run_demo
 
     run_demo(settings, args.port, args.sandbox_port)

@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.httpio import MAX_PUSH_BODY, Response, json_response, read_body
 from bot.jobs.poll import update_run
 from bot.services import Services
 from bot.store import points
 from bot.store import runs as q
 from bot.store.models import Connection
-from bot.web import MAX_PUSH_BODY, Response, json_response, read_body
 from integrations.push import PushError, snapshot_from_push
 
 

@@ -23,14 +23,13 @@ from slack_bolt.request.internals import build_context
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 
+from bot.httpio import Response, json_response
+from bot.push import handle_push
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-MAX_PUSH_BODY = 256 * 1024
 MAX_SLACK_BODY = 2 * 1024 * 1024  # Slack's largest payloads (modal state) are far below this
-
-Response = tuple[str, list[tuple[str, str]], bytes]
 
 
 class WebApp:
@@ -57,8 +56,6 @@ class WebApp:
             if path.startswith("/api/v1/runs/"):
                 if method != "POST":
                     return json_response(405, {"ok": False, "error": "use POST"})
-                from bot.push import handle_push
-
                 return handle_push(self.services, environ, path.removeprefix("/api/v1/runs/"))
             for prefix, verb, handler in self.extra_routes:
                 if path.startswith(prefix) and method == verb:
@@ -140,21 +137,3 @@ def parse_slack_body(raw: str, content_type: str) -> dict[str, Any]:
 def _bolt_error(status: int, error: str) -> BoltResponse:
     return BoltResponse(status=status, body=json.dumps({"error": error}),
                         headers={"content-type": "application/json"})
-
-
-def json_response(status: int, body: Any) -> Response:
-    reason = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-              405: "Method Not Allowed", 413: "Payload Too Large", 415: "Unsupported Media Type",
-              500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "")
-    return f"{status} {reason}", [("Content-Type", "application/json")], json.dumps(body).encode()
-
-
-def read_body(environ: dict[str, Any], limit: int) -> bytes | None:
-    """The request body, or None when it is larger than `limit`."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > limit:
-        return None
-    return environ["wsgi.input"].read(length) if length else b""

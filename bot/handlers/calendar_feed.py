@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.core.reviews import CANCELLED
+from bot.httpio import Response, json_response
 from bot.services import Services
 from bot.store import reviews as rq
 from bot.store.models import Review
-from bot.web import Response, json_response
 from integrations.calendar import ics
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")

@@ -10,8 +10,9 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.services import Services
+from bot.slack_members import fetch_member
 from bot.store.models import UserProfile
-from bot.store.profiles import FRESH, fetch_member
+from bot.store.profiles import FRESH
 
 
 def user_zone(services: Services, client, team_id: str, user_id: str) -> ZoneInfo:  # noqa: ANN001

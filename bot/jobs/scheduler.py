@@ -13,9 +13,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.jobs import lease
 from bot.jobs.poll import poll_once
-from bot.listeners.dedupe import forget_old
 from bot.notify.dispatch import Dispatcher
 from bot.services import Services
+from bot.store.dedupe import forget_old
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"

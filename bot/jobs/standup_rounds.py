@@ -20,9 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from bot.core.schedules import Cadence, member_window
 from bot.core.standups import questions_of
 from bot.services import Services
+from bot.slack_members import channel_member_ids, fetch_member
 from bot.store import standups as q
 from bot.store.models import Schedule, StandupAnswer, StandupRound
-from bot.store.profiles import Member, channel_member_ids, fetch_member
+from bot.store.profiles import Member
 
 log = logging.getLogger(__name__)
 

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App, BoltResponse
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 
 from bot.services import Services
-from bot.store.models import SeenRequest
+from bot.store import dedupe as seen
 
 log = logging.getLogger(__name__)
-KEEP = timedelta(days=1)
 
 
 def register(app: App, services: Services) -> None:
@@ -41,15 +37,4 @@ def request_key(body: dict[str, Any]) -> str | None:
 
 
 def first_time(services: Services, key: str) -> bool:
-    now = services.clock()
-    try:
-        with services.store.tx() as s:
-            s.add(SeenRequest(key=key[:255], at=now))
-    except IntegrityError:
-        return False
-    return True
-
-
-def forget_old(services: Services) -> None:
-    with services.store.tx() as s:
-        s.execute(delete(SeenRequest).where(SeenRequest.at < services.clock() - KEEP))
+    return seen.first_time(services.store, key, services.clock())

@@ -14,8 +14,8 @@ import json
 import logging
 from typing import Any
 
+from bot.notify.blockkit import block_kit_errors
 from bot.notify.render import MAX_BLOCKS, SECTION_LIMIT, Message, split_text
-from bot.sandbox.blockkit import block_kit_errors
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,8 @@ FakeSlack answers the Web API on a local port; SlackSender sends the bot signed 
 Slack does; block_kit_errors checks Block Kit limits before Slack would reject a message.
 """
 
-from .blockkit import block_kit_errors, view_errors
+from bot.notify.blockkit import block_kit_errors, view_errors
+
 from .signed import SlackSender
 from .slack_api import Call, FakeSlack
 

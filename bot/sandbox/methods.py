@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .blockkit import block_kit_errors, view_errors
+from bot.notify.blockkit import block_kit_errors, view_errors
+
 from .world import (
     APP_ID,
     BOT_ID,

@@ -96,7 +96,7 @@ class SandboxPage:
 
     def state(self, user: str, channel: str) -> dict:
         fake = self.fake
-        with fake._lock:
+        with fake.lock:
             world = fake.world
             users = [copy.deepcopy(u) for u in world.users.values()]
             humans = [u["id"] for u in users if not u["is_bot"]]
@@ -130,7 +130,7 @@ class SandboxPage:
             return {"ok": False, "error": "empty" if not text else "user_not_found"}
         self._last_user = user
         if channel == dm_id(user):
-            with self.fake._lock:
+            with self.fake.lock:
                 self.fake.world.open_dm(user)
         if not text.startswith("/"):
             # A plain message: nothing in the bot listens to channel messages, so it is only shown.
@@ -165,7 +165,7 @@ class SandboxPage:
         self._last_user = user
         view = None
         if data.get("view_id"):
-            with self.fake._lock:
+            with self.fake.lock:
                 view = copy.deepcopy(self.fake.world.views.get(str(data["view_id"])))
         try:
             resp = self.sender.block_action(
@@ -183,7 +183,7 @@ class SandboxPage:
         if not self._known(user):
             return {"ok": False, "error": "user_not_found"}
         self._last_user = user
-        with self.fake._lock:
+        with self.fake.lock:
             view = copy.deepcopy(self.fake.world.views.get(view_id))
         if view is None:
             return {"ok": False, "error": "not_found"}
@@ -201,7 +201,7 @@ class SandboxPage:
         action = body.get("response_action")
         if action == "errors":
             return {"ok": True, "status": 200, "errors": body.get("errors") or {}}
-        with self.fake._changed:
+        with self.fake.changed:
             try:
                 if action == "update":
                     views_update(self.fake.world, {"view_id": view_id, "view": body.get("view")})
@@ -213,11 +213,11 @@ class SandboxPage:
                     self._closed.add(view_id)
             except SlackError as exc:
                 return {"ok": False, "status": 200, "error": f"bad response_action view: {exc.error}"}
-            self.fake._changed.notify_all()
+            self.fake.changed.notify_all()
         return {"ok": True, "status": 200}
 
     def close(self, data: dict) -> dict:
-        with self.fake._lock:
+        with self.fake.lock:
             self._closed.add(str(data.get("view_id")))
         return {"ok": True}
 
@@ -241,9 +241,9 @@ class SandboxPage:
 
     def _record(self, change: Callable[[Any], Any]) -> None:
         # Under the fake's condition so FakeSlack.wait_for sees page-made changes too.
-        with self.fake._changed:
+        with self.fake.changed:
             change(self.fake.world)
-            self.fake._changed.notify_all()
+            self.fake.changed.notify_all()
 
     def _show(self, channel: str, user: str, body: dict) -> None:
         content = {k: body[k] for k in ("text", "blocks") if body.get(k)}
@@ -259,11 +259,11 @@ class SandboxPage:
                                                     "text": text, "sandbox": kind}))
 
     def _known(self, user: str) -> bool:
-        with self.fake._lock:
+        with self.fake.lock:
             return user in self.fake.world.users
 
     def _ts(self) -> str:
-        with self.fake._lock:
+        with self.fake.lock:
             return self.fake.world.next_ts()
 
 

@@ -65,8 +65,8 @@ class FakeSlack:
         self.world = World()
         if seed:
             self.world.seed()
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)  # wakes tests waiting for a call/response
+        self.lock = threading.RLock()  # public: the sandbox page reads the world under it too
+        self.changed = threading.Condition(self.lock)  # wakes tests waiting for a call/response
         self._calls: list[Call] = []
         self._failures: dict[str, _Failure] = {}
         self._response_urls: dict[str, dict] = {}
@@ -115,7 +115,7 @@ class FakeSlack:
     # what tests inspect
 
     def calls(self, method: str | None = None) -> list[Call]:
-        with self._lock:
+        with self.lock:
             return [c for c in self._calls if method is None or c.method == method]
 
     def last(self, method: str) -> Call:
@@ -126,7 +126,7 @@ class FakeSlack:
 
     def clear(self) -> None:
         """Forget recorded calls and responses; the workspace itself stays."""
-        with self._lock:
+        with self.lock:
             self._calls.clear()
             self._responses.clear()
 
@@ -140,41 +140,41 @@ class FakeSlack:
         status = status or (429 if error == "ratelimited" else 200)
         if retry_after is None and status == 429:
             retry_after = 1
-        with self._lock:
+        with self.lock:
             self._failures[method] = _Failure(error, status, retry_after, count)
 
     def messages(self, channel: str) -> list[dict]:
         """Messages in a channel (or a user's DM), oldest first, as they are now after updates."""
-        with self._lock:
+        with self.lock:
             channel = dm_id(channel) if channel in self.world.users else channel
             return copy.deepcopy(self.world.messages.get(channel, []))
 
     def ephemerals(self, channel: str | None = None) -> list[dict]:
-        with self._lock:
+        with self.lock:
             return [copy.deepcopy(e) for e in self.world.ephemerals if channel in (None, e["channel"])]
 
     def home(self, user_id: str) -> dict | None:
-        with self._lock:
+        with self.lock:
             return copy.deepcopy(self.world.homes.get(user_id))
 
     def modals(self) -> list[dict]:
         """Every modal opened or pushed, in order, as currently updated."""
-        with self._lock:
+        with self.lock:
             return copy.deepcopy(self.world.modals)
 
     def files(self) -> list[dict]:
         """Uploaded files; "content" holds the bytes received at the upload URL."""
-        with self._lock:
+        with self.lock:
             return copy.deepcopy(list(self.world.files.values()))
 
     def add_user(self, user_id: str, name: str, tz: str = "UTC", is_bot: bool = False,
                  real_name: str | None = None) -> dict:
-        with self._lock:
+        with self.lock:
             return copy.deepcopy(self.world.add_user(user_id, name, tz, is_bot, real_name))
 
     def add_channel(self, channel_id: str, name: str, members: list[str] | tuple = (),
                     is_private: bool = False) -> dict:
-        with self._lock:
+        with self.lock:
             return copy.deepcopy(self.world.add_channel(channel_id, name, members, is_private))
 
     # response_url
@@ -184,7 +184,7 @@ class FakeSlack:
         """A fresh response_url; with channel (and message_ts) responses act on that channel/message,
         and ephemeral responses are shown to `user` (who invoked the command or clicked)."""
         rid = uuid.uuid4().hex
-        with self._lock:
+        with self.lock:
             self._response_urls[rid] = {"channel": channel, "message_ts": message_ts, "uses": 0,
                                         "created": time.time(), "user": user}
         return f"{self.url}response/{rid}"
@@ -194,21 +194,21 @@ class FakeSlack:
 
         For work the bot does after acking (response_url posts, modal opens): tests wait for the
         event itself instead of sleeping for a guessed time."""
-        with self._changed:
-            result = self._changed.wait_for(predicate, timeout)
+        with self.changed:
+            result = self.changed.wait_for(predicate, timeout)
         return result
 
     def responses(self, response_url: str | None = None) -> list[dict]:
         """Bodies posted to response URLs, each with its "response_url" added."""
-        with self._lock:
+        with self.lock:
             return [copy.deepcopy(r) for r in self._responses if response_url in (None, r["response_url"])]
 
     # request handling, called from server threads
 
     def handle_api(self, method: str, params: dict, headers: dict) -> tuple[int, dict, dict]:
-        with self._lock:
+        with self.lock:
             self._calls.append(Call(method, copy.deepcopy(params), headers))
-            self._changed.notify_all()
+            self.changed.notify_all()
             failure = self._failures.get(method)
             if failure is not None:
                 failure.remaining -= 1
@@ -265,14 +265,14 @@ class FakeSlack:
     def handle_upload(self, file_id: str, body: bytes, content_type: str) -> tuple[int, str]:
         if content_type.startswith("multipart/form-data"):
             body = next(iter(v for v in _multipart(body, content_type).values() if isinstance(v, bytes)), b"")
-        with self._lock:
+        with self.lock:
             if file_id not in self.world.files:
                 return 404, "file not found"
             self.world.files[file_id]["content"] = body
         return 200, f"OK - {len(body)}"
 
     def handle_response(self, rid: str, body: dict) -> tuple[int, dict]:
-        with self._lock:
+        with self.lock:
             url = self._response_urls.get(rid)
             # An unknown id is answered like an expired one; the fake only issues ids it knows.
             if url is None or time.time() - url["created"] > RESPONSE_URL_TTL_SECONDS:
@@ -281,7 +281,7 @@ class FakeSlack:
                 return 404, {"ok": False, "error": "used_url"}
             url["uses"] += 1
             self._responses.append({**body, "response_url": f"{self.url}response/{rid}"})
-            self._changed.notify_all()
+            self.changed.notify_all()
             if url["channel"]:
                 self._apply_response(url, body)
             return 200, {"ok": True}

@@ -1,0 +1,64 @@
+"""Slack users as schedules need them, asked of Slack: users.info (time zone, bot or human, the
+names we match against run owners) and conversations.members. What is learnt is cached by
+bot/store/profiles.py, so the store itself never calls Slack."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.core.standups import owner_keys
+from bot.store.db import Store
+from bot.store.profiles import Member, cached_member, remember
+
+log = logging.getLogger(__name__)
+MAX_MEMBERS = 1000  # a standup for more people than this is not a standup
+
+
+def channel_member_ids(client: WebClient, channel_id: str) -> list[str]:
+    """conversations.members, every page."""
+    members: list[str] = []
+    cursor = None
+    while len(members) < MAX_MEMBERS:
+        resp = client.conversations_members(channel=channel_id, limit=200, cursor=cursor)
+        members.extend(resp.get("members") or [])
+        cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
+    return members[:MAX_MEMBERS]
+
+
+GONE = {"user_not_found", "user_not_visible"}  # users.info errors that mean "no such person"
+
+
+def fetch_member(client: WebClient, store: Store, team_id: str, user_id: str, now: datetime,
+                 fallback: bool = False) -> Member | None:
+    """users.info, refreshing the cached profile; None for deleted or unknown users.
+
+    When Slack cannot be asked (an error, a rate limit, no such method), None as well, unless
+    `fallback`: then what is cached, or a person whose zone is unknown (tz ""), so a standup
+    still reaches them (at the channel's time) instead of silently leaving them out.
+    """
+    try:
+        user = client.users_info(user=user_id)["user"]
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        log.warning("users.info %s failed: %s", user_id, error)
+        if not fallback or error in GONE:
+            return None
+        return cached_member(store, team_id, user_id)
+    if user.get("deleted"):
+        return None
+    profile = user.get("profile") or {}
+    member = Member(
+        user_id=user_id,
+        tz=user.get("tz") or "UTC",
+        is_bot=bool(user.get("is_bot")) or user_id == "USLACKBOT",
+        keys=tuple(owner_keys(user.get("name"), profile.get("display_name"), user.get("real_name"),
+                              profile.get("real_name"), profile.get("email"))),
+    )
+    remember(store, team_id, member, now)
+    return member
