@@ -41,6 +41,7 @@ class SandboxPage:
         # trigger ids, so a new modal goes to whoever acted last (one person drives the demo).
         self._owner: dict[str, str] = {}
         self._last_user = ""
+        self.banner = ""  # a line above every channel, e.g. that the runs are the demo's simulation
         self.posts: dict[str, Callable[[dict], dict]] = {
             "/sandbox/command": self.command, "/sandbox/action": self.action, "/sandbox/submit": self.submit,
             "/sandbox/close": self.close, "/sandbox/home": self.home_opened,
@@ -118,7 +119,7 @@ class SandboxPage:
                 "team": TEAM_NAME, "bot": BOT_USER_ID, "user": user, "users": users, "channels": channels,
                 "channel": channel, "messages": messages, "ephemerals": ephemerals,
                 "modal": copy.deepcopy(open_modals[-1]) if open_modals else None,
-                "home": copy.deepcopy(world.homes.get(user)),
+                "home": copy.deepcopy(world.homes.get(user)), "banner": self.banner,
             }
 
     # what the page's user does
@@ -257,6 +258,10 @@ class SandboxPage:
         """A line only the page's user sees, not from the bot: their own command, or Slack's error."""
         self._record(lambda w: w.ephemerals.append({"channel": channel, "user": user, "ts": w.next_ts(),
                                                     "text": text, "sandbox": kind}))
+
+    def user_tz(self, user: str) -> str:
+        with self.fake._lock:
+            return self.fake.world.users[user]["tz"]
 
     def _known(self, user: str) -> bool:
         with self.fake._lock:
