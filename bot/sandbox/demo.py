@@ -129,6 +129,8 @@ def start_demo(settings: Settings, port: int = 3000, sandbox_port: int = 3001, h
         upgrade(services.store.engine)
         install_features(services)
         server = Server(services, port, host=host, scheduler=scheduler).start()
+        # Port 0 picked a free one: messages with links to the bot (push URL, calendar feed) need it.
+        services.settings = dataclasses.replace(services.settings, port=server.port)
     except BaseException:
         fake.stop()
         raise

@@ -106,6 +106,8 @@ class SandboxPage:
                         if user in c["members"] and not c["is_im"] and not c.get("is_mpim")]
             # The DM with the bot is always listed; it is opened when first used, as in Slack.
             channels.append({"id": dm_id(user), "name": BOT_NAME, "is_im": True})
+            for c in channels:  # what the page needs for unread marks; it remembers what was read
+                c["recent"] = _recent(world.messages.get(c["id"], []), user)
             ids = [c["id"] for c in channels]
             default = next((c["id"] for c in channels if c["name"] == DEFAULT_CHANNEL_NAME), ids[0])
             channel = channel if channel in ids else default
@@ -270,6 +272,17 @@ class SandboxPage:
     def _ts(self) -> str:
         with self.fake._lock:
             return self.fake.world.next_ts()
+
+
+UNREAD_MAX = 99  # Slack, too, stops counting at a point
+
+
+def _recent(messages: list[dict], user: str) -> list[str]:
+    """The ts of the latest channel-level messages someone else wrote: replies in a thread do not
+    make a channel unread, and neither do a person's own messages."""
+    shown = [m["ts"] for m in messages
+             if m.get("user") != user and (not m.get("thread_ts") or m["thread_ts"] == m["ts"])]
+    return shown[-UNREAD_MAX:]
 
 
 def _as_user(message: dict, user: str) -> None:
