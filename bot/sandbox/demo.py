@@ -96,11 +96,11 @@ def demo_settings(settings: Settings, fake: FakeSlack, token: str, signing_secre
     )
 
 
-def fresh_database() -> str:
+def fresh_database(parent: Path | None = None) -> str:
     """A new SQLite file for each demo. The sandbox's Slack lives in memory and is gone when the
     demo stops, so a database that remembered would point at channels and messages that no
     longer exist: a restarted demo starts fresh instead of resuming."""
-    folder = Path(tempfile.mkdtemp(prefix="readybot-demo-"))
+    folder = Path(tempfile.mkdtemp(prefix="readybot-demo-", dir=parent))
     return f"sqlite:///{folder / 'demo.db'}"
 
 

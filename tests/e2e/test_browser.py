@@ -49,7 +49,8 @@ def sandbox_url(tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
             pytest.fail(reason)
         pytest.skip(reason)
     cwd = tmp_path_factory.mktemp("demo-cwd")
-    env = {**os.environ, "READYBOT_SECRET_KEY": "browser-test-key", "PYTHONUNBUFFERED": "1"}
+    # TMPDIR: the demo's fresh database goes under the test's folder, which pytest cleans up.
+    env = {**os.environ, "READYBOT_SECRET_KEY": "browser-test-key", "PYTHONUNBUFFERED": "1", "TMPDIR": str(cwd)}
     env.pop("READYBOT_DATABASE_URL", None)
     log = (cwd / "demo.log").open("w+")
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "demo", "--port", "0", "--sandbox-port", "0",

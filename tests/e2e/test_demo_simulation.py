@@ -92,8 +92,8 @@ def test_runs_came_through_the_push_api_and_say_they_are_the_demo(demo):
     assert "four simulated training runs" in instructions(demo)
 
 
-def test_each_demo_start_gets_a_fresh_database_it_names():
-    first, second = fresh_database(), fresh_database()
+def test_each_demo_start_gets_a_fresh_database_it_names(tmp_path):
+    first, second = fresh_database(tmp_path), fresh_database(tmp_path)
     assert first != second and not Path(first.removeprefix("sqlite:///")).exists()
 
 
