@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the bot against the local Slack sandbox (no Slack account needed)")
     demo.add_argument("--port", type=int, default=3000, help="bot HTTP port (default 3000)")
     demo.add_argument("--sandbox-port", type=int, default=3001, help="sandbox web page port (default 3001)")
+    source = demo.add_mutually_exclusive_group()
+    source.add_argument("--mlflow", metavar="URL", help="watch a real MLflow server instead of the simulated runs")
+    source.add_argument("--no-sim", action="store_true", help="start with an empty #ml-team (no simulated runs)")
+    demo.add_argument("--experiment", default="Default", help="with --mlflow: the experiment to track (default Default)")
+    demo.add_argument("--speed", type=_speed, default=1.0,
+                      help="run the simulated clock this many times faster than real time (default 1)")
     demo.set_defaults(func=cmd_demo)
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"], help="upgrade: apply migrations")
@@ -134,12 +140,23 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be a number from 0.1 to 100, not {text!r}")
+    return value
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     # The composition root is the one product module that may load the sandbox, and only here,
     # lazily, so no other command pulls it in (tests/unit/test_import_rules.py).
-    from bot.sandbox.demo import run_demo
+    from bot.sandbox.demo import DemoOptions, run_demo
 
-    run_demo(settings, args.port, args.sandbox_port)
+    run_demo(settings, DemoOptions(args.port, args.sandbox_port, simulate=not args.no_sim, mlflow=args.mlflow,
+                                   experiment=args.experiment, speed=args.speed))
     return 0
 
 

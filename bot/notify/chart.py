@@ -16,8 +16,14 @@ from matplotlib.figure import Figure
 
 from integrations.base import MetricPoint
 
-FIGSIZE = (6, 3)  # inches; at DPI 100 a 600x300 PNG, a few tens of KB
-DPI = 100
+# Slack shows an uploaded image at most about 480 px wide in the channel; drawn at that size
+# on a 2x (retina) grid, the PNG is 960x480 and stays sharp, and point sizes below are legible
+# there: 1 pt is 200/72/2 = 1.4 CSS px, so 9 pt ticks read as 12.5 px text.
+SHOWN_AT = (480, 240)  # CSS pixels
+SCALE = 2
+FIGSIZE = (4.8, 2.4)  # inches
+DPI = SCALE * SHOWN_AT[0] / FIGSIZE[0]  # 200
+TITLE_PT, LABEL_PT, LEGEND_PT = 10, 9, 8
 
 
 def metric_chart_png(
@@ -35,14 +41,14 @@ def metric_chart_png(
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     # parse_math=False: "$" in run or metric names must not be read as TeX.
-    ax.set_title(title, fontsize=10, parse_math=False)
-    ax.set_xlabel("step", fontsize=8)
-    ax.tick_params(labelsize=8)
+    ax.set_title(title, fontsize=TITLE_PT, parse_math=False)
+    ax.set_xlabel("step", fontsize=LABEL_PT)
+    ax.tick_params(labelsize=LABEL_PT)
 
     ordered = sorted(points, key=lambda p: p.step)
     finite = [p for p in ordered if math.isfinite(p.value)]
     if finite:
-        ax.plot([p.step for p in finite], [p.value for p in finite], linewidth=1.2, color="tab:blue")
+        ax.plot([p.step for p in finite], [p.value for p in finite], linewidth=1.4, color="tab:blue")
     else:
         ax.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=ax.transAxes, color="gray")
     bad = next((p for p in ordered if not math.isfinite(p.value)), None)
@@ -62,7 +68,7 @@ def metric_chart_png(
             label=f"crossed at step {crossing.step}",
         )
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=LEGEND_PT, loc="best")
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
 

@@ -41,6 +41,7 @@ class SandboxPage:
         # trigger ids, so a new modal goes to whoever acted last (one person drives the demo).
         self._owner: dict[str, str] = {}
         self._last_user = ""
+        self.banner = ""  # a line above every channel, e.g. that the runs are the demo's simulation
         self.posts: dict[str, Callable[[dict], dict]] = {
             "/sandbox/command": self.command, "/sandbox/action": self.action, "/sandbox/submit": self.submit,
             "/sandbox/close": self.close, "/sandbox/home": self.home_opened,
@@ -105,6 +106,8 @@ class SandboxPage:
                         if user in c["members"] and not c["is_im"] and not c.get("is_mpim")]
             # The DM with the bot is always listed; it is opened when first used, as in Slack.
             channels.append({"id": dm_id(user), "name": BOT_NAME, "is_im": True})
+            for c in channels:  # what the page needs for unread marks; it remembers what was read
+                c["recent"] = _recent(world.messages.get(c["id"], []), user)
             ids = [c["id"] for c in channels]
             default = next((c["id"] for c in channels if c["name"] == DEFAULT_CHANNEL_NAME), ids[0])
             channel = channel if channel in ids else default
@@ -118,7 +121,7 @@ class SandboxPage:
                 "team": TEAM_NAME, "bot": BOT_USER_ID, "user": user, "users": users, "channels": channels,
                 "channel": channel, "messages": messages, "ephemerals": ephemerals,
                 "modal": copy.deepcopy(open_modals[-1]) if open_modals else None,
-                "home": copy.deepcopy(world.homes.get(user)),
+                "home": copy.deepcopy(world.homes.get(user)), "banner": self.banner,
             }
 
     # what the page's user does
@@ -258,6 +261,10 @@ class SandboxPage:
         self._record(lambda w: w.ephemerals.append({"channel": channel, "user": user, "ts": w.next_ts(),
                                                     "text": text, "sandbox": kind}))
 
+    def user_tz(self, user: str) -> str:
+        with self.fake._lock:
+            return self.fake.world.users[user]["tz"]
+
     def _known(self, user: str) -> bool:
         with self.fake.lock:
             return user in self.fake.world.users
@@ -265,6 +272,17 @@ class SandboxPage:
     def _ts(self) -> str:
         with self.fake.lock:
             return self.fake.world.next_ts()
+
+
+UNREAD_MAX = 99  # Slack, too, stops counting at a point
+
+
+def _recent(messages: list[dict], user: str) -> list[str]:
+    """The ts of the latest channel-level messages someone else wrote: replies in a thread do not
+    make a channel unread, and neither do a person's own messages."""
+    shown = [m["ts"] for m in messages
+             if m.get("user") != user and (not m.get("thread_ts") or m["thread_ts"] == m["ts"])]
+    return shown[-UNREAD_MAX:]
 
 
 def _as_user(message: dict, user: str) -> None:

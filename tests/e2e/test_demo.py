@@ -156,3 +156,17 @@ def test_page_posts_must_be_json(demo):
     resp = requests.post(demo.sandbox_url + "sandbox/command", data="text=/ready help", timeout=5,
                          headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert resp.status_code == 415
+
+
+def test_state_lists_what_can_be_unread_per_channel(demo):
+    # The page marks a channel unread from these: others' channel-level messages, not thread
+    # replies (Slack keeps those in the thread) and not the user's own messages.
+    post(demo, "command", {"text": "hello from bob", "channel": "C2", "user": "U2"})
+    post(demo, "command", {"text": "mine", "channel": "C2", "user": "U1"})
+    with demo.fake._changed:
+        parent = demo.fake.world.post("C2", {"text": "alert"})
+        demo.fake.world.post("C2", {"text": "chart", "thread_ts": parent["ts"]})
+    recent = {c["id"]: c["recent"] for c in state(demo)["channels"]}
+    texts = {m["ts"]: m["text"] for m in demo.fake.messages("C2")}
+    assert [texts[ts] for ts in recent["C2"]] == ["hello from bob", "alert"]
+    assert recent["DU1"] == []  # the DM with the bot is listed before it has messages

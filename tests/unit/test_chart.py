@@ -2,13 +2,14 @@ import gc
 import io
 import math
 import sys
+import time
 from datetime import UTC, datetime
 
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from bot.notify.chart import DPI, FIGSIZE, metric_chart_png
+from bot.notify.chart import LABEL_PT, SCALE, SHOWN_AT, metric_chart_png
 from integrations.base import MetricPoint
 
 CURRENT_TIME = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
@@ -40,8 +41,19 @@ def image_size(png: bytes) -> tuple[int, int]:
 def test_renders_png(points, threshold, op, crossing):
     png = metric_chart_png("val_acc · run-42", points, threshold, op, crossing)
     assert png.startswith(PNG_MAGIC)
-    assert image_size(png) == (FIGSIZE[0] * DPI, FIGSIZE[1] * DPI)
+    assert image_size(png) == (960, 480)  # 2x the 480x240 Slack shows it at: sharp on retina screens
     assert len(png) < 100_000  # light enough to upload with every alert
+
+
+def test_chart_is_legible_at_the_size_slack_shows_it_and_quick_to_draw():
+    assert SHOWN_AT == (480, 240) and SCALE == 2
+    shown_px_per_pt = 960 / 4.8 / 72 / SCALE  # the figure is 4.8 in wide, shown 480 px wide
+    assert LABEL_PT * shown_px_per_pt >= 12  # tick and axis labels read as 12 px text or more
+    points = pts([1 / (1 + i) for i in range(2000)])
+    metric_chart_png("warm-up", points[:2], None, None, None)  # font caches, as after the first alert
+    started = time.perf_counter()
+    metric_chart_png("loss · run-7", points, 0.01, "<=", points[1500])
+    assert time.perf_counter() - started < 1.0  # drawn in the dispatcher, per alert
 
 
 def test_dollar_signs_in_title_are_not_tex():

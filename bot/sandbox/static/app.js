@@ -4,6 +4,7 @@
 
 const { el, mrkdwn, blocks, textObject, formValues } = window.BlockKit;
 const $ = (id) => document.getElementById(id);
+const REQUIRED = "Please complete this required field.";
 
 const ui = {
   // ?user=U3 picks the user (for links and screenshots); otherwise the last one chosen here.
@@ -12,8 +13,21 @@ const ui = {
   tab: "channel", // or "home"
   drawn: "",      // the last state drawn, as JSON: redraw only on change, keeping scroll and focus
   modalKey: "",   // id + hash of the modal on screen: a redraw would wipe what the user typed
+  thread: "",     // ts of the message whose thread is open beside the channel
   state: null,
 };
+
+// What each user has read, per channel (the latest ts seen), kept across reloads as Slack does.
+const read = JSON.parse(localStorage.getItem("sandbox-read") || "{}");
+function lastRead(channel) { return (read[ui.user] || {})[channel] || "0"; }
+function markRead(channel) {
+  const c = ui.state && ui.state.channels.find((x) => x.id === channel);
+  const latest = c && c.recent.length ? c.recent[c.recent.length - 1] : "0";
+  if (Number(latest) <= Number(lastRead(channel))) return;
+  (read[ui.user] = read[ui.user] || {})[channel] = latest;
+  localStorage.setItem("sandbox-read", JSON.stringify(read));
+}
+function unread(c) { return c.recent.filter((ts) => Number(ts) > Number(lastRead(c.id))).length; }
 
 async function call(path, body) {
   const options = body === undefined ? {} :
@@ -30,7 +44,7 @@ async function refresh() {
     ui.channel = state.channel;
     const me = state.users.find((u) => u.id === state.user);
     $("clock").textContent = me ? "Your time: " + formatTime(Date.now() / 1000, me.tz, true) : "";
-    const json = JSON.stringify([state, ui.tab]);
+    const json = JSON.stringify([state, ui.tab, ui.thread]);
     if (json !== ui.drawn) { ui.drawn = json; ui.state = state; draw(state); }
   } catch (err) {
     toast("The sandbox is not answering (is `readybot demo` still running?)");
@@ -73,16 +87,26 @@ function draw(state) {
   const me = state.users.find((u) => u.id === state.user) || { tz: "UTC", name: "?" };
   $("user-switcher").replaceChildren(...state.users.filter((u) => !u.is_bot).map((u) =>
     el("option", { value: u.id, selected: u.id === state.user ? "" : null }, `${u.real_name} (${u.tz})`)));
-  const item = (c) => el("button", {
-    class: "nav-item" + (c.id === state.channel && ui.tab === "channel" ? " active" : ""),
-    onclick: () => selectChannel(c.id),
-  }, c.is_im ? c.name : "# " + c.name);
+  const open = (c) => c.id === state.channel && ui.tab === "channel";
+  if (ui.tab === "channel") markRead(state.channel);  // what is on screen has been read
+  // Slack marks an unread channel bold, and a DM with unread messages also with their count.
+  const item = (c) => {
+    const count = open(c) ? 0 : unread(c);
+    return el("button", {
+      class: "nav-item" + (open(c) ? " active" : "") + (count ? " unread" : ""),
+      onclick: () => selectChannel(c.id), "data-unread": count || null,
+    }, el("span", {}, c.is_im ? c.name : "# " + c.name),
+    count && c.is_im ? el("span", { class: "count", "aria-label": `${count} unread` }, count > 98 ? "99+" : count) : null);
+  };
   $("channel-list").replaceChildren(...state.channels.filter((c) => !c.is_im).map(item));
   $("dm-list").replaceChildren(...state.channels.filter((c) => c.is_im).map(item));
   $("home-link").classList.toggle("active", ui.tab === "home");
   $("composer").hidden = ui.tab === "home";
+  $("banner").hidden = !state.banner;
+  $("banner").textContent = state.banner || "";
   if (ui.tab === "home") drawHome(state);
   else drawChannel(state, me);
+  drawThread(state, me);
   drawModal(state);
 }
 
@@ -99,17 +123,40 @@ function drawChannel(state, me) {
   $("message").placeholder = `Message ${channel.is_im ? channel.name : "#" + channel.name} (try /ready help)`;
   const feed = $("feed");
   const atBottom = feed.scrollHeight - feed.scrollTop - feed.clientHeight < 40;
-  // Messages and this user's ephemerals in one timeline; replies go under their parent.
-  const all = [...state.messages, ...state.ephemerals.map((e) => ({ ...e, ephemeral: true }))]
-    .sort((a, b) => Number(a.ts) - Number(b.ts));
-  const isReply = (m) => m.thread_ts && m.thread_ts !== m.ts;
+  // Messages and this user's ephemerals in one timeline.
+  const all = timeline(state);
+  // Replies stay in their thread, as in Slack: the channel shows "N replies", a click opens it beside.
   const rows = all.filter((m) => !isReply(m)).map((m) => {
-    const replies = all.filter((r) => isReply(r) && r.thread_ts === m.ts);
-    return el("div", { class: "thread" }, message(m, state, me),
-      replies.length ? el("div", { class: "replies" }, replies.map((r) => message(r, state, me))) : null);
+    const replies = repliesTo(all, m.ts);
+    return el("div", { class: "thread" + (m.ts === ui.thread ? " open" : "") }, message(m, state, me),
+      replies.length ? el("button", { class: "reply-count", type: "button", onclick: () => openThread(m.ts) },
+        `${replies.length} ${replies.length === 1 ? "reply" : "replies"}`) : null);
   });
   feed.replaceChildren(...(rows.length ? rows : [el("p", { class: "empty" }, "No messages yet. Try /ready help below.")]));
   if (atBottom || !ui.scrolled) { feed.scrollTop = feed.scrollHeight; ui.scrolled = true; }
+}
+
+const isReply = (m) => m.thread_ts && m.thread_ts !== m.ts;
+const repliesTo = (all, ts) => all.filter((r) => isReply(r) && r.thread_ts === ts);
+
+function timeline(state) {
+  return [...state.messages, ...state.ephemerals.map((e) => ({ ...e, ephemeral: true }))]
+    .sort((a, b) => Number(a.ts) - Number(b.ts));
+}
+
+function openThread(ts) { ui.thread = ts; ui.drawn = ""; refresh(); }
+
+function drawThread(state, me) {
+  const all = timeline(state);
+  const parent = ui.tab === "channel" && all.find((m) => m.ts === ui.thread);
+  $("thread-pane").hidden = !parent;
+  if (!parent) { ui.thread = ""; return; }
+  const channel = state.channels.find((c) => c.id === state.channel);
+  $("thread-channel").textContent = channel.is_im ? channel.name : "# " + channel.name;
+  const replies = repliesTo(all, parent.ts);
+  $("thread-feed").replaceChildren(message(parent, state, me),
+    el("div", { class: "thread-divider muted" }, `${replies.length} ${replies.length === 1 ? "reply" : "replies"}`),
+    ...replies.map((r) => message(r, state, me)));
 }
 
 function message(m, state, me) {
@@ -159,6 +206,11 @@ function drawModal(state) {
       view.submit ? el("button", { type: "submit", class: "btn primary" }, view.submit.text) : null));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    // Slack checks required inputs itself: an empty one blocks the submit, the app never hears of it.
+    form.querySelectorAll("[data-error-for]").forEach((e) => { e.textContent = ""; });
+    const missing = [...form.querySelectorAll("[data-required]")].filter((c) => !c.value.trim());
+    for (const c of missing) form.querySelector(`[data-error-for="${CSS.escape(c.dataset.block)}"]`).textContent = REQUIRED;
+    if (missing.length) { missing[0].focus(); return; }
     const answer = await call("/sandbox/submit", { user: ui.user, view_id: view.id, values: formValues(form) });
     form.querySelectorAll("[data-error-for]").forEach((e) => { e.textContent = ""; });
     for (const [blockId, text] of Object.entries(answer.errors || {})) {
@@ -173,6 +225,7 @@ function drawModal(state) {
 
 function selectChannel(id) {
   ui.tab = "channel";
+  if (id !== ui.channel) ui.thread = "";
   ui.channel = id;
   ui.scrolled = false;
   localStorage.setItem("sandbox-channel", id);
@@ -211,6 +264,7 @@ async function openHome() {
   refresh();
 }
 $("home-link").addEventListener("click", openHome);
+$("thread-close").addEventListener("click", () => { ui.thread = ""; ui.drawn = ""; refresh(); });
 
 // /#home opens on the Home tab (handy for links and screenshots).
 if (location.hash === "#home") openHome().then(poll); else poll();

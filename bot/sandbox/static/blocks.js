@@ -185,7 +185,8 @@
   // Modal inputs carry data-* so the form can rebuild view.state.values on submit.
   function input(b, ctx) {
     const e = b.element || {};
-    const data = { "data-block": b.block_id || "", "data-action": e.action_id || "", "data-type": e.type };
+    const data = { "data-block": b.block_id || "", "data-action": e.action_id || "", "data-type": e.type,
+      "data-required": b.optional ? null : "" };
     let control;
     if (e.type === "static_select" || e.type === "radio_buttons") {
       const initial = (e.initial_option || {}).value;
