@@ -37,7 +37,6 @@ class WebApp:
     def __init__(self, app: App, services: Services):
         self.bolt = SlackEdge(app, services.settings.slack_signing_secret)
         self.services = services
-        self.extra_routes: list[tuple[str, str, Callable[[dict[str, Any], str], Response]]] = []
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -60,9 +59,10 @@ class WebApp:
                 from bot.push import handle_push
 
                 return handle_push(self.services, environ, path.removeprefix("/api/v1/runs/"))
-            for prefix, verb, handler in self.extra_routes:
-                if path.startswith(prefix) and method == verb:
-                    return handler(environ, path.removeprefix(prefix))
+            if path.startswith("/calendar/") and method == "GET":
+                from bot.handlers.calendar_feed import serve_feed
+
+                return serve_feed(self.services, path.removeprefix("/calendar/"))
         except Exception:
             log.exception("error serving %s %s", method, path)
             return json_response(500, {"ok": False, "error": "internal error"})

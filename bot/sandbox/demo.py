@@ -19,7 +19,6 @@ from sqlalchemy.engine import make_url
 from bot.config import ConfigError, Settings
 from bot.server import Server
 from bot.services import Services, build_services
-from bot.wiring import install_features
 
 from .page import SandboxPage
 from .slack_api import FakeSlack
@@ -94,7 +93,6 @@ def start_demo(settings: Settings, port: int = 3000, sandbox_port: int = 3001, h
     try:
         services = build_services(demo_settings(settings, fake, token, signing_secret, port))
         upgrade(services.store.engine)
-        install_features(services)
         server = Server(services, port, host=host, scheduler=scheduler).start()
     except BaseException:
         fake.stop()
