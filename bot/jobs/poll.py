@@ -31,8 +31,6 @@ from bot.store.models import Connection, Run, Watch, WatchRun
 from integrations.base import Tracker, TrackerError
 from integrations.registry import POLLED
 
-__all__ = ["Answer", "Work", "ask", "plan", "poll_once", "tracker_for_connection"]
-
 log = logging.getLogger(__name__)
 
 
