@@ -63,12 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 def prepared_services(settings: Settings):  # noqa: ANN201
     from bot.services import build_services
     from bot.store.migrate import upgrade
-    from bot.wiring import install_features
 
     with database_errors(settings):
         services = build_services(settings)
         upgrade(services.store.engine)
-    install_features(services)
     if services.box.is_demo_key:
         log.warning("READYBOT_SECRET_KEY is not set: tracker keys are encrypted with a built-in demo key")
     return services

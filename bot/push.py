@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.httpio import MAX_PUSH_BODY, Response, json_response, read_body
-from bot.jobs.poll import update_run
+from bot.jobs.record import record_pushed
 from bot.services import Services
-from bot.store import points
-from bot.store import runs as q
 from bot.store.models import Connection
 from integrations.push import PushError, snapshot_from_push
 
@@ -31,17 +28,7 @@ def handle_push(services: Services, environ: dict[str, Any], raw_ref: str) -> Re
         return json_response(400, {"ok": False, "error": "body is not JSON"})
     except PushError as exc:
         return json_response(400, {"ok": False, "error": str(exc)})
-    now = services.clock()
-    stall_after = timedelta(minutes=services.settings.stall_minutes)
-    with services.store.tx() as s:
-        conn = s.get(Connection, conn.id)
-        run, created = q.ensure_run(s, conn.id, snap, now)
-        # A script that does not say when it started started when it first reported: the ETA needs one.
-        run.started_at = run.started_at or now
-        points.record(s, run.id, snap.metrics, snap.step, snap.heartbeat_at or now)  # before the target hooks chart it
-        if not created:
-            update_run(s, services, conn, run, snap, now, stall_after)
-        state = run.state
+    state = record_pushed(services, conn.id, snap)
     return json_response(200, {"ok": True, "run": snap.ref, "state": state})
 
 

@@ -27,8 +27,6 @@ class Server:
     def __init__(self, services: Services, port: int, host: str = "0.0.0.0", scheduler: bool = True):
         self.services = services
         self.web = WebApp(build_app(services), services)
-        for route in services.extras.get("routes", ()):
-            self.web.extra_routes.append(route)
         self.http = create_server(self.web, host=host, port=port, threads=8, ident="readybot")
         self.port = self.http.effective_port
         self.scheduler = build_scheduler(services) if scheduler else None

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from bot.config import Settings
 from bot.slackapi import SlackClients
 from bot.store.crypto import SecretBox
 from bot.store.db import Store
 from integrations.base import ConnectionInfo, Tracker
+from integrations.calendar.google import GoogleCalendar
 from integrations.registry import tracker_for
 
 
@@ -25,8 +26,15 @@ class Services:
     clients: SlackClients
     box: SecretBox
     clock: Callable[[], datetime] = utcnow
-    trackers: Callable[[ConnectionInfo], Tracker] = tracker_for
-    extras: dict = field(default_factory=dict)
+    trackers: Callable[[ConnectionInfo], Tracker] = tracker_for  # makes a connection's tracker
+    # Per-process state, never shared between replicas (durable state lives in the database):
+    # the tracker object of each connection, kept for its caches (bot.jobs.poll.tracker_for_connection),
+    # keyed by (connection id, kind, url, sealed secret) so a changed connection gets a new one;
+    tracker_cache: dict[tuple[int, str, str, str | None], Tracker] = field(default_factory=dict)
+    # the Google Calendar client, made on first use from the settings (bot.jobs.calendar_sync);
+    google_calendar: GoogleCalendar | None = None
+    # when to ask Slack again for a standup's members it would not list: (channel, day) -> time.
+    standup_retry_at: dict[tuple[str, date], datetime] = field(default_factory=dict)
 
 
 def build_services(settings: Settings, store: Store | None = None, **overrides) -> Services:  # noqa: ANN003

@@ -36,7 +36,6 @@ class WebApp:
     def __init__(self, app: App, services: Services):
         self.bolt = SlackEdge(app, services.settings.slack_signing_secret)
         self.services = services
-        self.extra_routes: list[tuple[str, str, Callable[[dict[str, Any], str], Response]]] = []
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -57,9 +56,10 @@ class WebApp:
                 if method != "POST":
                     return json_response(405, {"ok": False, "error": "use POST"})
                 return handle_push(self.services, environ, path.removeprefix("/api/v1/runs/"))
-            for prefix, verb, handler in self.extra_routes:
-                if path.startswith(prefix) and method == verb:
-                    return handler(environ, path.removeprefix(prefix))
+            if path.startswith("/calendar/") and method == "GET":
+                from bot.handlers.calendar_feed import serve_feed
+
+                return serve_feed(self.services, path.removeprefix("/calendar/"))
         except Exception:
             log.exception("error serving %s %s", method, path)
             return json_response(500, {"ok": False, "error": "internal error"})

@@ -26,7 +26,6 @@ from bot.services import Services, build_services
 from bot.store.db import Store
 from bot.store.migrate import upgrade
 from bot.store.models import Base
-from bot.wiring import install_features
 from integrations.base import ConnectionInfo, Tracker
 from integrations.http import TrackerHttp
 from integrations.registry import tracker_for
@@ -155,7 +154,7 @@ def quick_trackers(info: ConnectionInfo) -> Tracker:
 @pytest.fixture
 def services(store: Store, fake_slack: FakeSlack, clock: Clock) -> Services:
     settings = make_settings(fake_slack, store.url)
-    return install_features(build_services(settings, store=store, clock=clock, trackers=quick_trackers))
+    return build_services(settings, store=store, clock=clock, trackers=quick_trackers)
 
 
 @dataclass

@@ -7,9 +7,7 @@ unknown token gets the same 404 as a malformed one.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 
@@ -25,18 +23,16 @@ MEETING_LENGTH = timedelta(hours=1)
 HISTORY = timedelta(days=90)  # past reviews kept in the feed, so calendars keep their history
 
 
-def feed_route(services: Services) -> Callable[[dict[str, Any], str], Response]:
-    def serve(_environ: dict[str, Any], rest: str) -> Response:
-        token = rest.removesuffix(".ics")
-        if not rest.endswith(".ics") or not TOKEN.fullmatch(token):
-            return json_response(404, {"ok": False, "error": "not found"})
-        body = feed(services, token)
-        if body is None:
-            return json_response(404, {"ok": False, "error": "not found"})
-        # no-cache: calendar apps poll, and a postponed review should move on their next poll.
-        return "200 OK", [("Content-Type", "text/calendar; charset=utf-8"), ("Cache-Control", "no-cache")], body
-
-    return serve
+def serve_feed(services: Services, rest: str) -> Response:
+    """`rest` is the path after /calendar/: <token>.ics."""
+    token = rest.removesuffix(".ics")
+    if not rest.endswith(".ics") or not TOKEN.fullmatch(token):
+        return json_response(404, {"ok": False, "error": "not found"})
+    body = feed(services, token)
+    if body is None:
+        return json_response(404, {"ok": False, "error": "not found"})
+    # no-cache: calendar apps poll, and a postponed review should move on their next poll.
+    return "200 OK", [("Content-Type", "text/calendar; charset=utf-8"), ("Cache-Control", "no-cache")], body
 
 
 def feed(services: Services, token: str) -> bytes | None:

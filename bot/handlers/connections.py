@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.commands import Connect, ConnectModal
 from bot.commands.help import USAGE
 from bot.handlers.base import Ctx, Problem, Reply
-from bot.notify.messages import text_input
+from bot.notify.blocks import text_input
 from bot.store import runs as q
 from bot.store.models import Connection
 from integrations.base import ConnectionInfo, TrackerError

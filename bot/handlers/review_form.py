@@ -18,7 +18,7 @@ from bot.commands.refs import parse_ref, parse_ref_list
 from bot.commands.reviews import MAX_LEAD, MAX_TITLE, MIN_LEAD
 from bot.commands.timeparse import parse_duration, parse_when
 from bot.core.reviews import AUTO_POSTPONE, POLICIES, WARN
-from bot.notify.messages import text_input
+from bot.notify.blocks import text_input
 
 REVIEW_MODAL = "review_modal"
 # Google Calendar event ids are opaque strings; this only keeps out what cannot be an id.

@@ -12,7 +12,7 @@ from bot.handlers.user_tz import UNKNOWN_ZONE, user_zone, zone_of_user
 from bot.jobs.digests import post_digest
 from bot.jobs.standup_rounds import open_now
 from bot.jobs.standups import advance_round
-from bot.notify.messages import actions, button
+from bot.notify.blocks import actions, button
 from bot.store import standups as q
 from bot.store.models import Schedule
 

@@ -32,12 +32,11 @@ def receipt(sequence: int) -> str:
 
 
 def calendar_client(services: Services) -> GoogleCalendar | None:
-    client = services.extras.get("gcal_client")
     settings = services.settings
-    if client is None and settings.google_credentials_file:
+    if services.google_calendar is None and settings.google_credentials_file:
         account = ServiceAccount.from_file(settings.google_credentials_file)
-        client = services.extras["gcal_client"] = GoogleCalendar(account, settings.google_calendar_id)
-    return client
+        services.google_calendar = GoogleCalendar(account, settings.google_calendar_id)
+    return services.google_calendar
 
 
 def sync_calendar(services: Services) -> int:

@@ -1,4 +1,5 @@
-"""The readiness job and the poll hook that hold results reviews to their runs.
+"""The readiness job (check_reviews) and the run pipeline's last step (run_changed, called by
+record.update_run) that hold results reviews to their runs.
 
 Safe on any number of replicas: each review is evaluated inside a transaction holding its row
 lock, and every message has a dedupe key (review:<id>:<checkpoint>:<meeting time>), so a
@@ -25,7 +26,7 @@ from bot.core.reviews import (
     manual_postpone_to,
     next_step,
 )
-from bot.notify import review_messages as msg  # noqa: F401 - registers the warning's buttons
+from bot.notify import review_messages as msg
 from bot.notify.outbox import enqueue, find
 from bot.services import Services
 from bot.store import reviews as rq
@@ -34,17 +35,6 @@ from integrations.base import RunState
 
 log = logging.getLogger(__name__)
 EVERY_SECONDS = 60
-
-
-def install(services: Services) -> None:
-    from bot.handlers.calendar_feed import feed_route
-    from bot.jobs.calendar_sync import sync_calendar
-
-    services.extras["after_run_update"].append(on_run_update)
-    services.extras["jobs"].append(("reviews", check_reviews, EVERY_SECONDS))
-    services.extras["routes"].append(("/calendar/", "GET", feed_route(services)))
-    if services.settings.google_credentials_file:
-        services.extras["jobs"].append(("calendar-sync", sync_calendar, EVERY_SECONDS))
 
 
 def check_reviews(services: Services) -> int:
@@ -63,14 +53,14 @@ def check_reviews(services: Services) -> int:
     return acted
 
 
-def on_run_update(s: Session, _services: Services, _conn: Connection, run: Run, _snap, now: datetime) -> None:  # noqa: ANN001
-    """A run that just ended may complete a review (or break it): look at once, in the poll's
-    own transaction, rather than waiting for the next job."""
+def run_changed(s: Session, run: Run, now: datetime) -> None:
+    """A run that just ended may complete a review (or break it): look at once, in the
+    transaction that records the run, rather than waiting for the next job."""
     if not RunState(run.state).is_terminal:
         return
     for review_id in rq.reviews_of_run(s, run.id, UPCOMING | {DONE}):
         try:
-            # A savepoint: a failing review must not undo the poll that carries this hook.
+            # A savepoint: a failing review must not undo the run update it follows.
             with s.begin_nested():
                 review = rq.lock(s, review_id)
                 if review is not None:

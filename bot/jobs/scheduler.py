@@ -1,17 +1,19 @@
-"""APScheduler wiring. The job store is in memory and jobs are declared here with fixed ids:
-a shared persistent job store double-fires across processes (APScheduler 3 FAQ), so all
-durable state lives in our own tables and each job is safe to run on every replica."""
+"""APScheduler wiring. The job store is in memory and every job is in the literal list below,
+with a fixed id: a shared persistent job store double-fires across processes (APScheduler 3
+FAQ), so all durable state lives in our own tables and each job is safe to run on every replica."""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.jobs import lease
+from bot.jobs import calendar_sync, digests, lease, reviews, standups
 from bot.jobs.poll import poll_once
 from bot.notify.dispatch import Dispatcher
 from bot.services import Services
@@ -19,43 +21,50 @@ from bot.store.dedupe import forget_old
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
-QUICK_JOBS = frozenset({"reviews", "standups", "digests"})  # run as often as the poll when it is quicker
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    run: Callable[[], object]
+    seconds: float
+    grace: float | None = None  # how late a missed run may still start; default: one interval
+    lease: timedelta | None = None  # one replica at a time: it holds this lease while it runs
+
+
+def jobs(services: Services, dispatcher: Dispatcher) -> list[Job]:
+    every = services.settings.poll_seconds
+    # A short poll interval asks for a quick bot: the review, standup and digest checks
+    # (cheap database reads) keep up with it, so a warning is not up to a minute late.
+    listed = [
+        Job("poll", lambda: poll_once(services), every, lease=timedelta(seconds=every * 3)),
+        Job("dispatch", dispatcher.drain, 2, grace=10),
+        Job("cleanup", lambda: forget_old(services), 3600),
+        Job("reviews", lambda: reviews.check_reviews(services), min(reviews.EVERY_SECONDS, every)),
+        Job("calendar-sync", lambda: calendar_sync.sync_calendar(services), reviews.EVERY_SECONDS),
+        Job("standups", lambda: standups.standup_tick(services), min(standups.JOB_SECONDS, every)),
+        Job("digests", lambda: digests.digest_tick(services), min(digests.JOB_SECONDS, every)),
+    ]
+    if not services.settings.google_credentials_file:  # no Google account: nothing to sync
+        listed = [job for job in listed if job.id != "calendar-sync"]
+    return listed
 
 
 def build_scheduler(services: Services) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
     dispatcher = Dispatcher(services.store, services.clients, services.clock)
-    every = services.settings.poll_seconds
-    scheduler.add_job(
-        lambda: guarded(services, "poll", timedelta(seconds=every * 3), poll_once),
-        "interval", seconds=every, id="poll", replace_existing=True,
-        max_instances=1, coalesce=True, misfire_grace_time=every,
-    )
-    scheduler.add_job(
-        lambda: safely("dispatch", dispatcher.drain),
-        "interval", seconds=2, id="dispatch", replace_existing=True,
-        max_instances=1, coalesce=True, misfire_grace_time=10,
-    )
-    scheduler.add_job(
-        lambda: safely("cleanup", forget_old, services),
-        "interval", hours=1, id="cleanup", replace_existing=True, coalesce=True, misfire_grace_time=3600,
-    )
-    for job_id, fn, seconds in services.extras.get("jobs", ()):
-        # A short poll interval asks for a quick bot: the review, standup and digest checks
-        # (cheap database reads) keep up with it, so a warning is not up to a minute late.
-        if job_id in QUICK_JOBS:
-            seconds = min(seconds, every)
+    for job in jobs(services, dispatcher):
         scheduler.add_job(
-            lambda fn=fn, job_id=job_id: safely(job_id, fn, services),
-            "interval", seconds=seconds, id=job_id, replace_existing=True,
-            max_instances=1, coalesce=True, misfire_grace_time=seconds,
+            lambda job=job: run_job(services, job),
+            "interval", seconds=job.seconds, id=job.id, replace_existing=True,
+            max_instances=1, coalesce=True, misfire_grace_time=job.grace or job.seconds,
         )
     return scheduler
 
 
-def guarded(services: Services, name: str, ttl: timedelta, fn) -> None:  # noqa: ANN001
-    if lease.acquire(services.store, name, HOLDER, services.clock(), ttl):
-        safely(name, fn, services)
+def run_job(services: Services, job: Job) -> None:
+    if job.lease is None or lease.acquire(services.store, job.id, HOLDER, services.clock(), job.lease):
+        safely(job.id, job.run)
 
 
 def safely(name: str, fn, *args) -> None:  # noqa: ANN001, ANN002

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.jobs.poll import notify_run_event
+from bot.notify.run_messages import notify_run_event
 from bot.services import Services
 from bot.store.models import Connection, Run, WatchRun
 from integrations.registry import POLLED

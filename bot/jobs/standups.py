@@ -40,7 +40,7 @@ def standup_tick(services: Services) -> None:
 def open_due_rounds(services: Services, now: datetime) -> None:
     with services.store.tx() as s:
         schedules = q.enabled_schedules(s, "standup")
-    retry_at = services.extras.setdefault("standup_retry_at", {})
+    retry_at = services.standup_retry_at
     for schedule in schedules:
         cadence = Cadence.of(schedule.time, schedule.days)
         for day in open_standup_days(cadence, now, q.window(schedule.questions)):

@@ -1,14 +1,15 @@
-"""Target alerts in the poll cycle, for pushed runs, and NaN/inf loss alerts.
+"""Target alerts in the run pipeline, for polled and pushed runs, and NaN/inf loss alerts.
 
 The work is split at the transaction boundary, because tracker calls must not hold a database
 transaction open:
-- fetch_history (poll ask phase, no transaction): for each polled run, the new points of each
-  target metric, from the step after the last one evaluated; one tracker call per metric key.
-- evaluate_polled (poll record phase, inside the transaction that stores the runs' new state):
-  feeds those points to the pure evaluator, stores progress, records each crossing as a unique
-  Alert row and queues one message per channel, with a chart per run in its thread.
-- evaluate_pushed: pushed runs have no history to fetch; the pushed value is the one new point
-  at the pushed step, and a crossing's chart draws the points the push path kept (run_points).
+- fetch_history (called by poll.ask, no transaction): for each polled run, the new points of
+  each target metric, from the step after the last one evaluated; one tracker call per metric key.
+- evaluate_polled (called by record.record, inside the transaction that stores the runs' new
+  state): feeds those points to the pure evaluator, stores progress, records each crossing as a
+  unique Alert row and queues one message per channel, with a chart per run in its thread.
+- evaluate_pushed and alert_nonfinite (called by record.update_run): pushed runs have no
+  history to fetch; the pushed value is the one new point at the pushed step, and a crossing's
+  chart draws the points the push path kept (run_points).
 
 Exactly-once comes from the database, not from this process: the Alert row is unique per
 (target, run, crossing) and is inserted in the same transaction as the outbox rows.
@@ -26,28 +27,22 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.core.targets import Crossing, Rule, TargetProgress, evaluate, nonfinite
-from bot.jobs.poll import run_payload
+from bot.jobs.answers import Answer, Work
 from bot.notify import target_alert as msg
 from bot.notify.outbox import enqueue
+from bot.notify.run_messages import run_payload
 from bot.services import Services
 from bot.store import points as kept
 from bot.store import runs as q
 from bot.store import targets as store
 from bot.store.models import Alert, Connection, Run, Target
 from bot.store.models import TargetProgress as TargetProgressRow
-from integrations.base import MetricPoint, RunSnapshot
+from integrations.base import MetricPoint, RunSnapshot, Tracker
 from integrations.registry import POLLED
 
 log = logging.getLogger(__name__)
 
 MAX_ALERTS_PER_MESSAGE = 10  # 4 blocks each keeps a grouped message under Slack's 50 blocks
-
-
-def install(services: Services) -> None:
-    """Register the hooks (called once by bot.wiring.install_features)."""
-    services.extras.setdefault("history", []).append(fetch_history)
-    services.extras.setdefault("after_record", []).append(evaluate_polled)
-    services.extras.setdefault("after_run_update", []).extend([evaluate_pushed, alert_nonfinite])
 
 
 # --- ask phase: fetch history outside any transaction ---------------------------------------
@@ -67,7 +62,7 @@ class Want:
         return self.progress.last_step
 
 
-def fetch_history(services: Services, work, tracker, answer) -> None:  # noqa: ANN001 - poll's types
+def fetch_history(services: Services, work: Work, tracker: Tracker, answer: Answer) -> None:
     """Fill answer.history[key][ref] with the points the targets need this cycle."""
     by_key: dict[str, list[Want]] = defaultdict(list)
     for want in wanted(services, work.conn.id, answer.snaps):
@@ -133,7 +128,7 @@ class Fired:
     points: list[MetricPoint]
 
 
-def evaluate_polled(s: Session, services: Services, conn: Connection, answer, now: datetime) -> None:  # noqa: ANN001
+def evaluate_polled(s: Session, services: Services, conn: Connection, answer: Answer, now: datetime) -> None:
     fired: list[Fired] = []
     runs = q.runs_by_ref(s, conn.id, answer.snaps)
     targets = store.targets_for_runs(s, list(runs.values()))
@@ -146,7 +141,7 @@ def evaluate_polled(s: Session, services: Services, conn: Connection, answer, no
     announce(s, conn, fired, now)
 
 
-def evaluate_pushed(s: Session, services: Services, conn: Connection, run: Run, snap: RunSnapshot, now: datetime) -> None:
+def evaluate_pushed(s: Session, conn: Connection, run: Run, snap: RunSnapshot, now: datetime) -> None:
     # Polled runs are evaluated from their history in evaluate_polled. A push without a step
     # cannot be ordered against earlier values, so it does not count as an evaluation.
     if conn.kind in POLLED or snap.step is None:
@@ -211,7 +206,7 @@ def _post(s: Session, conn: Connection, team_id: str, channel_id: str, items: li
 # --- NaN/inf loss -------------------------------------------------------------------------
 
 
-def alert_nonfinite(s: Session, services: Services, conn: Connection, run: Run, snap: RunSnapshot, now: datetime) -> None:
+def alert_nonfinite(s: Session, conn: Connection, run: Run, snap: RunSnapshot, now: datetime) -> None:
     """Once per (run, loss metric, channel): the outbox key is the whole dedupe."""
     bad = nonfinite(snap.metrics)
     if not bad:

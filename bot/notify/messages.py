@@ -1,23 +1,20 @@
-"""Outbox template name -> Slack message. Most messages are just their template; a few add
-buttons, registered here explicitly so every interactive message is easy to find."""
+"""Outbox template name -> Slack message: the one table of message builders.
+
+Most messages are just their template (bot/templates/<name>.j2, rendered by render.render);
+the ones that add buttons, a count in the notification text or a chart's caption are listed in
+BUILDERS, so every interactive message is easy to find. bot/notify/dispatch.py calls build()
+for each outbox row.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from bot.notify import review_messages, standup_messages, target_alert
 from bot.notify.render import Message, render
 
 Builder = Callable[[dict[str, Any]], Message]
-BUILDERS: dict[str, Builder] = {}
-
-
-def builder(template: str) -> Callable[[Builder], Builder]:
-    def register(fn: Builder) -> Builder:
-        BUILDERS[template] = fn
-        return fn
-
-    return register
 
 
 def build(template: str, payload: dict[str, Any]) -> Message:
@@ -25,42 +22,6 @@ def build(template: str, payload: dict[str, Any]) -> Message:
     return fn(payload) if fn else render(template, **payload)
 
 
-def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    element: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text[:75]},
-        "action_id": action_id,
-        "value": value[:2000],
-    }
-    if style:
-        element["style"] = style
-    return element
-
-
-def actions(*elements: dict[str, Any], block_id: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "actions", "elements": list(elements)[:25]}
-    if block_id:
-        block["block_id"] = block_id[:255]
-    return block
-
-
-def text_input(block_id: str, label: str, placeholder: str, *, optional: bool = False, initial: str = "",
-               max_length: int | None = None) -> dict[str, Any]:
-    """A modal's one-line text input; its value comes back under action_id "value"."""
-    element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": "value",
-        "placeholder": {"type": "plain_text", "text": placeholder[:150]},
-    }
-    if max_length:
-        element["max_length"] = max_length
-    if initial:
-        element["initial_value"] = initial
-    return {"type": "input", "block_id": block_id, "optional": optional,
-            "label": {"type": "plain_text", "text": label[:2000]}, "element": element}
-
-
-@builder("digest")
 def digest_message(payload: dict[str, Any]) -> Message:
     """The digest's notification text counts what happened; its header alone says nothing."""
     message = render("digest", **payload)
@@ -70,3 +31,13 @@ def digest_message(payload: dict[str, Any]) -> Message:
               if digest.get(key + "_count")]
     message.text = "Run digest: " + (", ".join(counts) if counts else "nothing new")
     return message
+
+
+BUILDERS: dict[str, Builder] = {
+    "digest": digest_message,
+    target_alert.TEMPLATE: target_alert.alert_message,
+    target_alert.CHART: target_alert.chart_caption,
+    "review_warning": review_messages.build_warning,
+    "standup_prompt": standup_messages.prompt_message,
+    "standup_reminder": standup_messages.reminder_message,
+}

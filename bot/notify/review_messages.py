@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.core.eta import format_duration, progress_fraction
 from bot.core.results import Cell, Table
-from bot.notify.messages import actions, builder, button
+from bot.notify.blocks import actions, button
 from bot.notify.render import Message, format_number, render
 from bot.store.models import Connection, Review, Run
 from bot.store.reviews import status
@@ -61,7 +61,6 @@ def decided(payload: dict[str, Any], what: str, user: str, at: datetime | None =
     return {**payload, "decision": {"what": what, "user": user, "at": at.isoformat() if at else None}}
 
 
-@builder("review_warning")
 def build_warning(payload: dict[str, Any]) -> Message:
     message = render("review_warning", **payload)
     # The header alone ("Not ready: <title>") is all a notification would show; add the count.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.notify.messages import actions, builder, button
+from bot.notify.blocks import actions, button
 from bot.notify.render import Message, render
 
 ANSWER, SKIP, AWAY = "standup_answer", "standup_skip", "standup_away"
@@ -15,7 +15,6 @@ ANSWER_VIEW, AWAY_VIEW, QUESTIONS_VIEW = "standup_answer_view", "standup_away_vi
 INPUT_CHARS = 3000  # plain_text_input max_length
 
 
-@builder("standup_prompt")
 def prompt_message(payload: dict[str, Any]) -> Message:
     message = render("standup_prompt", **payload)
     answer_id = str(payload["answer_id"])
@@ -28,7 +27,6 @@ def prompt_message(payload: dict[str, Any]) -> Message:
     return message
 
 
-@builder("standup_reminder")
 def reminder_message(payload: dict[str, Any]) -> Message:
     message = render("standup_reminder", **payload)
     answer_id = str(payload["answer_id"])

@@ -15,7 +15,7 @@ from typing import Any
 from markupsafe import Markup
 
 from bot.core.targets import Crossing
-from bot.notify.messages import actions, builder, button
+from bot.notify.blocks import actions, button
 from bot.notify.render import Message, escape, render
 from bot.store.models import Run, Target
 from integrations.base import MetricPoint
@@ -70,7 +70,6 @@ def _json_number(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)
 
 
-@builder(TEMPLATE)
 def alert_message(payload: dict[str, Any]) -> Message:
     alerts = payload.get("alerts") or []
     log = payload.get("log") or []
@@ -115,7 +114,6 @@ def _buttons(item: dict[str, Any], notes: list[dict[str, Any]]) -> list[dict[str
     return elements
 
 
-@builder(CHART)
 def chart_caption(payload: dict[str, Any]) -> Message:
     # The dispatcher builds every row's message before it looks at op="upload"; the upload
     # itself only uses chart_file, so this just has to be cheap and never fail.

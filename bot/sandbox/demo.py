@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 from bot.config import ConfigError, Settings
 from bot.server import Server
 from bot.services import Services, build_services
-from bot.wiring import install_features
 
 from .page import SandboxPage
 from .simulator import CHANNEL, CONNECTION, USER, DemoClock, Simulator
@@ -127,7 +126,6 @@ def start_demo(settings: Settings, port: int = 3000, sandbox_port: int = 3001, h
         services = build_services(demo_settings(settings, fake, token, signing_secret, port, quick=simulate),
                                   **overrides)
         upgrade(services.store.engine)
-        install_features(services)
         server = Server(services, port, host=host, scheduler=scheduler).start()
         # Port 0 picked a free one: messages with links to the bot (push URL, calendar feed) need it.
         services.settings = dataclasses.replace(services.settings, port=server.port)

@@ -6,7 +6,6 @@ import requests
 
 from bot.server import Server
 from bot.services import build_services
-from bot.wiring import install_features
 from tests.conftest import make_settings
 
 
@@ -14,7 +13,7 @@ def test_install_page_and_redirect_guard(store, fake_slack, clock):
     settings = make_settings(
         fake_slack, store.url, slack_bot_token=None, slack_client_id="111.222", slack_client_secret="shh"
     )
-    services = install_features(build_services(settings, store=store, clock=clock))
+    services = build_services(settings, store=store, clock=clock)
     server = Server(services, port=0, host="127.0.0.1", scheduler=False).start()
     try:
         page = requests.get(server.url + "/slack/install", timeout=5, allow_redirects=False)

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from bot.jobs.poll import poll_once
 from bot.notify.dispatch import Dispatcher
 from bot.services import build_services
-from bot.wiring import install_features
 from tests.conftest import T0, make_settings, quick_trackers
 
 pytestmark = pytest.mark.mlflow
@@ -35,7 +34,7 @@ def test_three_replicas_polling_and_sending_together_post_once(bot, mlflow_serve
     bot.clock.advance(minutes=2)
 
     settings = make_settings(bot.fake, bot.services.store.url)
-    replicas = [install_features(build_services(settings, clock=bot.clock, trackers=quick_trackers))
+    replicas = [build_services(settings, clock=bot.clock, trackers=quick_trackers)
                 for _ in range(3)]
     barrier = threading.Barrier(len(replicas))
     errors: list[BaseException] = []
@@ -65,7 +64,8 @@ def test_a_slow_replicas_older_answer_does_not_turn_a_finished_run_back(bot, mlf
     trackers) overlaps the next replica's. The slow one asked while the run was running and
     records after the other recorded it finished; applied, that answer set the run back to
     running, and as the finished run is no longer polled, it stayed so (its review never ready)."""
-    from bot.jobs.poll import ask, plan, record
+    from bot.jobs.poll import ask, plan
+    from bot.jobs.record import record
     from bot.store.models import Run
 
     exp = mlflow_logger.create_experiment(f"overlap-{uuid.uuid4().hex[:8]}")
@@ -74,8 +74,8 @@ def test_a_slow_replicas_older_answer_does_not_turn_a_finished_run_back(bot, mlf
     assert "Connected" in bot.reply(f"connect mlflow {mlflow_server}")
     assert "Now tracking" in bot.reply(f"track mlflow:{run_id}")
     bot.cycle()
-    slow = install_features(build_services(make_settings(bot.fake, bot.services.store.url), clock=bot.clock,
-                                           trackers=quick_trackers))
+    slow = build_services(make_settings(bot.fake, bot.services.store.url), clock=bot.clock,
+                          trackers=quick_trackers)
     [work] = plan(slow)
     answer = ask(slow, work)  # asked while the run is running
     mlflow_logger.end_run(run_id, "FINISHED", ms(T0 + timedelta(minutes=1)))

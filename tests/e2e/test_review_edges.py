@@ -133,11 +133,9 @@ def test_a_short_poll_interval_makes_the_review_standup_and_digest_checks_as_qui
 
     from bot.jobs.scheduler import build_scheduler
     from bot.services import build_services
-    from bot.wiring import install_features
     from tests.conftest import make_settings
 
-    services = install_features(build_services(make_settings(fake_slack, store.url, poll_seconds=2),
-                                               store=store, clock=clock))
+    services = build_services(make_settings(fake_slack, store.url, poll_seconds=2), store=store, clock=clock)
     scheduler = build_scheduler(services)
     for job in ("reviews", "standups", "digests"):
         assert scheduler.get_job(job).trigger.interval == timedelta(seconds=2)

@@ -21,7 +21,6 @@ from sqlalchemy import select
 from bot.jobs.reviews import check_reviews
 from bot.services import build_services
 from bot.store.models import Review, ReviewEvent, Target
-from bot.wiring import install_features
 from tests.conftest import make_settings, quick_trackers
 
 pytestmark = pytest.mark.mlflow
@@ -280,7 +279,7 @@ def test_replicas_racing_on_one_checkpoint_post_one_warning(day):
     logger.log_metrics(slow, [("val_acc", 0.7, 1200, ms(at(12)))])
     bot.poll()
     settings = make_settings(bot.fake, bot.services.store.url)
-    replicas = [install_features(build_services(settings, clock=bot.clock, trackers=quick_trackers))
+    replicas = [build_services(settings, clock=bot.clock, trackers=quick_trackers)
                 for _ in range(3)]
     threads = [threading.Thread(target=check_reviews, args=(r,)) for r in replicas]
     for thread in threads:

@@ -13,7 +13,6 @@ from sqlalchemy import select, update
 from bot.server import Server
 from bot.services import build_services
 from bot.store.models import Connection, Run
-from bot.wiring import install_features
 from tests.conftest import T0, make_settings, quick_trackers
 from tests.slack_text import shown
 
@@ -77,7 +76,7 @@ def test_finished_run_is_announced_once_with_final_metrics(connected, mlflow_log
     # A restart: a new process on the same database adds nothing.
     bot.server.stop()
     settings = make_settings(bot.fake, bot.services.store.url)
-    again = install_features(build_services(settings, clock=bot.clock, trackers=quick_trackers))
+    again = build_services(settings, clock=bot.clock, trackers=quick_trackers)
     restarted = Server(again, port=0, host="127.0.0.1", scheduler=False).start()
     try:
         from bot.jobs.poll import poll_once

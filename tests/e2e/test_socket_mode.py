@@ -16,7 +16,6 @@ from bot.sandbox.signed import VERIFICATION_TOKEN
 from bot.sandbox.world import APP_ID, TEAM_DOMAIN, TEAM_ID
 from bot.services import build_services
 from bot.socket_mode import run_socket_mode
-from bot.wiring import install_features
 from tests.conftest import make_settings, quick_trackers
 from tests.fakes.socket_mode_server import FakeSocketModeServer
 
@@ -47,7 +46,7 @@ def slash_command(fake: FakeSlack, text: str, user_id: str = "U1", channel_id: s
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_socket_mode_answers_slash_commands_in_the_ack(store, fake_slack, socket_server, clock):
     settings = make_settings(fake_slack, store.url, slack_app_token=APP_TOKEN)
-    services = install_features(build_services(settings, store=store, clock=clock, trackers=quick_trackers))
+    services = build_services(settings, store=store, clock=clock, trackers=quick_trackers)
     app = build_app(services)
     stop = threading.Event()
     failures: list[BaseException] = []

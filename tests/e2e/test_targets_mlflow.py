@@ -13,7 +13,6 @@ from bot.notify.dispatch import Dispatcher
 from bot.server import Server
 from bot.services import build_services
 from bot.store.models import TargetProgress
-from bot.wiring import install_features
 from tests.conftest import T0, make_settings, quick_trackers
 from tests.e2e.targets_support import (
     CHANNEL,
@@ -90,7 +89,7 @@ def test_restart_and_lost_progress_add_nothing(connected, mlflow_logger):
     with bot.services.store.tx() as s:
         s.execute(delete(TargetProgress))
     settings = make_settings(bot.fake, bot.services.store.url)
-    again = install_features(build_services(settings, clock=bot.clock, trackers=quick_trackers))
+    again = build_services(settings, clock=bot.clock, trackers=quick_trackers)
     restarted = Server(again, port=0, host="127.0.0.1", scheduler=False).start()
     try:
         for _ in range(2):

@@ -165,7 +165,7 @@ def receipts(services, review_id: int) -> list[str]:
 
 
 def test_sync_job_moves_then_cancels_the_linked_event_once_per_change(services, google, key):
-    services.extras["gcal_client"] = client_for(google, pem(key), services.clock)
+    services.google_calendar = client_for(google, pem(key), services.clock)
     review_id = add_review(services)
     assert sync_calendar(services) == 1  # version 0: already at 14:00 UTC, nothing to patch
     assert sync_calendar(services) == 0
@@ -187,7 +187,7 @@ def test_sync_job_moves_then_cancels_the_linked_event_once_per_change(services, 
 
 
 def test_sync_job_gives_up_on_a_deleted_event(services, google, key):
-    services.extras["gcal_client"] = client_for(google, pem(key), services.clock)
+    services.google_calendar = client_for(google, pem(key), services.clock)
     review_id = add_review(services, event_id="gone")
     assert sync_calendar(services) == 0
     assert sync_calendar(services) == 0

@@ -31,7 +31,6 @@ from bot.services import build_services  # noqa: E402
 from bot.store.db import Store  # noqa: E402
 from bot.store.migrate import upgrade  # noqa: E402
 from bot.store.models import Connection, Run, Target, Watch, WatchRun  # noqa: E402
-from bot.wiring import install_features  # noqa: E402
 from integrations.base import MetricPoint, RunSnapshot, RunState  # noqa: E402
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -121,8 +120,7 @@ def main() -> None:
     now = [T0 + timedelta(minutes=1)]
     tracker = MemoryTracker(snaps)
     settings = Settings(database_url=url, slack_api_url="http://127.0.0.1:9/api/", slack_bot_token="xoxb-bench")
-    services = install_features(build_services(settings, store=store, clock=lambda: now[0],
-                                               trackers=lambda info: tracker))
+    services = build_services(settings, store=store, clock=lambda: now[0], trackers=lambda info: tracker)
 
     def advance(state: RunState = RunState.RUNNING) -> None:
         now[0] += timedelta(minutes=1)

@@ -63,8 +63,6 @@ def test_standup_summary_with_500_members_fits():
 
 
 def test_standup_dm_builders_have_buttons():
-    import bot.notify.standup_messages  # noqa: F401 - registers the builders
-
     assert "standup_prompt" in BUILDERS
     message = build("standup_prompt", {"answer_id": 7, "channel_id": "C1", "day": "Mon 23 Nov",
                                        "questions": ["Done?", "Next?"], "due_at": "2026-11-23T13:30:00+00:00"})

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.jobs.poll import Answer, Work
+from bot.jobs.answers import Answer, Work
 from bot.jobs.targets import evaluate_polled, fetch_history
 from bot.store.models import Alert, Connection, Run, Target, Watch, WatchRun
 from integrations.base import MetricPoint, RunSnapshot, RunState

@@ -1,0 +1,180 @@
+"""What happens to a tracker's answer: the second step of the run pipeline.
+
+    poll.poll_once -> poll.ask -> record.record          (a polled connection's answer)
+    push.handle_push -> record.record_pushed             (one pushed snapshot)
+
+record() opens one transaction per answer and, in this order: marks the runs stale when the
+tracker failed (mark_stale), adopts the new runs of experiment watches (adopt), notes lost
+experiments (experiment_lost), updates each answered run (update_run), marks the runs the
+tracker no longer knows (mark_missing), then evaluates the polled runs' targets on the history
+poll.ask fetched (targets.evaluate_polled: one grouped alert per channel).
+
+update_run is one run's new snapshot, in this order:
+  1. the state machine (bot/core/runs.py): new state, progress time, events;
+  2. the store: the run row;
+  3. run-event messages (bot/notify/run_messages.py);
+  4. target evaluation: the pushed value (polled runs are evaluated from their history by
+     record), and the NaN/inf loss alert;
+  5. review readiness: a run that just ended may complete its results review.
+
+Every message is an outbox row written in the same transaction as the state that caused it
+(bot/notify/outbox.py); bot/notify/dispatch.py delivers it after the commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.core.eta import estimate_eta
+from bot.core.runs import Known, adopted, observe, vanished, with_total
+from bot.jobs import reviews, targets
+from bot.jobs.answers import Answer, Work
+from bot.metrics import RUN_EVENTS
+from bot.notify.outbox import enqueue
+from bot.notify.run_messages import notify_channel, notify_run_event
+from bot.services import Services
+from bot.store import points
+from bot.store import runs as q
+from bot.store.models import Connection, Run, Watch, WatchRun
+from integrations.base import RunSnapshot, RunState, TrackerError
+from integrations.registry import POLLED
+
+
+def record(services: Services, work: Work, answer: Answer) -> int:
+    """Store one connection's answer; returns how many runs were updated."""
+    now = services.clock()
+    stall_after = _stall_after(services)
+    with services.store.tx() as s:
+        if answer.error is not None:
+            mark_stale(s, work, answer.error, now)
+            return 0
+        for watch_id, snaps in answer.listed.items():
+            adopt(s, watch_id, snaps, now)
+        for watch_id, reason in answer.lost.items():
+            experiment_lost(s, work.conn, watch_id, reason, now)
+        count = 0
+        runs = q.runs_by_ref(s, work.conn.id, set(answer.snaps) | set(work.refs))
+        # A poll slower than its lease overlaps another replica's: an answer older than what that
+        # one recorded since must not undo it (a finished run set back to running stays so).
+        runs = {ref: run for ref, run in runs.items() if not _recorded_since(run, answer.asked_at)}
+        for ref, snap in answer.snaps.items():
+            if (run := runs.get(ref)) is not None:
+                update_run(s, work.conn, run, snap, now, stall_after)
+                count += 1
+        for ref in work.refs:
+            if ref not in answer.snaps and (run := runs.get(ref)) is not None:
+                mark_missing(s, work.conn, run, now)
+        # After every run of the answer: one alert message per channel for all its crossings.
+        targets.evaluate_polled(s, services, work.conn, answer, now)
+        return count
+
+
+def record_pushed(services: Services, connection_id: int, snap: RunSnapshot) -> str:
+    """A training script's report (POST /api/v1/runs/<ref>); returns the run's state after it."""
+    now = services.clock()
+    with services.store.tx() as s:
+        conn = s.get(Connection, connection_id)
+        run, created = q.ensure_run(s, conn.id, snap, now)
+        # A script that does not say when it started started when it first reported: the ETA needs one.
+        run.started_at = run.started_at or now
+        points.record(s, run.id, snap.metrics, snap.step, snap.heartbeat_at or now)  # before a target alert charts it
+        if not created:
+            update_run(s, conn, run, snap, now, _stall_after(services))
+        return run.state
+
+
+def update_run(s: Session, conn: Connection, run: Run, snap: RunSnapshot, now: datetime,
+               stall_after: timedelta) -> None:
+    # 1. the state machine
+    snap = with_total(snap, run.total_steps_override)
+    known = Known(RunState(run.state), run.step, run.heartbeat_at, run.progress_at)
+    seen = observe(known, snap, now, stall_after)
+    # 2. the store
+    q.apply_snapshot(run, snap, now, partial=conn.kind not in POLLED)
+    run.state = seen.state.value
+    run.progress_at = seen.progress_at
+    run.eta = _eta(run, now)
+    if seen.state.is_terminal:
+        run.active = False  # adaptive polling: a finished run costs nothing any more
+    # 3. run-event messages
+    for event in seen.events:
+        RUN_EVENTS.labels(event.kind).inc()
+        notify_run_event(s, conn, run, event.kind, event.episode, now)
+    # 4. target evaluation (a polled run's history is evaluated by record, per answer)
+    targets.evaluate_pushed(s, conn, run, snap, now)
+    targets.alert_nonfinite(s, conn, run, snap, now)
+    # 5. review readiness
+    reviews.run_changed(s, run, now)
+
+
+def mark_stale(s: Session, work: Work, error: TrackerError, now: datetime) -> None:
+    """The tracker did not answer: its runs keep their state and say since when it is unknown."""
+    for run in s.scalars(select(Run).where(Run.connection_id == work.conn.id, Run.ref.in_(work.refs))):
+        run.stale_since = run.stale_since or now
+        run.last_error = str(error)[:500]
+
+
+def mark_missing(s: Session, conn: Connection, run: Run, now: datetime) -> None:
+    """The tracker answered without this run. It stays polled, so a restored run comes back."""
+    events = vanished(RunState(run.state))
+    run.state = RunState.UNKNOWN.value
+    run.eta = None
+    run.polled_at = now
+    run.stale_since = None  # the tracker does answer: the data is not stale, the run is gone
+    run.last_error = f"not found on {conn.name} (deleted?)"
+    for event in events:
+        RUN_EVENTS.labels(event.kind).inc()
+        notify_run_event(s, conn, run, event.kind, event.episode, now)
+
+
+def experiment_lost(s: Session, conn: Connection, watch_id: int, reason: str, now: datetime) -> None:
+    """Said once per watch: the experiment it names is no longer found by that name."""
+    watch = s.get(Watch, watch_id)
+    if watch is None:
+        return
+    enqueue(
+        s,
+        key=f"experiment-lost:{watch.id}",
+        team_id=watch.team_id,
+        channel_id=watch.channel_id,
+        template="experiment_lost",
+        payload={"experiment": watch.ref, "connection": conn.name, "reason": reason[:300]},
+        now=now,
+    )
+
+
+def adopt(s: Session, watch_id: int, snaps: list[RunSnapshot], now: datetime) -> None:
+    """Experiment watches pick up the runs started since they last looked."""
+    watch = s.get(Watch, watch_id)
+    if watch is None:
+        return
+    for snap in snaps:
+        run, _ = q.ensure_run(s, watch.connection_id, snap, now)
+        is_new = s.get(WatchRun, (watch.id, run.id)) is None
+        q.link(s, watch, run)
+        run.active = True if not RunState(run.state).is_terminal else run.active
+        if is_new:
+            # Started and ended between two polls: the channel never saw it run, so say how it ended.
+            for event in adopted(RunState(run.state)):
+                RUN_EVENTS.labels(event.kind).inc()
+                notify_channel(s, s.get(Connection, watch.connection_id), run, event.kind, event.episode,
+                               watch.team_id, watch.channel_id, now)
+    newest = max((sn.started_at for sn in snaps if sn.started_at), default=None)
+    watch.last_listed_at = max(filter(None, (watch.last_listed_at, newest, watch.created_at)))
+
+
+def _stall_after(services: Services) -> timedelta:
+    return timedelta(minutes=services.settings.stall_minutes)
+
+
+def _recorded_since(run: Run, asked_at: datetime | None) -> bool:
+    return asked_at is not None and run.polled_at is not None and run.polled_at > asked_at
+
+
+def _eta(run: Run, now: datetime) -> datetime | None:
+    if RunState(run.state).is_terminal or not run.started_at:
+        return None
+    return estimate_eta(run.step, run.total_steps, run.started_at, now)

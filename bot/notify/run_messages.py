@@ -1,0 +1,56 @@
+"""Run-event messages (finished, failed, stalled, ...): the data a run's message shows and the
+outbox rows that carry it to each channel watching the run. The template is
+bot/templates/run_event.j2; run_payload is also the base of the non-finite loss alert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.notify.outbox import enqueue
+from bot.store import runs as q
+from bot.store.models import Connection, Run
+
+
+def notify_run_event(s: Session, conn: Connection, run: Run, kind: str, episode: str, now: datetime) -> None:
+    for team_id, channel_id in q.channels_of(s, run.id):
+        notify_channel(s, conn, run, kind, episode, team_id, channel_id, now)
+
+
+def notify_channel(s: Session, conn: Connection, run: Run, kind: str, episode: str, team_id: str, channel_id: str,
+                   now: datetime) -> None:
+    payload = run_payload(conn, run, now)
+    payload["event"] = kind
+    enqueue(
+        s,
+        key=f"run:{run.id}:{kind}:{episode}:{channel_id}",
+        team_id=team_id,
+        channel_id=channel_id,
+        template="run_event",
+        payload=payload,
+        now=now,
+    )
+
+
+def run_payload(conn: Connection, run: Run, now: datetime) -> dict:
+    duration = None
+    if run.started_at:
+        duration = ((run.ended_at or now) - run.started_at).total_seconds()
+    return {
+        "run": {
+            "id": run.id,
+            "ref": run.ref,
+            "name": run.name or run.ref,
+            "experiment": run.experiment,
+            "url": run.url,
+            "owner": run.owner,
+            "state": run.state,
+            "step": run.step,
+            "total_steps": run.total_steps,
+            "metrics": dict(sorted((run.metrics or {}).items())[:20]),
+            "duration_s": duration,
+            "heartbeat_at": run.heartbeat_at.isoformat() if run.heartbeat_at else None,
+        },
+        "connection": conn.name,
+    }
