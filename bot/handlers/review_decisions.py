@@ -18,7 +18,7 @@ from bot.commands.help import USAGE
 from bot.core.reviews import CANCELLED, DONE, HELD, POSTPONED, manual_postpone_to
 from bot.handlers.base import Problem
 from bot.notify.outbox import enqueue
-from bot.notify.render import _when as when
+from bot.notify.render import date_token
 from bot.notify.review_messages import decided
 from bot.services import Services
 from bot.store import reviews as rq
@@ -59,7 +59,7 @@ def _postpone_target(s: Session, review: Review, now: datetime) -> datetime:
         return manual_postpone_to(rq.plan_of(review), ready, now)
     except ValueError as exc:
         if review.state == POSTPONED:  # most likely a second click on the same button
-            shown = when(review.at)  # a date token: the clicker's own time zone
+            shown = date_token(review.at)  # a date token: the clicker's own time zone
             raise Problem(f"Review #{review.id} is already postponed to {shown}.") from None
         raise Problem(f"Review #{review.id} cannot be postponed to the ETA: {exc}.") from None
 

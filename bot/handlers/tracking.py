@@ -9,8 +9,7 @@ from bot.commands.help import USAGE
 from bot.core.eta import format_duration, progress_fraction
 from bot.core.runs import staleness
 from bot.handlers.base import Ctx, Problem, Reply
-from bot.notify.render import _when as when
-from bot.notify.render import escape, link
+from bot.notify.render import date_token, escape, link
 from bot.store import runs as q
 from bot.store.models import Connection, Run, Watch, WatchRun
 from integrations.base import RunSnapshot, RunState, TrackerError
@@ -167,7 +166,7 @@ def _run_line(run: Run, conn: Connection, now) -> str:  # noqa: ANN001
         parts.append(f"step {run.step}" + (f"/{run.total_steps} ({frac:.0%})" if frac is not None else ""))
     if run.eta and run.state in ("running", "stalled"):
         # A date token: each reader sees the time in their own zone.
-        parts.append(f"ETA {when(run.eta)} (in {format_duration(run.eta - now)})" if run.eta > now else "ETA now")
+        parts.append(f"ETA {date_token(run.eta)} (in {format_duration(run.eta - now)})" if run.eta > now else "ETA now")
     metrics = list((run.metrics or {}).items())[:3]
     if metrics:
         parts.append(", ".join(f"{escape(k)}={_fmt(v)}" for k, v in metrics))

@@ -102,7 +102,7 @@ def environment() -> jinja2.Environment:
     env.filters["hhmm"] = lambda d: d.strftime("%H:%M") if isinstance(d, datetime) else ""
     env.filters["duration"] = _duration
     env.filters["ago"] = _ago
-    env.filters["when"] = _when
+    env.filters["when"] = date_token
     env.filters["review_state"] = lambda state: REVIEW_STATES.get(state, state)
     return env
 
@@ -121,10 +121,10 @@ def _ago(iso: str | None) -> str:
     """An ISO timestamp as a Slack date token: each reader sees it in their own zone."""
     if not iso:
         return "a while"
-    return _when(datetime.fromisoformat(iso))
+    return date_token(datetime.fromisoformat(iso))
 
 
-def _when(at: datetime | None) -> str:
+def date_token(at: datetime | None) -> str:
     """A datetime as a Slack date token, shown in each reader's own time zone."""
     if at is None:
         return ""
