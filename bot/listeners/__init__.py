@@ -3,7 +3,7 @@ module's named listener functions.
 
 Listeners take `services` as a parameter like Bolt's own arguments: ProvideServices puts it in
 every request's context, and Bolt injects context keys by parameter name
-(https://tools.slack.dev/bolt-python/concepts/context). So a listener is a plain function a
+(https://docs.slack.dev/tools/bolt-python/concepts/context). So a listener is a plain function a
 test can call with a fake ack and a body dict.
 """
 
