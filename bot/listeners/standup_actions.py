@@ -20,8 +20,13 @@ from bot.notify.standup_messages import (
     ANSWER_VIEW,
     AWAY,
     AWAY_VIEW,
+    FIRST_ANSWER_BLOCK,
+    QUESTIONS_BLOCK,
     QUESTIONS_VIEW,
     SKIP,
+    TEXT_VALUE,
+    UNTIL_BLOCK,
+    UNTIL_DATE,
     answers_from,
 )
 from bot.services import Services
@@ -75,19 +80,19 @@ def on_answer_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any
     try:
         act.submit_answer(services, view_metadata(view), _user(body), answers_from(view.get("state") or {}, count))
     except Problem as problem:
-        ack(response_action="errors", errors={"q0": problem.message[:150]})
+        ack(response_action="errors", errors={FIRST_ANSWER_BLOCK: problem.message[:150]})
         return
     ack()
 
 
 def on_away_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
                       services: Services) -> None:
-    picked = ((view.get("state") or {}).get("values") or {}).get("until", {}).get("date", {})
+    picked = ((view.get("state") or {}).get("values") or {}).get(UNTIL_BLOCK, {}).get(UNTIL_DATE, {})
     try:
         text = act.go_away(services, view_metadata(view), _user(body), body_ids(body).team or "",
                            str(picked.get("selected_date") or ""))
     except Problem as problem:
-        ack(response_action="errors", errors={"until": problem.message[:150]})
+        ack(response_action="errors", errors={UNTIL_BLOCK: problem.message[:150]})
         return
     ack()
     _tell(client, body, text)
@@ -95,11 +100,11 @@ def on_away_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any],
 
 def on_questions_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
                            services: Services) -> None:
-    text = ((view.get("state") or {}).get("values") or {}).get("questions", {}).get("value", {})
+    text = ((view.get("state") or {}).get("values") or {}).get(QUESTIONS_BLOCK, {}).get(TEXT_VALUE, {})
     try:
         questions = act.save_questions(services, view_metadata(view), str(text.get("value") or ""))
     except Problem as problem:
-        ack(response_action="errors", errors={"questions": problem.message[:150]})
+        ack(response_action="errors", errors={QUESTIONS_BLOCK: problem.message[:150]})
         return
     ack()
     _tell(client, body, "Standup questions saved:\n" + "\n".join(f"• {x}" for x in questions))
