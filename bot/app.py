@@ -101,27 +101,33 @@ def register_fallbacks(app: App) -> None:
     is not acknowledged. Unknown buttons, modals, shortcuts and events are logged and acked.
     """
     anything = re.compile(".*", re.DOTALL)
-
-    def ignore(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        log.info("ignored a %s request nothing handles", body.get("type") or "slash command")
-
-    def no_options(ack: Ack) -> None:
-        ack(options=[])
-
-    app.event(anything)(lambda: None)
+    app.event(anything)(ignore_event)
     app.action(anything)(ignore)
     app.view(anything)(ignore)
     app.view_closed(anything)(ignore)
     app.shortcut(anything)(ignore)
     app.options(anything)(no_options)
     app.command(anything)(ignore)
+    app.middleware(rate_limit_notice)
 
-    @app.middleware
-    def rate_limit_notice(body: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
-        # https://api.slack.com/apis/events-api#rate_limiting: answered with 200, never retried.
-        if body.get("type") == "app_rate_limited":
-            log.warning("Slack is rate limiting event deliveries to this app (minute %s)",
-                        body.get("minute_rate_limited"))
-            return BoltResponse(status=200, body="")
-        return next()
+
+def ignore(ack: Ack, body: dict[str, Any]) -> None:
+    ack()
+    log.info("ignored a %s request nothing handles", body.get("type") or "slash command")
+
+
+def ignore_event() -> None:
+    """Bolt acks events itself; an event nothing handles only needs a listener to be 200."""
+
+
+def no_options(ack: Ack) -> None:
+    ack(options=[])
+
+
+def rate_limit_notice(body: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+    # https://api.slack.com/apis/events-api#rate_limiting: answered with 200, never retried.
+    if body.get("type") == "app_rate_limited":
+        log.warning("Slack is rate limiting event deliveries to this app (minute %s)",
+                    body.get("minute_rate_limited"))
+        return BoltResponse(status=200, body="")
+    return next()

@@ -15,6 +15,7 @@ from bot.commands import ParseError, parse
 from bot.handlers.base import Ctx, Problem, Reply, usage_text
 from bot.handlers.reach import reach_warning
 from bot.handlers.routes import route
+from bot.listeners.ids import ctx_for
 from bot.metrics import COMMANDS
 from bot.notify.render import escape
 from bot.services import Services
@@ -29,38 +30,33 @@ SLOW_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ready-slow")
 OOPS = ":x: Something went wrong on our side; nothing was changed. Please try again in a minute."
 
 
-def register(app: App, services: Services) -> None:
-    @app.command("/ready")
-    def on_ready(ack: Callable, command: dict[str, Any], respond: Callable, client: Any) -> None:
-        cmd = parse(command.get("text") or "")
-        if isinstance(cmd, ParseError):
-            COMMANDS.labels("ParseError", "refused").inc()
-            ack(**parse_error_reply(cmd).as_response())
-            return
-        ctx = Ctx(
-            services=services,
-            team_id=command.get("team_id") or "",
-            channel_id=command.get("channel_id") or "",
-            user_id=command.get("user_id") or "",
-            client=client,
-            trigger_id=command.get("trigger_id"),
-        )
-        handler, slow = route(cmd)
-        if not slow:
-            ack(**run_handler(handler, ctx, cmd).as_response())
-            return
-        # Slow handlers talk to trackers or Slack. Slack wants an ack within 3 s: answer in the
-        # ack when the work is done in time, otherwise ack now and answer via response_url.
-        future = SLOW_POOL.submit(run_handler, handler, ctx, cmd)
-        try:
-            reply = future.result(timeout=ACK_BUDGET_SECONDS)
-        except FutureTimeout:
-            ack()
-            body = future.result().as_response()
-            if body:
-                respond(**body)
-            return
-        ack(**reply.as_response())
+def register(app: App) -> None:
+    app.command("/ready")(on_ready)
+
+
+def on_ready(ack: Callable, command: dict[str, Any], respond: Callable, client: Any, services: Services) -> None:
+    cmd = parse(command.get("text") or "")
+    if isinstance(cmd, ParseError):
+        COMMANDS.labels("ParseError", "refused").inc()
+        ack(**parse_error_reply(cmd).as_response())
+        return
+    ctx = ctx_for(services, command, client)
+    handler, slow = route(cmd)
+    if not slow:
+        ack(**run_handler(handler, ctx, cmd).as_response())
+        return
+    # Slow handlers talk to trackers or Slack. Slack wants an ack within 3 s: answer in the
+    # ack when the work is done in time, otherwise ack now and answer via response_url.
+    future = SLOW_POOL.submit(run_handler, handler, ctx, cmd)
+    try:
+        reply = future.result(timeout=ACK_BUDGET_SECONDS)
+    except FutureTimeout:
+        ack()
+        body = future.result().as_response()
+        if body:
+            respond(**body)
+        return
+    ack(**reply.as_response())
 
 
 def parse_error_reply(err: ParseError) -> Reply:

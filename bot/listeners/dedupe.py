@@ -10,29 +10,33 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 
+from bot.listeners.ids import body_ids
 from bot.services import Services
 from bot.store import dedupe as seen
 
 log = logging.getLogger(__name__)
 
 
-def register(app: App, services: Services) -> None:
-    @app.middleware
-    def drop_repeats(body: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
-        key = request_key(body)
-        if key and not first_time(services, key):
-            log.info("dropping repeated delivery %s", key)
-            return BoltResponse(status=200, body="")
-        return next()
+def register(app: App) -> None:
+    app.middleware(drop_repeats)
+
+
+def drop_repeats(body: dict[str, Any], next: Callable[[], Any], services: Services) -> Any:  # noqa: A002 - Bolt's name
+    key = request_key(body)
+    if key and not first_time(services, key):
+        log.info("dropping repeated delivery %s", key)
+        return BoltResponse(status=200, body="")
+    return next()
 
 
 def request_key(body: dict[str, Any]) -> str | None:
     if body.get("type") == "event_callback" and body.get("event_id"):
         return f"event:{body['event_id']}"
     if body.get("type") == "block_actions":
-        stamps = [a.get("action_ts") for a in body.get("actions") or [] if a.get("action_ts")]
+        actions = body.get("actions") if isinstance(body.get("actions"), list) else []
+        stamps = [a.get("action_ts") for a in actions if isinstance(a, dict) and a.get("action_ts")]
         if stamps:
-            return f"action:{body.get('user', {}).get('id')}:{stamps[0]}"
+            return f"action:{body_ids(body).user}:{stamps[0]}"
     return None
 
 

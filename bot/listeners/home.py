@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt import App
 from sqlalchemy import select
 
+from bot.listeners.ids import body_ids
 from bot.notify.render import render
 from bot.services import Services
 from bot.store.models import Review, Target, Watch
@@ -17,13 +18,16 @@ log = logging.getLogger(__name__)
 MAX_HOME_BLOCKS = 100  # Slack's limit for a Home tab view
 
 
-def register(app: App, services: Services) -> None:
-    @app.event("app_home_opened")
-    def on_home_opened(event: dict[str, Any], client: Any, context: Any) -> None:
-        if event.get("tab", "home") != "home":
-            return
-        user = event.get("user", "")
-        client.views_publish(user_id=user, view=home_view(services, context.get("team_id") or "", user))
+def register(app: App) -> None:
+    app.event("app_home_opened")(on_home_opened)
+
+
+def on_home_opened(body: dict[str, Any], event: dict[str, Any], client: Any, services: Services) -> None:
+    if event.get("tab", "home") != "home":
+        return
+    ids = body_ids(body)
+    if ids.user:
+        client.views_publish(user_id=ids.user, view=home_view(services, ids.team or "", ids.user))
 
 
 def home_view(services: Services, team_id: str, user_id: str) -> dict[str, Any]:

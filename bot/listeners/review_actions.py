@@ -19,6 +19,7 @@ from bot.handlers.review_decisions import decide
 from bot.handlers.review_form import REVIEW_MODAL, FormErrors, draft_from
 from bot.handlers.reviews import schedule
 from bot.listeners.commands import ACK_BUDGET_SECONDS, OOPS, SLOW_POOL
+from bot.listeners.ids import action_value, body_ids, ctx_for, view_metadata
 from bot.listeners.views import plain, view_values
 from bot.notify.review_messages import CANCEL, HOLD, POSTPONE
 from bot.services import Services
@@ -27,37 +28,37 @@ log = logging.getLogger(__name__)
 DECISIONS = {POSTPONE: POSTPONED, HOLD: HELD, CANCEL: CANCELLED}
 
 
-def register(app: App, services: Services) -> None:
-    for action_id, to_state in DECISIONS.items():
-        app.action(action_id)(_decision_listener(services, to_state))
+def register(app: App) -> None:
+    for action_id in DECISIONS:
+        app.action(action_id)(on_decision)
+    app.view(REVIEW_MODAL)(on_review_form)
 
-    @app.view(REVIEW_MODAL)
-    def on_review_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
-        try:
-            draft = draft_from(view_values(view))
-        except FormErrors as exc:
-            ack(response_action="errors", errors={k: plain(v) for k, v in exc.errors.items()})
+
+def on_review_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
+                   services: Services) -> None:
+    try:
+        draft = draft_from(view_values(view))
+    except FormErrors as exc:
+        ack(response_action="errors", errors={k: plain(v) for k, v in exc.errors.items()})
+        return
+    ctx = ctx_for(services, body, client, channel=view_metadata(view))
+    # Scheduling may ask a tracker. When it answers within the ack budget, a refusal is shown
+    # inside the form (nothing the user typed is lost); otherwise the form closes and the
+    # outcome arrives as an ephemeral message.
+    future = SLOW_POOL.submit(_attempt, ctx, draft)
+    try:
+        outcome = future.result(timeout=ACK_BUDGET_SECONDS)
+    except FutureTimeout:
+        ack()
+        outcome = future.result()
+    else:
+        if isinstance(outcome, Problem):
+            field = outcome.extra.get("field", "runs")
+            ack(response_action="errors", errors={field: plain(outcome.message)[:300]})
             return
-        ctx = Ctx(services, team_id=(body.get("team") or {}).get("id", ""),
-                  channel_id=view.get("private_metadata", ""), user_id=(body.get("user") or {}).get("id", ""),
-                  client=client)
-        # Scheduling may ask a tracker. When it answers within the ack budget, a refusal is shown
-        # inside the form (nothing the user typed is lost); otherwise the form closes and the
-        # outcome arrives as an ephemeral message.
-        future = SLOW_POOL.submit(_attempt, ctx, draft)
-        try:
-            outcome = future.result(timeout=ACK_BUDGET_SECONDS)
-        except FutureTimeout:
-            ack()
-            outcome = future.result()
-        else:
-            if isinstance(outcome, Problem):
-                field = outcome.extra.get("field", "runs")
-                ack(response_action="errors", errors={field: plain(outcome.message)[:300]})
-                return
-            ack()
-        text = outcome.reply().text if isinstance(outcome, Problem) else outcome.text
-        client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=text)
+        ack()
+    text = outcome.reply().text if isinstance(outcome, Problem) else outcome.text
+    client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=text)
 
 
 def _attempt(ctx: Ctx, draft: Any) -> Reply | Problem:
@@ -71,23 +72,21 @@ def _attempt(ctx: Ctx, draft: Any) -> Reply | Problem:
         return Reply(OOPS)
 
 
-def _decision_listener(services: Services, to_state: str) -> Callable[..., None]:
-    def on_click(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
-        user = (body.get("user") or {}).get("id", "")
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
-        team = (body.get("team") or {}).get("id", "")
-        # A decision is one short transaction: made before the ack, so the click's answer means done.
-        problem = None
-        try:
-            decide(services, int(action.get("value") or ""), to_state, user, team, channel)
-        except ValueError:
-            log.warning("review button with a malformed value from %s", user)
-        except Problem as exc:
-            problem = exc
-        finally:
-            ack()
-        if problem is not None:
-            client.chat_postEphemeral(channel=channel, user=user, text=problem.reply().text)
-        # Success needs no reply: the warning is edited to show who decided what.
-
-    return on_click
+def on_decision(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any,
+                services: Services) -> None:
+    """Postpone, meet as planned or cancel: the button's action id says which."""
+    ids = body_ids(body)
+    user, channel = ids.user or "", ids.channel or ""
+    # A decision is one short transaction: made before the ack, so the click's answer means done.
+    problem = None
+    try:
+        decide(services, int(action_value(action)), DECISIONS[action["action_id"]], user, ids.team or "", channel)
+    except ValueError:
+        log.warning("review button with a malformed value from %s", user)
+    except Problem as exc:
+        problem = exc
+    finally:
+        ack()
+    if problem is not None:
+        client.chat_postEphemeral(channel=channel, user=user, text=problem.reply().text)
+    # Success needs no reply: the warning is edited to show who decided what.

@@ -14,13 +14,19 @@ from slack_bolt import App
 from bot.handlers import standup_actions as act
 from bot.handlers.base import Problem
 from bot.handlers.schedules import EDIT_QUESTIONS
+from bot.listeners.ids import action_value, body_ids, message_ts, view_metadata
 from bot.notify.standup_messages import (
     ANSWER,
     ANSWER_VIEW,
     AWAY,
     AWAY_VIEW,
+    FIRST_ANSWER_BLOCK,
+    QUESTIONS_BLOCK,
     QUESTIONS_VIEW,
     SKIP,
+    TEXT_VALUE,
+    UNTIL_BLOCK,
+    UNTIL_DATE,
     answers_from,
 )
 from bot.services import Services
@@ -28,88 +34,95 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 
+def register(app: App) -> None:
+    app.action(ANSWER)(on_answer)
+    app.action(AWAY)(on_away)
+    app.action(EDIT_QUESTIONS)(on_edit_questions)
+    app.action(SKIP)(on_skip)
+    app.view(ANSWER_VIEW)(on_answer_submitted)
+    app.view(AWAY_VIEW)(on_away_submitted)
+    app.view(QUESTIONS_VIEW)(on_questions_submitted)
+
+
+def on_answer(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any, services: Services) -> None:
+    ack()
+    open_modal(lambda: act.answer_modal(services, action_value(action), _user(body)), body, client)
+
+
+def on_away(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any, services: Services) -> None:
+    ack()
+    open_modal(lambda: act.away_modal(services, action_value(action), _user(body)), body, client)
+
+
+def on_edit_questions(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any,
+                      services: Services) -> None:
+    ack()
+    open_modal(lambda: act.questions_modal(services, action_value(action)), body, client)
+
+
+def on_skip(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any, services: Services) -> None:
+    ack()
+    try:
+        text = act.skip(services, action_value(action), _user(body))
+    except Problem as problem:
+        text = f":warning: {problem.message}"
+    channel, ts = body_ids(body).channel, message_ts(body)
+    if channel and ts:
+        # The prompt becomes its outcome, so its buttons cannot be clicked again.
+        client.chat_update(channel=channel, ts=ts, text=text,
+                           blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+    else:
+        _tell(client, body, text)
+
+
+def on_answer_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:
+    count = sum(1 for b in view.get("blocks") or [] if b.get("type") == "input") or 3
+    try:
+        act.submit_answer(services, view_metadata(view), _user(body), answers_from(view.get("state") or {}, count))
+    except Problem as problem:
+        ack(response_action="errors", errors={FIRST_ANSWER_BLOCK: problem.message[:150]})
+        return
+    ack()
+
+
+def on_away_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
+                      services: Services) -> None:
+    picked = ((view.get("state") or {}).get("values") or {}).get(UNTIL_BLOCK, {}).get(UNTIL_DATE, {})
+    try:
+        text = act.go_away(services, view_metadata(view), _user(body), body_ids(body).team or "",
+                           str(picked.get("selected_date") or ""))
+    except Problem as problem:
+        ack(response_action="errors", errors={UNTIL_BLOCK: problem.message[:150]})
+        return
+    ack()
+    _tell(client, body, text)
+
+
+def on_questions_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
+                           services: Services) -> None:
+    text = ((view.get("state") or {}).get("values") or {}).get(QUESTIONS_BLOCK, {}).get(TEXT_VALUE, {})
+    try:
+        questions = act.save_questions(services, view_metadata(view), str(text.get("value") or ""))
+    except Problem as problem:
+        ack(response_action="errors", errors={QUESTIONS_BLOCK: problem.message[:150]})
+        return
+    ack()
+    _tell(client, body, "Standup questions saved:\n" + "\n".join(f"• {x}" for x in questions))
+
+
+def open_modal(build: Callable[[], dict[str, Any]], body: dict[str, Any], client: Any) -> None:
+    try:
+        view = build()
+    except Problem as problem:
+        _tell(client, body, f":warning: {problem.message}")
+        return
+    client.views_open(trigger_id=body_ids(body).trigger, view=view)
+
+
 def _user(body: dict[str, Any]) -> str:
-    return (body.get("user") or {}).get("id", "")
-
-
-def _value(body: dict[str, Any]) -> str:
-    return str((body.get("actions") or [{}])[0].get("value") or "")
+    return body_ids(body).user or ""
 
 
 def _tell(client: Any, body: dict[str, Any], text: str) -> None:
     """Answer a click in the user's DM with the bot (where the standup buttons live)."""
     client.chat_postMessage(channel=_user(body), text=text)
-
-
-def register(app: App, services: Services) -> None:
-    def open_modal(build: Callable[[], dict[str, Any]], body: dict[str, Any], client: Any) -> None:
-        try:
-            view = build()
-        except Problem as problem:
-            _tell(client, body, f":warning: {problem.message}")
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    @app.action(ANSWER)
-    def on_answer(ack: Callable, body: dict[str, Any], client: Any) -> None:
-        ack()
-        open_modal(lambda: act.answer_modal(services, _value(body), _user(body)), body, client)
-
-    @app.action(AWAY)
-    def on_away(ack: Callable, body: dict[str, Any], client: Any) -> None:
-        ack()
-        open_modal(lambda: act.away_modal(services, _value(body), _user(body)), body, client)
-
-    @app.action(EDIT_QUESTIONS)
-    def on_edit_questions(ack: Callable, body: dict[str, Any], client: Any) -> None:
-        ack()
-        open_modal(lambda: act.questions_modal(services, _value(body)), body, client)
-
-    @app.action(SKIP)
-    def on_skip(ack: Callable, body: dict[str, Any], client: Any) -> None:
-        ack()
-        try:
-            text = act.skip(services, _value(body), _user(body))
-        except Problem as problem:
-            text = f":warning: {problem.message}"
-        container = body.get("container") or {}
-        if container.get("channel_id") and container.get("message_ts"):
-            # The prompt becomes its outcome, so its buttons cannot be clicked again.
-            client.chat_update(channel=container["channel_id"], ts=container["message_ts"], text=text,
-                               blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
-        else:
-            _tell(client, body, text)
-
-    @app.view(ANSWER_VIEW)
-    def on_answer_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any]) -> None:
-        count = sum(1 for b in view.get("blocks") or [] if b.get("type") == "input") or 3
-        try:
-            act.submit_answer(services, view.get("private_metadata", ""), _user(body),
-                              answers_from(view.get("state") or {}, count))
-        except Problem as problem:
-            ack(response_action="errors", errors={"q0": problem.message[:150]})
-            return
-        ack()
-
-    @app.view(AWAY_VIEW)
-    def on_away_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
-        picked = ((view.get("state") or {}).get("values") or {}).get("until", {}).get("date", {})
-        try:
-            text = act.go_away(services, view.get("private_metadata", ""), _user(body),
-                               (body.get("team") or {}).get("id", ""), str(picked.get("selected_date") or ""))
-        except Problem as problem:
-            ack(response_action="errors", errors={"until": problem.message[:150]})
-            return
-        ack()
-        _tell(client, body, text)
-
-    @app.view(QUESTIONS_VIEW)
-    def on_questions_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
-        text = ((view.get("state") or {}).get("values") or {}).get("questions", {}).get("value", {})
-        try:
-            questions = act.save_questions(services, view.get("private_metadata", ""), str(text.get("value") or ""))
-        except Problem as problem:
-            ack(response_action="errors", errors={"questions": problem.message[:150]})
-            return
-        ack()
-        _tell(client, body, "Standup questions saved:\n" + "\n".join(f"• {x}" for x in questions))

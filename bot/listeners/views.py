@@ -8,40 +8,41 @@ from typing import Any
 from slack_bolt import App
 
 from bot.commands import Connect, ParseError, parse
-from bot.handlers.base import Ctx, Problem
+from bot.handlers.base import Problem
 from bot.handlers.connections import CONNECT_MODAL, connect
+from bot.listeners.ids import ctx_for, view_metadata
 from bot.services import Services
 
 
-def register(app: App, services: Services) -> None:
-    @app.view(CONNECT_MODAL)
-    def on_connect(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
-        values = view_values(view)
-        kind = values.get("kind") or ""
-        url = values.get("url") or ("" if kind == "push" else "default")
-        text = f"connect {kind} {url}" if url else f"connect {kind}"
-        if values.get("name"):
-            text += f" as {values['name']}"
-        cmd = parse(text)
-        if isinstance(cmd, ParseError):
-            ack(response_action="errors", errors={"url": plain(cmd.message)[:150]})
-            return
-        if not isinstance(cmd, Connect):
-            ack(response_action="errors", errors={"kind": "Choose a tracker"})
-            return
-        cmd = Connect(kind=cmd.kind, url=cmd.url, name=cmd.name, key=values.get("key") or None)
-        user = body.get("user", {}).get("id", "")
-        ctx = Ctx(services, team_id=body.get("team", {}).get("id", ""), channel_id=view.get("private_metadata", ""),
-                  user_id=user, client=client)
-        try:
-            reply = connect(ctx, cmd)
-        except Problem as problem:
-            field = problem.extra.get("field", "url")
-            ack(response_action="errors", errors={field: plain(problem.extra.get("form", problem.message))[:150]})
-            return
-        ack()
-        # The confirmation (and a push token) go to the user alone.
-        client.chat_postEphemeral(channel=ctx.channel_id, user=user, text=reply.text)
+def register(app: App) -> None:
+    app.view(CONNECT_MODAL)(on_connect)
+
+
+def on_connect(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any, services: Services) -> None:
+    values = view_values(view)
+    kind = values.get("kind") or ""
+    url = values.get("url") or ("" if kind == "push" else "default")
+    text = f"connect {kind} {url}" if url else f"connect {kind}"
+    if values.get("name"):
+        text += f" as {values['name']}"
+    cmd = parse(text)
+    if isinstance(cmd, ParseError):
+        ack(response_action="errors", errors={"url": plain(cmd.message)[:150]})
+        return
+    if not isinstance(cmd, Connect):
+        ack(response_action="errors", errors={"kind": "Choose a tracker"})
+        return
+    cmd = Connect(kind=cmd.kind, url=cmd.url, name=cmd.name, key=values.get("key") or None)
+    ctx = ctx_for(services, body, client, channel=view_metadata(view))
+    try:
+        reply = connect(ctx, cmd)
+    except Problem as problem:
+        field = problem.extra.get("field", "url")
+        ack(response_action="errors", errors={field: plain(problem.extra.get("form", problem.message))[:150]})
+        return
+    ack()
+    # The confirmation (and a push token) go to the user alone.
+    client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=reply.text)
 
 
 def plain(message: str) -> str:

@@ -13,6 +13,10 @@ from bot.notify.render import Message, render
 ANSWER, SKIP, AWAY = "standup_answer", "standup_skip", "standup_away"
 ANSWER_VIEW, AWAY_VIEW, QUESTIONS_VIEW = "standup_answer_view", "standup_away_view", "standup_questions_view"
 INPUT_CHARS = 3000  # plain_text_input max_length
+# Inputs of the modals, as view.state.values names them: block_id, then the element's action_id.
+UNTIL_BLOCK, UNTIL_DATE = "until", "date"
+QUESTIONS_BLOCK, TEXT_VALUE = "questions", "value"
+FIRST_ANSWER_BLOCK = "q0"  # answers are q0, q1, ... one per question
 
 
 def prompt_message(payload: dict[str, Any]) -> Message:
@@ -66,8 +70,8 @@ def away_view(answer_id: str, today: str) -> dict[str, Any]:
         "title": _text("Away from standups"), "submit": _text("Save"), "close": _text("Cancel"),
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": "No standup prompts until you are back."}},
-            {"type": "input", "block_id": "until", "label": _text("Away until (including)"),
-             "element": {"type": "datepicker", "action_id": "date", "initial_date": today}},
+            {"type": "input", "block_id": UNTIL_BLOCK, "label": _text("Away until (including)"),
+             "element": {"type": "datepicker", "action_id": UNTIL_DATE, "initial_date": today}},
         ],
     }
 
@@ -77,8 +81,8 @@ def questions_view(channel_id: str, questions: list[str]) -> dict[str, Any]:
         "type": "modal", "callback_id": QUESTIONS_VIEW, "private_metadata": channel_id,
         "title": _text("Standup questions"), "submit": _text("Save"), "close": _text("Cancel"),
         "blocks": [
-            {"type": "input", "block_id": "questions", "label": _text("One question per line"),
-             "element": {"type": "plain_text_input", "action_id": "value", "multiline": True,
+            {"type": "input", "block_id": QUESTIONS_BLOCK, "label": _text("One question per line"),
+             "element": {"type": "plain_text_input", "action_id": TEXT_VALUE, "multiline": True,
                          "initial_value": "\n".join(questions)[:INPUT_CHARS], "max_length": INPUT_CHARS}},
         ],
     }

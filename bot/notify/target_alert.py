@@ -22,7 +22,10 @@ from integrations.base import MetricPoint
 
 TEMPLATE = "target_alert"
 CHART = "target_chart"
-ACTION_PREFIX = "target_"  # action ids: target_review, target_snooze, target_mute, target_ack
+ACTION_PREFIX = "target_"  # + the target action (bot.handlers.target_actions.ACTIONS) it asks for
+REVIEW_BUTTON, SNOOZE_BUTTON = ACTION_PREFIX + "review", ACTION_PREFIX + "snooze"
+MUTE_BUTTON, ACK_BUTTON = ACTION_PREFIX + "mute", ACTION_PREFIX + "ack"
+BUTTONS = (REVIEW_BUTTON, SNOOZE_BUTTON, MUTE_BUTTON, ACK_BUTTON)
 MAX_CHART_POINTS = 2000  # a 600 px wide chart shows no more; keeps the outbox row small
 _USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -104,13 +107,13 @@ def _buttons(item: dict[str, Any], notes: list[dict[str, Any]]) -> list[dict[str
     value = str(item["alert_id"])
     done = {n["action"] for n in notes}
     elements = [
-        button("Schedule results review", ACTION_PREFIX + "review", value, style="primary"),
-        button("Snooze 1h", ACTION_PREFIX + "snooze", value),
+        button("Schedule results review", REVIEW_BUTTON, value, style="primary"),
+        button("Snooze 1h", SNOOZE_BUTTON, value),
     ]
     if "mute" not in done:
-        elements.append(button("Mute this target", ACTION_PREFIX + "mute", value, style="danger"))
+        elements.append(button("Mute this target", MUTE_BUTTON, value, style="danger"))
     if "ack" not in done:
-        elements.append(button("Acknowledge", ACTION_PREFIX + "ack", value))
+        elements.append(button("Acknowledge", ACK_BUTTON, value))
     return elements
 
 

@@ -80,6 +80,17 @@ def test_button_with_an_out_of_range_id_is_acknowledged(bot):
     assert time.monotonic() - started < 2.5
 
 
+@pytest.mark.parametrize("action_id", ["review_cancel", "target_ack", "standup_skip"])
+def test_click_with_wrong_typed_ids_is_acknowledged(bot, action_id):
+    # Signed, and parseable by Bolt, but user, team, channel and container are not the objects Slack sends.
+    payload = {"type": "block_actions", "user": "U1", "team": "T0SANDBOX", "channel": "C1", "container": "C1",
+               "trigger_id": 7, "actions": [{"type": "button", "action_id": action_id, "value": "1",
+                                             "action_ts": f"{time.time():.6f}"}]}
+    started = time.monotonic()
+    assert bot.slack.action(payload).status_code == 200
+    assert time.monotonic() - started < 2.5
+
+
 def test_enterprise_grid_command_is_handled(bot):
     form = {"token": "t", "team_id": "T0SANDBOX", "team_domain": "sandbox", "enterprise_id": "E123",
             "enterprise_name": "Grid", "channel_id": "C1", "channel_name": "general", "user_id": "U1",
