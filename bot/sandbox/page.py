@@ -262,7 +262,7 @@ class SandboxPage:
                                                     "text": text, "sandbox": kind}))
 
     def user_tz(self, user: str) -> str:
-        with self.fake._lock:
+        with self.fake.lock:
             return self.fake.world.users[user]["tz"]
 
     def _known(self, user: str) -> bool:

@@ -163,7 +163,7 @@ def test_state_lists_what_can_be_unread_per_channel(demo):
     # replies (Slack keeps those in the thread) and not the user's own messages.
     post(demo, "command", {"text": "hello from bob", "channel": "C2", "user": "U2"})
     post(demo, "command", {"text": "mine", "channel": "C2", "user": "U1"})
-    with demo.fake._changed:
+    with demo.fake.changed:
         parent = demo.fake.world.post("C2", {"text": "alert"})
         demo.fake.world.post("C2", {"text": "chart", "thread_ts": parent["ts"]})
     recent = {c["id"]: c["recent"] for c in state(demo)["channels"]}
