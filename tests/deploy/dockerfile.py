@@ -51,3 +51,27 @@ def copy_build_context(into: Path) -> None:
                 shutil.copytree(origin, place, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             else:
                 shutil.copy2(origin, place)
+
+
+def in_context(src: Path, words: list[str]) -> list[str]:
+    """A command of the image with its paths under the build WORKDIR moved to the copy in `src`."""
+    workdir = next(i.args for i in instructions() if i.keyword == "WORKDIR").rstrip("/") + "/"
+    return [str(src / w.removeprefix(workdir)) if w.startswith(workdir) else w for w in words]
+
+
+def last(keyword: str) -> str:
+    """The arguments of the instruction that counts (Docker uses the last ENTRYPOINT, CMD, ...)."""
+    return [i.args for i in instructions() if i.keyword == keyword][-1]
+
+
+def entrypoint_command(src: Path) -> list[str]:
+    return in_context(src, exec_form(last("ENTRYPOINT")))
+
+
+def start_command(src: Path) -> list[str]:
+    """What the container runs by default: ENTRYPOINT followed by CMD."""
+    return entrypoint_command(src) + exec_form(last("CMD"))
+
+
+def healthcheck_command(src: Path) -> list[str]:
+    return in_context(src, exec_form(last("HEALTHCHECK").partition("CMD ")[2]))

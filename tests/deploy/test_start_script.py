@@ -17,7 +17,15 @@ import pytest
 import requests
 
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
-from tests.deploy.dockerfile import copy_build_context, exec_form, instructions
+from tests.deploy.dockerfile import (
+    copy_build_context,
+    entrypoint_command,
+    exec_form,
+    healthcheck_command,
+    instructions,
+    last,
+    start_command,
+)
 from tests.mlflow_server import free_port
 
 INSTALL_SECONDS = 600  # a cold pip cache downloads every dependency
@@ -49,15 +57,12 @@ def installed(tmp_path_factory) -> Iterator[tuple[Path, Path]]:
 
 
 def test_the_dockerfile_installs_and_starts_through_the_scripts():
-    steps = instructions()
-    runs = [i.args for i in steps if i.keyword == "RUN"]
+    runs = [i.args for i in instructions() if i.keyword == "RUN"]
     assert any("deploy/install.sh" in run for run in runs)
-    entrypoint = exec_form(next(i.args for i in steps if i.keyword == "ENTRYPOINT"))
+    entrypoint = exec_form(last("ENTRYPOINT"))
     assert entrypoint[-1].endswith("/deploy/start.sh")
-    health = next(i.args for i in steps if i.keyword == "HEALTHCHECK")
-    assert exec_form(health.partition("CMD ")[2])[-2:] == [entrypoint[-1], "healthcheck"]
-    users = [i.args for i in steps if i.keyword == "USER"]
-    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert exec_form(last("HEALTHCHECK").partition("CMD ")[2])[-2:] == [entrypoint[-1], "healthcheck"]
+    assert last("USER").split(":")[0] not in ("root", "0")
 
 
 def test_the_install_is_light_and_stands_without_the_source_tree(installed):
@@ -86,7 +91,8 @@ def started(installed, tmp_path, fake_slack) -> Iterator[tuple[subprocess.Popen,
     }
     log_path = tmp_path / "start.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(["sh", str(src / "deploy" / "start.sh")], cwd=tmp_path, env=env,
+        # The container's own command line (ENTRYPOINT + CMD), run directly as Docker would.
+        proc = subprocess.Popen(start_command(src), cwd=tmp_path, env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
         try:
             yield proc, env, log_path
@@ -97,7 +103,7 @@ def started(installed, tmp_path, fake_slack) -> Iterator[tuple[subprocess.Popen,
 
 
 def healthcheck(src: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["sh", str(src / "deploy" / "start.sh"), "healthcheck"], env=env,
+    return subprocess.run(healthcheck_command(src), env=env,
                           capture_output=True, text=True, timeout=30)
 
 
@@ -129,10 +135,11 @@ def test_start_script_passes_readybot_its_command(installed, tmp_path):
     src, venv = installed
     env = {**base_env(tmp_path), "READYBOT_VENV": str(venv),
            "READYBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'readybot.db'}"}
-    done = subprocess.run(["sh", str(src / "deploy" / "start.sh"), "db", "upgrade"], cwd=tmp_path, env=env,
+    entrypoint = entrypoint_command(src)
+    done = subprocess.run([*entrypoint, "db", "upgrade"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "up to date" in done.stdout
-    refused = subprocess.run(["sh", str(src / "deploy" / "start.sh")], cwd=tmp_path, env=env,
+    refused = subprocess.run(entrypoint, cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "READYBOT_SECRET_KEY" in refused.stderr
