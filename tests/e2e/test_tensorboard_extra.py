@@ -55,7 +55,7 @@ def test_tracking_a_log_folder_after_the_reader_went_away_names_the_install_comm
     writer.close()
     assert "Connected *tb*" in say(bot, f"connect tensorboard {root} as tb")
     without_tensorboard()  # e.g. an upgrade to a release where the reader became an extra
-    bot.services.extras.pop("tracker_cache", None)  # a restarted bot builds its trackers anew
+    # `track` builds its tracker anew for each command, as a restarted bot would.
     reply = say(bot, "track tb:run-a")
     assert INSTALL in reply and "Nothing was tracked" in reply
     assert "No runs are tracked" in say(bot, "runs")
