@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bot.config import ConfigError, Settings, load, require_slack
+from bot.config import ConfigError, Settings, load, require_secret_key, require_slack
 
 log = logging.getLogger("readybot")
 
@@ -104,6 +104,7 @@ def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
     from bot.jobs.poll import poll_once
     from bot.notify.dispatch import Dispatcher
 
+    require_secret_key(settings, "poll")
     services = prepared_services(settings)
     updated = poll_once(services)
     sent = Dispatcher(services.store, services.clients, services.clock).drain()
@@ -114,6 +115,7 @@ def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from bot.server import serve
 
+    require_secret_key(settings, "serve")
     require_slack(settings)
     services = prepared_services(settings)
     serve(services, args.port if args.port is not None else settings.port)
@@ -125,6 +127,7 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
     from bot.jobs.scheduler import build_scheduler
     from bot.socket_mode import run_socket_mode
 
+    require_secret_key(settings, "socket")
     if not settings.slack_app_token:
         raise ConfigError("SLACK_APP_TOKEN (xapp-...) is required for Socket Mode")
     require_slack(settings)

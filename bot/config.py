@@ -118,6 +118,18 @@ def require_slack(settings: Settings) -> None:
         raise ConfigError("SLACK_BOT_TOKEN is required (or SLACK_CLIENT_ID/SLACK_CLIENT_SECRET for OAuth installs)")
 
 
+def require_secret_key(settings: Settings, command: str) -> None:
+    """Production modes keep tracker keys people paste into Slack: without a key of their own,
+    those would be sealed with the demo key that ships in the source. Only `demo` may do that."""
+    if not settings.secret_key:
+        raise ConfigError(
+            f"READYBOT_SECRET_KEY is required for `readybot {command}`: it encrypts the tracker keys users "
+            "connect. Set it (or READYBOT_SECRET_KEY_FILE) to a long random passphrase, e.g. the output of "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`, and keep it: changing it makes "
+            "stored keys unreadable. Only `readybot demo` runs without it."
+        )
+
+
 def _merged_env(environ: Mapping[str, str] | None, dotenv: str | Path | None) -> dict[str, str]:
     env: dict[str, str] = {}
     if dotenv and Path(dotenv).is_file():
