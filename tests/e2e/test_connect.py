@@ -64,3 +64,30 @@ def test_a_json_api_that_is_not_mlflow_is_not_connected(bot):
     reply = bot.reply(f"connect mlflow {bot.fake.api_url} as notmlflow")
     assert "Could not reach" in reply and "no MLflow tracking API" in reply and "Nothing was saved" in reply
     assert stored(bot) is None
+
+
+@pytest.mark.parametrize("kind", ["mlflow", "wandb", "comet", "tensorboard"])
+def test_credentials_in_the_url_are_refused_and_never_echoed(bot, mlflow_server, caplog, kind):
+    # http://user:password@host would be stored and shown in plain text: refused, pointing at key=.
+    caplog.set_level(logging.DEBUG)
+    host = mlflow_server.removeprefix("http://")
+    url = "file://alice:s3cr3t-Passw0rd@localhost/tmp" if kind == "tensorboard" else f"http://alice:s3cr3t-Passw0rd@{host}"
+    reply = bot.reply(f"connect {kind} {url} as leaky")
+    assert "key=" in reply and "s3cr3t" not in reply
+    assert stored(bot) is None
+    assert "s3cr3t" not in caplog.text
+
+
+def test_credentials_in_the_url_are_refused_in_the_form_too(bot, mlflow_server, caplog):
+    caplog.set_level(logging.DEBUG)
+    bot.command("connect")
+    assert bot.fake.wait_for(bot.fake.modals)
+    leaky = mlflow_server.replace("http://", "http://alice:s3cr3t-Passw0rd@")
+    values = {"kind": {"value": {"type": "static_select", "selected_option": {"value": "mlflow"}}},
+              "url": {"value": leaky}}
+    resp = bot.slack.view_submission("connect_modal", values, private_metadata="C1")
+    body = resp.json()
+    assert body["response_action"] == "errors" and "key" in body["errors"]["url"]
+    assert "s3cr3t" not in resp.text
+    assert stored(bot) is None
+    assert "s3cr3t" not in caplog.text
