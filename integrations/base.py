@@ -105,3 +105,9 @@ class Tracker(Protocol):
         self, refs: Sequence[str], key: str, start_step: int | None = None
     ) -> dict[str, list[MetricPoint]]:
         """Points of one metric per run, ascending by step, from start_step (inclusive) on."""
+
+
+class MalformedAnswer(TrackerError):
+    """The tracker answered, but not in the shape its API documents (a wrong type, a missing
+    field). Not permanent: the next answer may be fine. The message names the field, never a
+    value, so it cannot carry anything the tracker echoed."""

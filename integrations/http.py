@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from integrations.base import TrackerError
+from integrations.base import MalformedAnswer, TrackerError
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,9 @@ def _decode(resp: requests.Response) -> Any:
         try:
             return resp.json()
         except ValueError:
-            raise TrackerError(f"tracker answered HTTP {status} with a body that is not JSON") from None
+            raise MalformedAnswer(f"tracker answered HTTP {status} with a body that is not JSON") from None
+        except RecursionError:  # JSON nested thousands deep: no tracker answers that
+            raise MalformedAnswer(f"tracker answered HTTP {status} with JSON nested too deep") from None
     detail = _error_detail(resp)
     if status in (401, 403):
         raise TrackerError(

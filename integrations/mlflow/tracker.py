@@ -19,10 +19,11 @@ from datetime import UTC, datetime, timedelta
 
 from requests.auth import HTTPBasicAuth
 
-from integrations.base import ConnectionInfo, MetricPoint, RunSnapshot, TrackerError
+from integrations.base import ConnectionInfo, MalformedAnswer, MetricPoint, RunSnapshot, TrackerError
 from integrations.http import TrackerHttp
 from integrations.mlflow import history, search
 from integrations.mlflow.translate import latest_per_step, snapshot
+from integrations.shape import maybe_run, obj
 
 # How long the experiment list (and the refs known to be absent) is trusted: a lagging or
 # faulty answer hides a run for at most this long, at one experiments/search per period.
@@ -107,7 +108,8 @@ class MlflowTracker:
             self._experiments_until = -math.inf
         runs = search.search_runs(self.http, [experiment_id], " AND ".join(clauses), self.page_size)
         names = {experiment_id: experiment}
-        return [snapshot(run, self.base_url, names) for run in runs]
+        snapshots = (maybe_run("MLflow", snapshot, run, self.base_url, names) for run in runs)
+        return [snap for snap in snapshots if snap is not None]
 
     def metric_history(
         self, refs: Sequence[str], key: str, start_step: int | None = None
@@ -129,8 +131,8 @@ class MlflowTracker:
         for chunk in search.chunks(refs, self.batch_size):
             runs = search.search_runs(self.http, experiment_ids, search.run_id_filter(chunk), self.page_size)
             for run in runs:
-                snap = snapshot(run, self.base_url, self._experiments)
-                found[snap.ref] = snap
+                if snap := maybe_run("MLflow", snapshot, run, self.base_url, self._experiments):
+                    found[snap.ref] = snap
         return found
 
     def _experiment_id(self, name: str) -> str:
@@ -140,7 +142,11 @@ class MlflowTracker:
             if exc.status == 404:  # RESOURCE_DOES_NOT_EXIST
                 raise TrackerError(f"no experiment named {name!r}", permanent=True, status=404) from None
             raise
-        return str(body["experiment"]["experiment_id"])
+        experiment = obj(body, "MLflow", "experiments/get-by-name").get("experiment")
+        experiment_id = obj(experiment, "MLflow", "an experiment", missing_ok=False).get("experiment_id")
+        if not isinstance(experiment_id, str | int):
+            raise MalformedAnswer("MLflow answered experiments/get-by-name without an experiment_id")
+        return str(experiment_id)
 
     def _bulk(
         self, chunk: Sequence[str], key: str, start_step: int | None

@@ -7,6 +7,7 @@ requests with `200 {}` or a short experiment list, and forwards the rest unchang
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from integrations.base import ConnectionInfo
+from integrations.base import ConnectionInfo, TrackerError
 from integrations.http import TrackerHttp
 from integrations.mlflow import MlflowTracker
 from integrations.mlflow.tracker import CACHE_SECONDS
@@ -168,3 +169,34 @@ def test_a_listed_run_of_an_unknown_experiment_refreshes_the_cache(proxy, mlflow
     # next fetch lists experiments again at once instead of after CACHE_SECONDS.
     assert [s.ref for s in tracker.list_runs(name)] == [later]
     assert set(tracker.fetch_runs([first, later])) == {first, later}
+
+
+BAD_RUN = {"info": {"run_id": None, "status": 12}, "data": {"metrics": "zz"}}  # as found in issue 12
+
+
+def test_a_wrong_typed_run_is_skipped_and_the_good_ones_kept(proxy, mlflow_logger, caplog):
+    good = new_run(mlflow_logger)
+    tracker = tracker_via(proxy, Clock())
+
+    def with_a_bad_run(path: str, body: dict | None) -> dict | None:
+        if path.endswith("runs/search"):
+            return {"runs": [BAD_RUN, *body.get("runs", [])]}
+        return None
+
+    proxy.fault = with_a_bad_run
+    with caplog.at_level(logging.WARNING):
+        assert list(tracker.fetch_runs([good])) == [good]
+    assert "skipping one run of a MLflow answer" in caplog.text and "info.run_id" in caplog.text
+
+
+@pytest.mark.parametrize("answer", [{"runs": "zz"}, {"runs": [1, 2]}, [], "zz"])
+def test_a_wrong_typed_answer_is_a_tracker_error_of_that_connection(proxy, mlflow_logger, answer):
+    good = new_run(mlflow_logger)
+    tracker = tracker_via(proxy, Clock())
+    proxy.fault = lambda path, body: answer if path.endswith("runs/search") else None
+    try:
+        tracker.fetch_runs([good])
+    except TrackerError as exc:
+        assert not exc.permanent and "MLflow answered" in str(exc)
+    else:
+        assert answer == {"runs": [1, 2]}  # two malformed runs, each skipped: nothing found
