@@ -10,7 +10,10 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from integrations.outbound import OutboundPolicy
 
 
 class RunState(enum.StrEnum):
@@ -62,6 +65,7 @@ class ConnectionInfo:
     url: str
     secret: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
+    outbound: OutboundPolicy | None = None  # where this install lets trackers reach; None: the default
 
 
 class TrackerError(Exception):

@@ -37,6 +37,7 @@ class CometTracker:
     def __init__(self, conn: ConnectionInfo, http: TrackerHttp | None = None):
         url = DEFAULT_API_URL if conn.url in ("", "default") else conn.url
         self.http = http or TrackerHttp(url)
+        self.http.guard(conn.outbound)
         if conn.secret:
             # The raw key, no "Bearer": that is what Comet's REST API expects.
             self.http.session.headers["Authorization"] = conn.secret

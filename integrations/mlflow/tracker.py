@@ -44,6 +44,7 @@ class MlflowTracker:
     ):
         self.base_url = conn.url.rstrip("/")
         self.http = http or TrackerHttp(self.base_url)
+        self.http.guard(conn.outbound)
         _authenticate(self.http, conn.secret)
         self.batch_size = batch_size
         self.page_size = page_size

@@ -36,6 +36,7 @@ class WandbTracker:
     def __init__(self, conn: ConnectionInfo, http: TrackerHttp | None = None):
         url = translate.DEFAULT_API_URL if conn.url in ("", "default") else conn.url
         self.http = http or TrackerHttp(url)
+        self.http.guard(conn.outbound)
         self.api_url = self.http.base_url.rstrip("/")
         if conn.secret:
             # Set here even on an injected client: the tracker owns how W&B wants the key presented,
