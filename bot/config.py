@@ -5,10 +5,14 @@ Every secret may also come from a file named by `<NAME>_FILE` (Docker/Kubernetes
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+_HOST = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?")
 
 
 class ConfigError(Exception):
@@ -32,6 +36,8 @@ class Settings:
     log_level: str = "INFO"
     google_credentials_file: str = ""  # service-account JSON for Google Calendar sync (optional)
     google_calendar_id: str = ""
+    tracker_allow: tuple[str, ...] = ()  # CIDRs / host names trackers may reach in multi-workspace mode
+    tensorboard_roots: tuple[str, ...] = ()  # folders TensorBoard log roots must be under
 
     @property
     def oauth_mode(self) -> bool:
@@ -78,7 +84,27 @@ def load(environ: Mapping[str, str] | None = None, dotenv: str | Path | None = "
         public_url=_str(env, "READYBOT_PUBLIC_URL", "").rstrip("/"),
         log_level=_choice(env, "READYBOT_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         **_google_calendar(env),
+        tracker_allow=_tracker_allow(env),
+        tensorboard_roots=_tensorboard_roots(env),
     )
+
+
+def _tracker_allow(env: Mapping[str, str]) -> tuple[str, ...]:
+    entries = tuple(e.strip() for e in env.get("READYBOT_TRACKER_ALLOW", "").split(",") if e.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            if not _HOST.fullmatch(entry):
+                raise ConfigError("READYBOT_TRACKER_ALLOW must list CIDRs or host names, separated by commas") from None
+    return entries
+
+
+def _tensorboard_roots(env: Mapping[str, str]) -> tuple[str, ...]:
+    roots = tuple(r.strip() for r in re.split(r"[:,]", env.get("READYBOT_TENSORBOARD_ROOTS", "")) if r.strip())
+    if any(not r.startswith("/") for r in roots):
+        raise ConfigError("READYBOT_TENSORBOARD_ROOTS must list absolute folders, separated by colons or commas")
+    return roots
 
 
 def _google_calendar(env: Mapping[str, str]) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from bot.config import Settings
@@ -12,11 +12,21 @@ from bot.store.crypto import SecretBox
 from bot.store.db import Store
 from integrations.base import ConnectionInfo, Tracker
 from integrations.calendar.google import GoogleCalendar
+from integrations.outbound import OutboundPolicy
 from integrations.registry import tracker_for
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def outbound_policy(settings: Settings) -> OutboundPolicy:
+    return OutboundPolicy.for_install(settings.oauth_mode, settings.tracker_allow, settings.tensorboard_roots)
+
+
+def guarded(trackers: Callable[[ConnectionInfo], Tracker], policy: OutboundPolicy) -> Callable[[ConnectionInfo], Tracker]:
+    """Every tracker this process builds carries the install's outbound policy (issue 12)."""
+    return lambda info: trackers(replace(info, outbound=policy))
 
 
 @dataclass
@@ -39,6 +49,7 @@ class Services:
 
 def build_services(settings: Settings, store: Store | None = None, **overrides) -> Services:  # noqa: ANN003
     store = store or Store(settings.database_url)
+    overrides["trackers"] = guarded(overrides.get("trackers", tracker_for), outbound_policy(settings))
     installation_store = None
     if settings.oauth_mode:
         from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore

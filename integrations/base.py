@@ -10,7 +10,10 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from integrations.outbound import OutboundPolicy
 
 
 class RunState(enum.StrEnum):
@@ -62,6 +65,7 @@ class ConnectionInfo:
     url: str
     secret: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
+    outbound: OutboundPolicy | None = None  # where this install lets trackers reach; None: the default
 
 
 class TrackerError(Exception):
@@ -105,3 +109,9 @@ class Tracker(Protocol):
         self, refs: Sequence[str], key: str, start_step: int | None = None
     ) -> dict[str, list[MetricPoint]]:
         """Points of one metric per run, ascending by step, from start_step (inclusive) on."""
+
+
+class MalformedAnswer(TrackerError):
+    """The tracker answered, but not in the shape its API documents (a wrong type, a missing
+    field). Not permanent: the next answer may be fine. The message names the field, never a
+    value, so it cannot carry anything the tracker echoed."""

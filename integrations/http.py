@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 import logging
+import socket
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urljoin
 
 import requests
 
-from integrations.base import TrackerError
+from integrations import outbound
+from integrations.base import MalformedAnswer, TrackerError
+from integrations.outbound import OutboundPolicy, Resolver
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +39,15 @@ class TrackerHttp:
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
+        policy: OutboundPolicy | None = None,
+        resolve: Resolver = socket.getaddrinfo,
     ):
         self.base_url = base_url.rstrip("/") + "/"
         self.session = session or requests.Session()
+        self.policy = policy or outbound.DEFAULT
+        self.resolve = resolve
+        # Every redirect target is checked before requests follows it (the hook sees each 3xx).
+        self.session.hooks["response"].append(self._check_redirect)
         self.session.headers.update(headers or {})
         if auth is not None:
             self.session.auth = auth
@@ -55,6 +65,7 @@ class TrackerHttp:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         url = self.base_url + path.lstrip("/")
+        outbound.check_url(url, self.policy, self.resolve)  # before any connection is opened
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
@@ -71,6 +82,15 @@ class TrackerHttp:
                 continue
             return _decode(resp)
         raise AssertionError("unreachable")
+
+    def guard(self, policy: OutboundPolicy | None) -> None:
+        """Apply the install's outbound policy (also to a client a test injected)."""
+        if policy is not None:
+            self.policy = policy
+
+    def _check_redirect(self, resp: requests.Response, **_kwargs: Any) -> None:
+        if resp.is_redirect:
+            outbound.check_url(urljoin(resp.url, resp.headers["location"]), self.policy, self.resolve)
 
 
 def retry_after_seconds(resp: requests.Response) -> float | None:
@@ -101,7 +121,9 @@ def _decode(resp: requests.Response) -> Any:
         try:
             return resp.json()
         except ValueError:
-            raise TrackerError(f"tracker answered HTTP {status} with a body that is not JSON") from None
+            raise MalformedAnswer(f"tracker answered HTTP {status} with a body that is not JSON") from None
+        except RecursionError:  # JSON nested thousands deep: no tracker answers that
+            raise MalformedAnswer(f"tracker answered HTTP {status} with JSON nested too deep") from None
     detail = _error_detail(resp)
     if status in (401, 403):
         raise TrackerError(

@@ -1,6 +1,7 @@
 """`connect <kind> <url> [as <name>] [key=<secret>]`."""
 
 import difflib
+import re
 from urllib.parse import urlsplit
 
 from .lexer import Fail, Token, has_control_chars, show, single, split_sections
@@ -10,12 +11,20 @@ from .types import Connect, ConnectModal
 KINDS = ("mlflow", "wandb", "comet", "tensorboard", "push")
 _SAAS_KINDS = {"wandb", "comet"}  # `default` means their hosted service
 _MAX_URL = 2000
+# `scheme://user:password@host`: the part before `@` in the authority is a credential.
+_USERINFO = re.compile(r"^<?[A-Za-z][A-Za-z0-9+.-]*://[^/?#|>]*@")
+NO_USERINFO = (
+    "the URL holds a user name or password, which would be stored and shown in plain text: "
+    "give it as `key=user:password` instead (stored encrypted), or run `/ready connect` for a private form"
+)
 
 
 def parse_connect(args: list[Token]) -> Connect | ConnectModal:
     if not args:
         return ConnectModal()
     key, rest = _take_key(args)
+    if any(_USERINFO.match(t.text) for t in rest):
+        raise Fail(NO_USERINFO)  # before anything that could echo the URL
     if not rest:
         raise Fail(f"missing the tracker kind; use one of {', '.join(KINDS)}")
     kind = _kind(rest[0])

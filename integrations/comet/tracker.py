@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from integrations.base import ConnectionInfo, MetricPoint, RunSnapshot, TrackerError
 from integrations.comet import translate
 from integrations.http import TrackerHttp
+from integrations.shape import items, maybe_run, obj
 
 DEFAULT_API_URL = "https://www.comet.com/api/rest/v2/"
 API_PATH = "/api/rest/v2/"
@@ -36,6 +37,7 @@ class CometTracker:
     def __init__(self, conn: ConnectionInfo, http: TrackerHttp | None = None):
         url = DEFAULT_API_URL if conn.url in ("", "default") else conn.url
         self.http = http or TrackerHttp(url)
+        self.http.guard(conn.outbound)
         if conn.secret:
             # The raw key, no "Bearer": that is what Comet's REST API expects.
             self.http.session.headers["Authorization"] = conn.secret
@@ -49,7 +51,9 @@ class CometTracker:
         for ref in dict.fromkeys(refs):  # each experiment once, even if asked for twice
             metadata = self._get_known("experiment/metadata", ref)
             if metadata is not None:
-                snapshots[ref] = translate.to_snapshot(ref, metadata, self._summary(ref), self.ui_url)
+                snap = maybe_run("Comet", translate.to_snapshot, ref, metadata, self._summary(ref), self.ui_url)
+                if snap is not None:
+                    snapshots[ref] = snap
         return snapshots
 
     def list_runs(self, experiment: str, since: datetime | None = None) -> list[RunSnapshot]:
@@ -61,14 +65,19 @@ class CometTracker:
         # An unknown project is an HTTP error (400, unverified), which TrackerHttp makes permanent.
         # Each row carries the same fields as experiment/metadata, so state needs no extra request.
         body = self.http.get("experiments", {"workspaceName": workspace, "projectName": project})
-        snapshots = []
-        for row in body.get("experiments") or []:
+        rows = items(obj(body, "Comet", "an experiments list").get("experiments"), "Comet", "an experiments list")
+        wanted = []
+        for row in rows:
+            row = obj(row, "Comet", "an experiment row")
             started = translate.from_millis(row.get("startTimeMillis"))
             key = row.get("experimentKey")
-            if not key or (since is not None and (started is None or started < since)):
+            if not isinstance(key, str) or not key or (since is not None and (started is None or started < since)):
                 continue  # the endpoint has no time filter: filter here, before the costly part
-            snapshots.append(translate.to_snapshot(key, row, self._summary(key), self.ui_url))
-        return snapshots
+            wanted.append((key, row))
+        snapshots = (
+            maybe_run("Comet", translate.to_snapshot, key, row, self._summary(key), self.ui_url) for key, row in wanted
+        )
+        return [snap for snap in snapshots if snap is not None]
 
     def metric_history(
         self, refs: Sequence[str], key: str, start_step: int | None = None
@@ -77,12 +86,12 @@ class CometTracker:
         for ref in dict.fromkeys(refs):
             body = self._get_known("experiment/metrics/get-metric", ref, metricName=key)
             if body is not None:
-                history[ref] = translate.history_points(body.get("metrics") or [], start_step)
+                history[ref] = translate.history_points(body.get("metrics"), start_step)
         return history
 
     def _summary(self, ref: str) -> list[dict[str, Any]]:
         body = self._get_known("experiment/metrics/summary", ref)
-        return (body or {}).get("values") or []
+        return items((body or {}).get("values"), "Comet", "a metrics summary")
 
     def _get_known(self, path: str, ref: str, **params: str) -> dict[str, Any] | None:
         """GET for one experiment; None if Comet does not know the key."""

@@ -14,6 +14,9 @@ from typing import Any
 from urllib.parse import quote
 
 from integrations.base import MetricPoint, RunSnapshot, RunState
+from integrations.shape import items, obj, reading, text
+
+NAME = "Comet"
 
 # Comet logs machine statistics as ordinary metrics named "sys.*". They keep arriving while
 # training hangs, so they count as a sign of life but not as training progress or results.
@@ -35,12 +38,19 @@ def to_snapshot(
 ) -> RunSnapshot:
     """`metadata` from experiment/metadata (or one row of `experiments`), `summary` the
     `values` of experiment/metrics/summary."""
+    with reading(NAME, "an experiment"):
+        return _snapshot(ref, metadata, summary, ui_url)
+
+
+def _snapshot(ref: str, metadata: Any, summary: Any, ui_url: str) -> RunSnapshot:
+    metadata = obj(metadata, NAME, "experiment metadata", missing_ok=False)
     run_state = state(metadata)
     metrics: dict[str, float] = {}
     steps: list[int] = []
     seen: list[int] = []
-    for row in summary:
-        name = str(row.get("name") or "")
+    for row in items(summary, NAME, "a metrics summary"):
+        row = obj(row, NAME, "a metrics summary row", missing_ok=False)
+        name = text(row.get("name")) or ""
         timestamp = _integer(row.get("timestampCurrent"))
         if timestamp is not None:
             seen.append(timestamp)
@@ -51,11 +61,11 @@ def to_snapshot(
         step = _integer(row.get("stepCurrent"))
         if step is not None:
             steps.append(step)
-    workspace, project = metadata.get("workspaceName"), metadata.get("projectName")
+    workspace, project = text(metadata.get("workspaceName")), text(metadata.get("projectName"))
     return RunSnapshot(
         ref=ref,
         state=run_state,
-        name=metadata.get("experimentName") or None,
+        name=text(metadata.get("experimentName")),
         experiment=f"{workspace}/{project}" if workspace and project else None,
         step=max(steps) if steps else None,
         metrics=metrics,
@@ -63,16 +73,18 @@ def to_snapshot(
         # While running, endTimeMillis is not an end (trackers.md does not say what it holds then).
         ended_at=None if run_state is RunState.RUNNING else from_millis(metadata.get("endTimeMillis")),
         heartbeat_at=from_millis(max(seen)) if seen else None,
-        owner=metadata.get("userName") or None,
+        owner=text(metadata.get("userName")),
         url=experiment_url(ui_url, workspace, project, ref),
     )
 
 
+@reading(NAME, "a metric history")
 def history_points(rows: Iterable[Mapping[str, Any]], start_step: int | None) -> list[MetricPoint]:
     """experiment/metrics/get-metric rows, which Comet returns unsorted, -> ascending by step.
     Rows logged without a step cannot be placed on the step axis and are skipped."""
     points = []
-    for row in rows:
+    for row in items(rows, NAME, "a metric history"):
+        row = obj(row, NAME, "a metric history row", missing_ok=False)
         step, value = _integer(row.get("step")), number(row.get("metricValue"))
         at = from_millis(row.get("timestamp"))
         if step is None or value is None or at is None:

@@ -19,6 +19,7 @@ from integrations.base import MetricPoint
 from integrations.http import TrackerHttp
 from integrations.mlflow.search import API
 from integrations.mlflow.translate import metric_point
+from integrations.shape import items, obj
 
 BULK_RUNS = 100
 BULK_POINTS = 2500
@@ -39,12 +40,14 @@ def bulk_history(
         "start_step": STEP_MIN if start_step is None else start_step,
         "end_step": STEP_MAX,
     }
-    raw = http.get(API + "metrics/get-history-bulk-interval", params).get("metrics", [])
+    page = obj(http.get(API + "metrics/get-history-bulk-interval", params), "MLflow", "a metric history", missing_ok=False)
+    raw = [obj(row, "MLflow", "a metric history row", missing_ok=False)
+           for row in items(page.get("metrics"), "MLflow", "the metrics of a metric history")]
     if _maybe_sampled(raw):
         return None
     points: dict[str, list[MetricPoint]] = defaultdict(list)
     for item in raw:
-        points[item["run_id"]].append(metric_point(item))
+        points[str(item.get("run_id"))].append(metric_point(item))
     return points
 
 
@@ -53,8 +56,8 @@ def full_history(http: TrackerHttp, run_id: str, key: str) -> list[MetricPoint]:
     params: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": HISTORY_PAGE}
     points: list[MetricPoint] = []
     while True:
-        page = http.get(API + "metrics/get-history", params)
-        points.extend(metric_point(item) for item in page.get("metrics", []))
+        page = obj(http.get(API + "metrics/get-history", params), "MLflow", "a metric history", missing_ok=False)
+        points.extend(metric_point(item) for item in items(page.get("metrics"), "MLflow", "the metrics of a metric history"))
         if not page.get("next_page_token"):
             return points
         params["page_token"] = page["next_page_token"]

@@ -15,7 +15,9 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from integrations.base import MalformedAnswer
 from integrations.http import TrackerHttp
+from integrations.shape import items, obj
 
 API = "api/2.0/mlflow/"
 
@@ -52,8 +54,8 @@ def search_runs(
         "max_results": page_size,
     }
     while True:
-        page = http.post(API + "runs/search", body)
-        yield from page.get("runs", [])  # an empty result is `{}`, without the key
+        page = obj(http.post(API + "runs/search", body), "MLflow", "a runs/search page", missing_ok=False)
+        yield from items(page.get("runs"), "MLflow", "the runs of a runs/search page")  # none: `{}`
         if not page.get("next_page_token"):
             return
         body["page_token"] = page["next_page_token"]
@@ -64,8 +66,12 @@ def list_experiments(http: TrackerHttp, page_size: int = EXPERIMENT_PAGE) -> dic
     found: dict[str, str] = {}
     body: dict[str, Any] = {"max_results": page_size}
     while True:
-        page = http.post(API + "experiments/search", body)
-        found.update({str(e["experiment_id"]): e.get("name", "") for e in page.get("experiments", [])})
+        page = obj(http.post(API + "experiments/search", body), "MLflow", "an experiments/search page", missing_ok=False)
+        for experiment in items(page.get("experiments"), "MLflow", "the experiments of an experiments/search page"):
+            experiment = obj(experiment, "MLflow", "an experiment", missing_ok=False)
+            if not isinstance(experiment.get("experiment_id"), str | int):
+                raise MalformedAnswer("MLflow answered an experiment without an experiment_id")
+            found[str(experiment["experiment_id"])] = str(experiment.get("name", ""))
         if not page.get("next_page_token"):
             return found
         body["page_token"] = page["next_page_token"]

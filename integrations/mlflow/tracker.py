@@ -2,7 +2,8 @@
 
 Requests per call (N = runs, E = experiments on the server, all measured on MLflow 3.17):
 - fetch_runs: ceil(N / BATCH_SIZE) runs/search, plus one experiments/search (ceil(E / 1000))
-  on the first call and again only when a ref is not found in the known experiments.
+  on the first call, every CACHE_SECONDS, after an answer that contradicts the cached list
+  (an empty list, a listed run of an unknown experiment), and when a ref is newly not found.
 - list_runs: 1 experiments/get-by-name + ceil(runs / PAGE_SIZE) runs/search.
 - metric_history: ceil(N / 100) get-history-bulk-interval; per-run get-history only when the
   bulk endpoint is missing (MLflow < 2.11) or sampled its answer (> 2,500 steps).
@@ -11,16 +12,22 @@ Requests per call (N = runs, E = experiments on the server, all measured on MLfl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from requests.auth import HTTPBasicAuth
 
-from integrations.base import ConnectionInfo, MetricPoint, RunSnapshot, TrackerError
+from integrations.base import ConnectionInfo, MalformedAnswer, MetricPoint, RunSnapshot, TrackerError
 from integrations.http import TrackerHttp
 from integrations.mlflow import history, search
 from integrations.mlflow.translate import latest_per_step, snapshot
+from integrations.shape import maybe_run, obj
 
+# How long the experiment list (and the refs known to be absent) is trusted: a lagging or
+# faulty answer hides a run for at most this long, at one experiments/search per period.
+CACHE_SECONDS = 600.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -33,13 +40,17 @@ class MlflowTracker:
         *,
         batch_size: int = search.BATCH_SIZE,
         page_size: int = search.PAGE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.base_url = conn.url.rstrip("/")
         self.http = http or TrackerHttp(self.base_url)
+        self.http.guard(conn.outbound)
         _authenticate(self.http, conn.secret)
         self.batch_size = batch_size
         self.page_size = page_size
-        self._experiments: dict[str, str] | None = None  # id -> name, learned on first use
+        self._clock = clock
+        self._experiments: dict[str, str] = {}  # id -> name, learned on first use
+        self._experiments_until = -math.inf  # when the list above stops being trusted
         self._absent: set[str] = set()  # refs missing even after a fresh experiment list
         self._bulk_history = True  # cleared when the server lacks get-history-bulk-interval
 
@@ -60,29 +71,46 @@ class MlflowTracker:
         wanted = [ref for ref in dict.fromkeys(refs) if search.is_run_id(ref)]
         if not wanted:
             return {}
-        if self._experiments is None:
-            self._experiments = search.list_experiments(self.http)
+        fresh = self._clock() >= self._experiments_until
+        if fresh:
+            self._relist_experiments()
         found = self._search_ids(wanted, list(self._experiments))
         unfound = [ref for ref in wanted if ref not in found]
-        if any(ref not in self._absent for ref in unfound):
+        if not fresh and any(ref not in self._absent for ref in unfound):
             # Maybe a run in an experiment created since we last looked: learn the new ids and
             # search only those. Refs still missing are remembered, so a deleted run does not
-            # cost an experiments/search on every poll.
-            known = self._experiments
-            self._experiments = search.list_experiments(self.http)
+            # cost an experiments/search on every poll; the list expires after CACHE_SECONDS,
+            # so a run a lagging answer hid is found again within that time.
+            known = dict(self._experiments)
+            self._relist_experiments()
             new = [eid for eid in self._experiments if eid not in known]
             found.update(self._search_ids(unfound, new))
-            self._absent = {ref for ref in unfound if ref not in found}
+        self._absent = {ref for ref in unfound if ref not in found}
         return found
+
+    def _relist_experiments(self) -> None:
+        """Learn the experiment ids again. An empty list contradicts any poll that asks for runs
+        (a run lives in an experiment): it is never cached, so the next poll asks again
+        instead of searching nothing for the life of the process."""
+        listed = search.list_experiments(self.http)
+        if not listed:
+            self._experiments_until = -math.inf
+            return
+        self._experiments = listed
+        self._experiments_until = self._clock() + CACHE_SECONDS
 
     def list_runs(self, experiment: str, since: datetime | None = None) -> list[RunSnapshot]:
         experiment_id = self._experiment_id(experiment)
         clauses = []
         if since is not None:
             clauses.append(f"attributes.start_time >= {_ceil_ms(since)}")
+        if experiment_id not in self._experiments:
+            # The cache contradicts the server: list experiments again on the next fetch.
+            self._experiments_until = -math.inf
         runs = search.search_runs(self.http, [experiment_id], " AND ".join(clauses), self.page_size)
         names = {experiment_id: experiment}
-        return [snapshot(run, self.base_url, names) for run in runs]
+        snapshots = (maybe_run("MLflow", snapshot, run, self.base_url, names) for run in runs)
+        return [snap for snap in snapshots if snap is not None]
 
     def metric_history(
         self, refs: Sequence[str], key: str, start_step: int | None = None
@@ -104,8 +132,8 @@ class MlflowTracker:
         for chunk in search.chunks(refs, self.batch_size):
             runs = search.search_runs(self.http, experiment_ids, search.run_id_filter(chunk), self.page_size)
             for run in runs:
-                snap = snapshot(run, self.base_url, self._experiments)
-                found[snap.ref] = snap
+                if snap := maybe_run("MLflow", snapshot, run, self.base_url, self._experiments):
+                    found[snap.ref] = snap
         return found
 
     def _experiment_id(self, name: str) -> str:
@@ -115,7 +143,11 @@ class MlflowTracker:
             if exc.status == 404:  # RESOURCE_DOES_NOT_EXIST
                 raise TrackerError(f"no experiment named {name!r}", permanent=True, status=404) from None
             raise
-        return str(body["experiment"]["experiment_id"])
+        experiment = obj(body, "MLflow", "experiments/get-by-name").get("experiment")
+        experiment_id = obj(experiment, "MLflow", "an experiment", missing_ok=False).get("experiment_id")
+        if not isinstance(experiment_id, str | int):
+            raise MalformedAnswer("MLflow answered experiments/get-by-name without an experiment_id")
+        return str(experiment_id)
 
     def _bulk(
         self, chunk: Sequence[str], key: str, start_step: int | None

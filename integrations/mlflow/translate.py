@@ -12,7 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from integrations.base import MetricPoint, RunSnapshot, RunState
+from integrations.base import MalformedAnswer, MetricPoint, RunSnapshot, RunState
+from integrations.shape import items, obj, reading, text
+
+NAME = "MLflow"
 
 STATES = {
     "RUNNING": RunState.RUNNING,
@@ -53,12 +56,13 @@ def metric_value(raw: Any) -> float:
     return value
 
 
+@reading(NAME, "a metric")
 def metric_point(raw: Mapping[str, Any]) -> MetricPoint:
-    return MetricPoint(
-        step=int(raw.get("step", 0)),
-        value=metric_value(raw.get("value", "NaN")),
-        at=ms_to_datetime(raw.get("timestamp", 0)),
-    )
+    raw = obj(raw, NAME, "a metric", missing_ok=False)
+    step, value = raw.get("step", 0), raw.get("value", "NaN")
+    if isinstance(step, bool) or not isinstance(step, int | str) or isinstance(value, bool):
+        raise MalformedAnswer(f"{NAME} answered a metric whose step or value is not a number")
+    return MetricPoint(step=int(step), value=metric_value(value), at=ms_to_datetime(raw.get("timestamp", 0)))
 
 
 def latest_per_step(points: Iterable[MetricPoint]) -> list[MetricPoint]:
@@ -80,21 +84,32 @@ def ui_url(base_url: str) -> str:
 def snapshot(
     run: Mapping[str, Any], base_url: str, experiments: Mapping[str, str] | None = None
 ) -> RunSnapshot:
-    """One `run` object from runs/search or runs/get. `experiments` maps id -> name when known."""
-    info = run.get("info", {})
-    data = run.get("data", {})
+    """One `run` object from runs/search or runs/get. `experiments` maps id -> name when known.
+    A run of the wrong shape raises MalformedAnswer naming the field."""
+    with reading(NAME, "a run"):
+        return _snapshot(run, base_url, experiments or {})
+
+
+def _snapshot(run: Any, base_url: str, experiments: Mapping[str, str]) -> RunSnapshot:
+    run = obj(run, NAME, "a run", missing_ok=False)
+    info = obj(run.get("info"), NAME, "a run's info", missing_ok=False)
+    data = obj(run.get("data"), NAME, "a run's data")
     run_id = info.get("run_id") or info.get("run_uuid")
+    if not isinstance(run_id, str):
+        raise MalformedAnswer(f"{NAME} answered a run whose info.run_id is not a string")
+    if not isinstance(info.get("status", ""), str):
+        raise MalformedAnswer(f"{NAME} answered run {run_id[:64]} whose info.status is not a string")
     experiment_id = str(info.get("experiment_id", ""))
-    tags = _pairs(data.get("tags"))
-    params = _pairs(data.get("params"))
-    latest = _latest_metrics(data.get("metrics") or [])
+    tags = _pairs(items(data.get("tags"), NAME, "a run's data.tags"))
+    params = _pairs(items(data.get("params"), NAME, "a run's data.params"))
+    latest = _latest_metrics(items(data.get("metrics"), NAME, "a run's data.metrics"))
     step = max((p.step for p in latest.values()), default=None)
     started_at = ms_to_datetime(info.get("start_time"))
     return RunSnapshot(
         ref=run_id,
         state=STATES.get(info.get("status", ""), RunState.UNKNOWN),
-        name=info.get("run_name") or tags.get("mlflow.runName") or None,
-        experiment=(experiments or {}).get(experiment_id, experiment_id) or None,
+        name=text(info.get("run_name")) or text(tags.get("mlflow.runName")),
+        experiment=text(experiments.get(experiment_id, experiment_id)),
         step=step,
         total_steps=total_steps(params, tags, step),
         metrics={key: point.value for key, point in latest.items()},
@@ -102,7 +117,7 @@ def snapshot(
         started_at=started_at,
         ended_at=ms_to_datetime(info.get("end_time")),
         heartbeat_at=max((p.at for p in latest.values()), default=started_at),
-        owner=info.get("user_id") or tags.get("mlflow.user") or None,
+        owner=text(info.get("user_id")) or text(tags.get("mlflow.user")),
         url=f"{ui_url(base_url)}/#/experiments/{experiment_id}/runs/{run_id}",
     )
 
@@ -126,14 +141,22 @@ def _latest_metrics(raw: Iterable[Mapping[str, Any]]) -> dict[str, MetricPoint]:
     latest: dict[str, MetricPoint] = {}
     for item in raw:
         point = metric_point(item)
-        current = latest.get(item["key"])
+        key = _key(item)
+        current = latest.get(key)
         if current is None or (point.step, point.at) >= (current.step, current.at):
-            latest[item["key"]] = point
+            latest[key] = point
     return latest
 
 
-def _pairs(raw: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
-    return {item["key"]: str(item.get("value", "")) for item in raw or []}
+def _pairs(raw: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    return {_key(item): str(item.get("value", "")) for item in raw}
+
+
+def _key(item: Any) -> str:
+    key = item.get("key") if isinstance(item, Mapping) else None
+    if not isinstance(key, str):
+        raise MalformedAnswer(f"{NAME} answered a metric, param or tag without a string key")
+    return key
 
 
 def _positive_int(raw: str | None) -> int | None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from integrations.base import ConnectionInfo, MetricPoint, RunSnapshot, RunState, TrackerError
+from integrations.outbound import DEFAULT, check_log_root, inside_root
 from integrations.tensorboard.paths import (
     canonical_ref,
     events_files,
@@ -34,7 +35,8 @@ class TensorboardTracker:
     """One log root. Keep the instance between polls: it caches a reader per events file."""
 
     def __init__(self, conn: ConnectionInfo, clock: Callable[[], datetime] = utcnow):
-        self.root = root_from_url(conn.url)
+        # Symlinks and `..` resolved, then held to READYBOT_TENSORBOARD_ROOTS and off system folders.
+        self.root = check_log_root(root_from_url(conn.url), conn.outbound or DEFAULT)
         self._totals = parse_total_steps(conn.options)
         self._clock = clock
         self._files = EventFileCache()
@@ -78,6 +80,8 @@ class TensorboardTracker:
         self._require_root()
         history = {}
         for ref, path in wanted.items():
+            if not inside_root(folder_of(self.root, path), self.root):
+                continue  # a symlink out of the root: not a run of this connection
             files = events_files(folder_of(self.root, path))
             if not files:
                 continue
@@ -112,6 +116,8 @@ class TensorboardTracker:
 
     def _snapshot(self, ref: str, path: str, now: datetime) -> RunSnapshot | None:
         folder = folder_of(self.root, path)
+        if not inside_root(folder, self.root):
+            return None  # a symlink out of the root: not a run of this connection
         files = events_files(folder)
         self._files.forget_missing(folder, files)
         summaries = [s for s in map(self._files.summary, files) if s is not None]

@@ -19,6 +19,7 @@ from requests.auth import HTTPBasicAuth
 
 from integrations.base import ConnectionInfo, MetricPoint, RunSnapshot, TrackerError
 from integrations.http import TrackerHttp
+from integrations.shape import items, maybe_run, obj
 from integrations.wandb import graphql, translate
 
 # Runs per GraphQL page. The SDK defaults to 50; a page here carries each run's config,
@@ -35,6 +36,7 @@ class WandbTracker:
     def __init__(self, conn: ConnectionInfo, http: TrackerHttp | None = None):
         url = translate.DEFAULT_API_URL if conn.url in ("", "default") else conn.url
         self.http = http or TrackerHttp(url)
+        self.http.guard(conn.outbound)
         self.api_url = self.http.base_url.rstrip("/")
         if conn.secret:
             # Set here even on an injected client: the tracker owns how W&B wants the key presented,
@@ -59,9 +61,10 @@ class WandbTracker:
             filters = {"name": {"$in": list(names)}}
             try:
                 for node in self._runs(entity, project, filters):
-                    ref = names.get(node.get("name"))
-                    if ref is not None:
-                        snapshots[ref] = self._snapshot(node, ref, entity, project)
+                    name = node.get("name")
+                    ref = names.get(name) if isinstance(name, str) else None
+                    if ref is not None and (snap := maybe_run("W&B", self._snapshot, node, ref, entity, project)):
+                        snapshots[ref] = snap
             except graphql.ProjectNotFound:
                 continue  # runs of a project that does not exist are unknown runs: absent
         return snapshots
@@ -72,10 +75,11 @@ class WandbTracker:
         if since is not None:
             # $gte, not $gt: the contract says "started at or after since".
             filters = {"createdAt": {"$gte": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}}
-        return [
-            self._snapshot(node, f"{entity}/{project}/{node.get('name')}", entity, project)
+        snapshots = (
+            maybe_run("W&B", self._snapshot, node, f"{entity}/{project}/{node.get('name')}", entity, project)
             for node in self._runs(entity, project, filters)
-        ]
+        )
+        return [snap for snap in snapshots if snap is not None]
 
     def metric_history(
         self, refs: Sequence[str], key: str, start_step: int | None = None
@@ -92,11 +96,11 @@ class WandbTracker:
                 )
             except graphql.ProjectNotFound:
                 continue
-            run = node.get("run")
+            run = obj(node.get("run"), "W&B", "a run")
             if not run:
                 continue  # unknown run: absent, as in fetch_runs
             # One list of rows per spec; we send one spec.
-            samples = run.get("sampledHistory") or [[]]
+            samples = items(run.get("sampledHistory"), "W&B", "a sampledHistory") or [[]]
             history[ref] = translate.history_points(samples[0] or [], key, start_step)
         return history
 
@@ -114,10 +118,10 @@ class WandbTracker:
                 order="+created_at",  # a stable order, so pages neither skip nor repeat runs
                 filters=json.dumps(filters),  # a JSONString variable: JSON text, not an object
             )
-            runs = node.get("runs") or {}
-            for edge in runs.get("edges") or []:
-                yield edge.get("node") or {}
-            page = runs.get("pageInfo") or {}
+            runs = obj(node.get("runs"), "W&B", "a project's runs")
+            for edge in items(runs.get("edges"), "W&B", "the edges of a runs page"):
+                yield obj(obj(edge, "W&B", "a runs edge").get("node"), "W&B", "a run")
+            page = obj(runs.get("pageInfo"), "W&B", "the pageInfo of a runs page")
             previous, cursor = cursor, page.get("endCursor")
             # A cursor that does not move would page forever: stop rather than hang the poll.
             if not page.get("hasNextPage") or not cursor or cursor == previous:

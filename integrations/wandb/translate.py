@@ -14,6 +14,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from integrations.base import MetricPoint, RunSnapshot, RunState
+from integrations.shape import items, obj, reading, text
+
+NAME = "W&B"
 
 DEFAULT_API_URL = "https://api.wandb.ai"
 
@@ -120,7 +123,9 @@ def run_url(api_url: str, entity: str, project: str, name: str) -> str:
     return f"{app_url(api_url)}/{path}/runs/{quote(name, safe='')}"
 
 
+@reading(NAME, "a run")
 def to_snapshot(node: Mapping[str, Any], *, ref: str, entity: str, project: str, api_url: str) -> RunSnapshot:
+    node = obj(node, NAME, "a run", missing_ok=False)
     state = STATES.get(str(node.get("state") or "").lower(), RunState.UNKNOWN)
     summary = json_field(node.get("summaryMetrics"))
     config = unwrap_config(json_field(node.get("config")))
@@ -130,11 +135,11 @@ def to_snapshot(node: Mapping[str, Any], *, ref: str, entity: str, project: str,
     if step is not None and step < 0:
         step = None  # lastStep is -1 until the run logs its first row
     heartbeat = parse_time(node.get("heartbeatAt"))
-    user = node.get("user") or {}
+    user = obj(node.get("user"), NAME, "a run's user")
     return RunSnapshot(
         ref=ref,
         state=state,
-        name=node.get("displayName") or node.get("name"),
+        name=text(node.get("displayName")) or text(node.get("name")),
         experiment=f"{entity}/{project}",
         step=int(step) if step is not None else None,
         total_steps=total_steps(config),
@@ -144,15 +149,16 @@ def to_snapshot(node: Mapping[str, Any], *, ref: str, entity: str, project: str,
         # W&B has no end time; the last heartbeat of a run that has stopped is the closest.
         ended_at=heartbeat if state.is_terminal else None,
         heartbeat_at=heartbeat,
-        owner=user.get("username") or user.get("name"),
+        owner=text(user.get("username")) or text(user.get("name")),
         url=run_url(api_url, entity, project, str(node.get("name") or "")),
     )
 
 
+@reading(NAME, "a metric history")
 def history_points(rows: list[Any], key: str, start_step: int | None) -> list[MetricPoint]:
     """sampledHistory rows ({"_step": 3, "_timestamp": 1.7e9, "loss": 0.4}) -> ascending points."""
     points = []
-    for row in rows:
+    for row in items(rows, NAME, "a sampledHistory"):
         if not isinstance(row, Mapping):
             continue
         step, value = _finite(row.get("_step")), _number(row.get(key))

@@ -203,3 +203,22 @@ def test_bad_connection_settings_are_permanent(url, options):
     with pytest.raises(TrackerError) as err:
         Tracker(ConnectionInfo(kind=KIND, name="tb", url=url, options=options))
     assert err.value.permanent
+
+
+def test_a_run_folder_that_links_out_of_the_root_is_not_read(tmp_path):
+    # Issue 12 item 11: the root's own symlinks are resolved when connecting; a run folder inside
+    # it that links elsewhere (here to another log tree) is not a run of this connection.
+    write_run(tmp_path / "outside" / "secret-run", range(0, 5))
+    root = tmp_path / "logs"
+    write_run(root / "exp" / "run-a", range(0, 5))
+    (root / "exp" / "escape").symlink_to(tmp_path / "outside" / "secret-run")
+    tracker = make_tracker(root)
+    assert set(tracker.fetch_runs(["exp/run-a", "exp/escape"])) == {"exp/run-a"}
+    assert tracker.metric_history(["exp/escape"], "loss") == {}
+
+
+def test_a_root_that_links_to_a_system_folder_is_refused(tmp_path):
+    (tmp_path / "logs").symlink_to("/etc")
+    with pytest.raises(TrackerError, match="system folder") as caught:
+        make_tracker(tmp_path / "logs")
+    assert caught.value.permanent

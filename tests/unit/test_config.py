@@ -102,3 +102,15 @@ def test_slack_api_url_gets_its_trailing_slash():
 def test_plain_postgres_urls_use_the_shipped_driver():
     for given in ("postgres://u@db/readybot", "postgresql://u@db/readybot"):
         assert load({"READYBOT_DATABASE_URL": given}, dotenv=None).database_url == "postgresql+psycopg://u@db/readybot"
+
+
+def test_outbound_allow_list_and_tensorboard_roots():
+    s = load({"READYBOT_TRACKER_ALLOW": "10.0.0.0/8, mlflow.internal", "READYBOT_TENSORBOARD_ROOTS": "/data/tb:/mnt/logs,/srv"},
+             dotenv=None)
+    assert s.tracker_allow == ("10.0.0.0/8", "mlflow.internal")
+    assert s.tensorboard_roots == ("/data/tb", "/mnt/logs", "/srv")
+    assert load({}, dotenv=None).tracker_allow == () and load({}, dotenv=None).tensorboard_roots == ()
+    with pytest.raises(ConfigError, match="READYBOT_TRACKER_ALLOW"):
+        load({"READYBOT_TRACKER_ALLOW": "10.0.0.0/33x, bad host!"}, dotenv=None)
+    with pytest.raises(ConfigError, match="READYBOT_TENSORBOARD_ROOTS"):
+        load({"READYBOT_TENSORBOARD_ROOTS": "relative/logs"}, dotenv=None)
