@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+# Re-exported: every tracker imports its errors from here.
+from integrations.errors import MalformedAnswer, TrackerError  # noqa: F401
+
 if TYPE_CHECKING:
     from integrations.outbound import OutboundPolicy
 
@@ -68,30 +71,6 @@ class ConnectionInfo:
     outbound: OutboundPolicy | None = None  # where this install lets trackers reach; None: the default
 
 
-class TrackerError(Exception):
-    """A failed tracker call.
-
-    permanent: retrying will not help (bad credentials, unknown run or experiment).
-    retry_after: seconds the tracker asked us to wait (HTTP 429 Retry-After).
-    status: the HTTP status behind the error, when there was one (lets an integration tell
-    "unknown run" from "bad credentials" without parsing the message).
-    The message must never contain a credential.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        permanent: bool = False,
-        retry_after: float | None = None,
-        status: int | None = None,
-    ):
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
-        self.status = status
-
-
 class Tracker(Protocol):
     """One tracker connection. Implementations batch: few requests for many runs."""
 
@@ -111,7 +90,3 @@ class Tracker(Protocol):
         """Points of one metric per run, ascending by step, from start_step (inclusive) on."""
 
 
-class MalformedAnswer(TrackerError):
-    """The tracker answered, but not in the shape its API documents (a wrong type, a missing
-    field). Not permanent: the next answer may be fine. The message names the field, never a
-    value, so it cannot carry anything the tracker echoed."""
