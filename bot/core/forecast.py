@@ -55,6 +55,7 @@ MAX_EXTRAPOLATION = 20.0  # crossing at most this many times the last observed s
 RANGE_QUANTILES = (0.10, 0.90)  # 80 % range for step and time
 PLATEAU_Z = 1.96  # plateau given as value +- 1.96 sigma (95 %): a "confident miss" must be sure
 DRAWS = 400
+RIVAL_AIC = 10.0  # the other model still counts towards the range within this AIC of the best
 _SEED = 20261202
 
 
@@ -149,48 +150,61 @@ def _as_point(raw: object) -> MetricPoint | None:
 
 # --- models -----------------------------------------------------------------------------------
 # Fitted on x = step / last step (so x ends at 1) and z = oriented value scaled to its range,
-# which keeps the bounds and starting grids meaningful whatever the units. Both models are
-# a - b * g(r, x) with one rate parameter r; for a fixed r, a and b are linear, which gives
-# cheap, good starting values (a fine grid over r with a and b solved by lstsq) so that
-# least_squares only has to polish: a few iterations instead of a hundred.
+# which keeps the bounds and starting grids meaningful whatever the units. Every model is
+# a - b * g(q, x); for a fixed q, a and b are linear, which gives cheap, good starting values
+# (a grid over q with a and b solved by lstsq) so that least_squares only has to polish:
+# a few iterations instead of a hundred.
 
 
 @dataclass(frozen=True)
 class _Model:
+    """a - b * g(q, x): q holds the nonlinear parameters, q[0] the rate."""
+
     name: str
-    decay: Callable[[float, np.ndarray], np.ndarray]  # g(r, x), falls towards 0 as x grows
-    decay_dr: Callable[[float, np.ndarray, np.ndarray], np.ndarray]  # dg/dr given (r, x, g)
-    inverse: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (r, g) -> x where g(r, x) == g
-    rate_bounds: tuple[float, float]  # a rate on its bound means "no bend seen"
+    decay: Callable[[np.ndarray, np.ndarray], np.ndarray]  # g(q, x), falls towards 0 as x grows
+    decay_dq: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # dg/dq columns, given (q, x, g)
+    inverse: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (rows of q, g) -> x where g(q, x) == g
+    q_bounds: tuple[tuple[float, float], ...]  # the rate on its bound means "no bend seen"
+    grid: tuple[tuple[float, ...], ...]  # starting values of q
 
     def curve(self, p: np.ndarray, x: np.ndarray) -> np.ndarray:
-        return p[0] - p[1] * self.decay(p[2], x)
+        return p[0] - p[1] * self.decay(p[2:], x)
 
     def jacobian(self, p: np.ndarray, x: np.ndarray) -> np.ndarray:
-        g = self.decay(p[2], x)
-        return np.column_stack([np.ones_like(x), -g, -p[1] * self.decay_dr(p[2], x, g)])
+        g = self.decay(p[2:], x)
+        return np.column_stack([np.ones_like(x), -g, -p[1] * self.decay_dq(p[2:], x, g)])
 
     @property
     def lower(self) -> np.ndarray:
-        return np.array([-_BIG, -_BIG, self.rate_bounds[0]])
+        return np.array([-_BIG, -_BIG, *(lo for lo, _ in self.q_bounds)])
 
     @property
     def upper(self) -> np.ndarray:
-        return np.array([_BIG, _BIG, self.rate_bounds[1]])
+        return np.array([_BIG, _BIG, *(hi for _, hi in self.q_bounds)])
 
-    @property
-    def grid(self) -> np.ndarray:
-        return np.geomspace(*self.rate_bounds, 30)[1:-1]
+
+def _geo(bounds: tuple[float, float], n: int) -> list[float]:
+    return [float(v) for v in np.geomspace(*bounds, n + 2)[1:-1]]
+
+
+def _pow4_dq(q: np.ndarray, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    u = x + q[1]
+    return np.column_stack([-g * np.log(u), -q[0] * g / u])
 
 
 _BIG = 1e3  # bound on asymptote and amplitude, in units of the observed range
+_ALPHA, _C, _K = (0.05, 5.0), (1e-3, 2.0), (0.1, 60.0)
 MODELS = (
     # pow3 of Domhan et al. 2015 (learning-curve extrapolation): a - b * x^-alpha
-    _Model("power law", lambda r, x: x**-r, lambda r, x, g: -g * np.log(x),
-           lambda r, g: g ** (-1.0 / r), rate_bounds=(0.05, 5.0)),
+    _Model("power law", lambda q, x: x ** -q[0], lambda q, x, g: (-g * np.log(x))[:, None],
+           lambda q, g: g ** (-1.0 / q[:, 0]), q_bounds=(_ALPHA,), grid=tuple((v,) for v in _geo(_ALPHA, 24))),
+    # the same with an offset, for curves that start flat: a - b * (x + c)^-alpha
+    _Model("power law with offset", lambda q, x: (x + q[1]) ** -q[0], _pow4_dq,
+           lambda q, g: g ** (-1.0 / q[:, 0]) - q[:, 1], q_bounds=(_ALPHA, _C),
+           grid=tuple((al, c) for al in _geo(_ALPHA, 8) for c in _geo(_C, 6))),
     # exponential approach to the asymptote: a - (a - y0) * exp(-k x)
-    _Model("exponential", lambda r, x: np.exp(-r * x), lambda r, x, g: -g * x,
-           lambda r, g: -np.log(g) / r, rate_bounds=(0.1, 60.0)),
+    _Model("exponential", lambda q, x: np.exp(-q[0] * x), lambda q, x, g: (-g * x)[:, None],
+           lambda q, g: -np.log(g) / q[:, 0], q_bounds=(_K,), grid=tuple((v,) for v in _geo(_K, 24))),
 )
 
 
@@ -224,14 +238,14 @@ def _fit(model: _Model, x: np.ndarray, z: np.ndarray, start: np.ndarray | None =
 
 
 def _start(model: _Model, x: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Best grid rate, with a and b solved linearly for each."""
-    best, best_rss = np.array([1.0, 1.0, model.grid[len(model.grid) // 2]]), math.inf
-    for r in model.grid:
-        design = np.column_stack([np.ones_like(x), -model.decay(r, x)])
+    """Best grid point of q, with a and b solved linearly for each."""
+    best, best_rss = np.array([1.0, 1.0, *model.grid[len(model.grid) // 2]]), math.inf
+    for q in model.grid:
+        design = np.column_stack([np.ones_like(x), -model.decay(np.array(q), x)])
         coef, *_ = np.linalg.lstsq(design, z, rcond=None)
         rss = float(np.sum((design @ coef - z) ** 2))
         if rss < best_rss:
-            best, best_rss = np.array([coef[0], coef[1], r]), rss
+            best, best_rss = np.array([coef[0], coef[1], *q]), rss
     return best
 
 
@@ -247,7 +261,7 @@ def _covariance(jac: np.ndarray, sigma: float) -> np.ndarray | None:
 
 
 def _at_bound(fit: _Fit) -> bool:
-    lo, hi = fit.model.rate_bounds
+    lo, hi = fit.model.q_bounds[0]
     return not lo * 1.001 < fit.params[2] < hi * 0.999
 
 
@@ -279,9 +293,12 @@ def _forecast(points: list[MetricPoint], rule: Rule, now: datetime, total: int |
     fitted = best.model.curve(best.params, x)
     if abs(fitted[-1] - fitted[0]) < FLAT_NOISE_RATIO * best.sigma:
         return _unknown(rule, total, "the metric is flat or lost in the noise")
-    if not _holds_out(best, x, z):
+    early = _held_out_fit(best, x, z)
+    if early is None:
         return _unknown(rule, total, "the curve's shape changes: an earlier fit misses the latest points")
-    return _project(best, points, rule, now, total, last_step, target_z, lambda v: sign * (lo + v * span))
+    rivals = [f for f in fits if f is not best and f.aic - best.aic < RIVAL_AIC] + [early]
+    return _project(best, rivals, points, rule, now, total, last_step, target_z,
+                    lambda v: sign * (lo + v * span))
 
 
 def _unknown(rule: Rule, total: int | None, reason: str) -> Forecast:
@@ -295,20 +312,24 @@ def _thin(points: list[MetricPoint]) -> list[MetricPoint]:
     return [points[i] for i in keep]
 
 
-def _holds_out(fit: _Fit, x: np.ndarray, z: np.ndarray) -> bool:
-    """Refit on the older points; the newer ones must land within the noise-scaled tolerance."""
-    cut = max(int(len(x) * (1 - HOLDOUT_FRACTION)), len(x) - max(3, len(x) // 4))
-    cut = max(cut, MIN_POINTS // 2 + 2)
+def _held_out_fit(fit: _Fit, x: np.ndarray, z: np.ndarray) -> _Fit | None:
+    """The fit refitted on the older points, or None when it misses the newer ones.
+
+    "Misses" is an RMSE above HOLDOUT_TOLERANCE noise widths plus 2 % of the range (exact,
+    noiseless curves need some slack too).
+    """
+    cut = max(int(len(x) * (1 - HOLDOUT_FRACTION)), MIN_POINTS // 2 + 2)
     early = _fit(fit.model, x[:cut], z[:cut], start=fit.params)
     if early is None:
-        return False
+        return None
     miss = fit.model.curve(early.params, x[cut:]) - z[cut:]
     rmse = float(np.sqrt(np.mean(miss**2)))
-    return rmse <= HOLDOUT_TOLERANCE * fit.sigma + 0.02  # 2 % of the range: exact curves need slack too
+    return early if rmse <= HOLDOUT_TOLERANCE * fit.sigma + 0.02 else None
 
 
 def _project(
     fit: _Fit,
+    rivals: list[_Fit],
     points: list[MetricPoint],
     rule: Rule,
     now: datetime,
@@ -317,22 +338,31 @@ def _project(
     target_z: float,
     to_metric: Callable[[float], float],
 ) -> Forecast:
+    """Step, time and plateau from the best fit; ranges widened to hold what the rivals say.
+
+    Parameter draws alone assume the model is right; a real curve is neither model exactly,
+    so the range also spans the other model (when nearly as good) and the fit without the
+    newest points: how far the projection moved as data came in.
+    """
     a = float(fit.params[0])
     draws = _draws(fit)
     a_sd = float(np.std(draws[:, 0])) if len(draws) > 1 else 0.0
+    spread = max([PLATEAU_Z * a_sd] + [abs(float(r.params[0]) - a) for r in rivals])
     plateau = to_metric(a)
-    plateau_pm = abs(to_metric(a + PLATEAU_Z * a_sd) - to_metric(a)) if math.isfinite(a_sd) else None
+    plateau_pm = abs(to_metric(a + spread) - plateau) if math.isfinite(spread) else None
     common = dict(model=fit.model.name, plateau=plateau, plateau_pm=plateau_pm, total_steps=total)
 
     point_x = _crossings(fit.model, fit.params[None, :], target_z)[0]
     if not math.isfinite(point_x):
-        miss = a + PLATEAU_Z * a_sd < target_z
+        miss = math.isfinite(spread) and a + spread < target_z
         return Forecast(ForecastKind.PLATEAU, rule, reason="the asymptote is short of the target",
                         confident_miss=bool(miss), **common)
     if point_x > MAX_EXTRAPOLATION and (total is None or point_x * last_step <= total):
         return _unknown(rule, total, "the target is too far beyond the data to project")
     xs = _crossings(fit.model, draws, target_z) if len(draws) else np.array([point_x])
-    q_low, q_high = np.quantile(xs, RANGE_QUANTILES) if len(xs) else (point_x, point_x)
+    q_low, q_high = np.quantile(xs, RANGE_QUANTILES)
+    others = [float(_crossings(r.model, r.params[None, :], target_z)[0]) for r in rivals]
+    q_low, q_high = min([q_low, *others]), max([q_high, *others])
     step = _to_step(point_x, last_step)
     step_low = min(_to_step(q_low, last_step), step)
     step_high = max(_to_step(q_high, last_step), step) if math.isfinite(q_high) else None
@@ -365,7 +395,7 @@ def _crossings(model: _Model, params: np.ndarray, target_z: float) -> np.ndarray
     a, b = params[:, 0], params[:, 1]
     rising = (b > 0) & (a > target_z)
     g = np.where(rising, (a - target_z) / np.where(b > 0, b, 1.0), 1.0)
-    x = np.where(rising & (g > 0), model.inverse(params[:, 2], np.clip(g, 1e-300, None)), np.inf)
+    x = np.where(rising & (g > 0), model.inverse(params[:, 2:], np.clip(g, 1e-300, None)), np.inf)
     x = np.where(np.isnan(x), np.inf, x)
     return np.maximum(x, 1.0)
 
