@@ -314,3 +314,15 @@ def test_unknown_reads_not_enough_data():
 )
 def test_compact_step(step, text):
     assert compact_step(step) == text
+
+
+def test_a_curve_that_changes_shape_late_is_not_enough_data():
+    """A learning-rate drop at 80 % of the history: the earlier curve no longer predicts the run."""
+
+    def lr_drop(s):
+        s = np.asarray(s, dtype=float)
+        return 0.8 * exponential(s) + np.where(s > 40_000, 0.15 * (1 - np.exp(-(s - 40_000) / 3000)), 0)
+
+    points = history(lr_drop, noise=0.003)
+    result = forecast(points, ACC, now_of(points))
+    assert result.kind is ForecastKind.UNKNOWN and "shape changes" in result.reason
