@@ -23,6 +23,8 @@ We answer "not enough data" (kind UNKNOWN, with the reason) instead of guessing 
   tail of a saturating curve is nearly flat, so its variance is tiny and R^2 meaningless;
 - the rate-setting parameter (alpha or k) ended on its bound: the data do not show the curve
   bending, so the asymptote is not determined;
+- the plateau is unsure (its 95 % half-width, or the rival fits' disagreement) by more than
+  MAX_PLATEAU_SPREAD times the whole change seen so far: any answer would be a guess;
 - the crossing lies more than MAX_EXTRAPOLATION times the observed steps ahead.
 
 Ranges: 80 % intervals from the parameter covariance (Gauss-Newton at the solution, noise from
@@ -62,6 +64,7 @@ MAX_EXTRAPOLATION = 20.0  # crossing at most this many times the last observed s
 RANGE_QUANTILES = (0.10, 0.90)  # 80 % range for step and time
 PLATEAU_Z = 1.96  # plateau given as value +- 1.96 sigma (95 %): a "confident miss" must be sure
 DRAWS = 400
+MAX_PLATEAU_SPREAD = 1.0  # plateau unsure by more than the whole change seen so far: no forecast
 RIVAL_AIC = 10.0  # the other model still counts towards the range within this AIC of the best
 _SEED = 20261202
 
@@ -356,6 +359,8 @@ def _project(
     draws = _draws(fit)
     a_sd = float(np.std(draws[:, 0])) if len(draws) > 1 else 0.0
     spread = max([PLATEAU_Z * a_sd] + [abs(float(r.params[0]) - a) for r in rivals])
+    if not spread <= MAX_PLATEAU_SPREAD:
+        return _unknown(rule, total, "too unsure where the curve levels off")
     plateau = to_metric(a)
     plateau_pm = abs(to_metric(a + spread) - plateau) if math.isfinite(spread) else None
     common = dict(model=fit.model.name, plateau=plateau, plateau_pm=plateau_pm, total_steps=total)

@@ -5,7 +5,8 @@
 Curves come from known models (a power law with an offset, which the fitted 3-parameter power
 law can only approximate, an exponential approach, and a loss going down), with several noise
 levels and seeds, and targets that the run reaches early, mid-way or late, only after its last
-step, or never (above the asymptote). Each run is cut at 25/50/75 % of its steps and forecast
+step, or never (above the asymptote); plus a curve with a step learning-rate drop at half the
+run, which no saturating model foresees from before the drop. Each run is cut at 25/50/75 % of its steps and forecast
 with total_steps known. Printed as JSON, per cut:
 
 - crossing_rel_error median / p90: |projected step - true step| / true step, over the runs
@@ -44,7 +45,7 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TOTAL = 100_000  # steps in each run
 SECONDS_PER_STEP = 0.5
 CUTS = (0.25, 0.50, 0.75)
-NOISES = (0.002, 0.01, 0.03)  # absolute, on curves spanning about 0.8
+NOISES = (0.002, 0.01, 0.03, 0.08)  # absolute, on curves spanning about 0.8; 0.08 is very noisy
 REF_REPEATS = 20  # polyfit is too quick to time once
 
 
@@ -60,6 +61,9 @@ CURVES = (
     Curve("power law", lambda s: 0.95 - 0.85 * ((s + 2000) / 2000) ** -0.6, ">=", 0.95),
     Curve("exponential", lambda s: 0.92 - 0.82 * np.exp(-s / 25_000), ">=", 0.92),
     Curve("loss", lambda s: 0.25 + 2.0 * ((s + 1000) / 1000) ** -0.5, "<=", 0.25),
+    # a step learning-rate schedule: the curve jumps up at half the run, which neither model has
+    Curve("lr step at 50%", lambda s: 0.85 - 0.75 * np.exp(-s / 15_000)
+          + 0.06 * (s > 50_000) * (1 - np.exp(-np.maximum(s - 50_000, 0) / 2000)), ">=", 0.91),
 )
 
 
@@ -91,8 +95,8 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def run(seeds: int, points: int) -> dict:
-    per_cut: dict[float, dict[str, list]] = {c: {"err": [], "cover": [], "unknown": [], "call": [],
-                                                 "t": [], "ref": []} for c in CUTS}
+    per_cut: dict[float, dict[str, list]] = {c: _bins() for c in CUTS}
+    per_curve: dict[str, dict[str, list]] = {c.name: _bins() for c in CURVES}
     reached_at_cut = 0
     for curve in CURVES:
         for target in targets(curve):
@@ -111,41 +115,53 @@ def run(seeds: int, points: int) -> dict:
                         for _ in range(REF_REPEATS):
                             np.polyfit([p.step for p in seen], [p.value for p in seen], 2)
                         ref = (time.process_time() - began) / REF_REPEATS
-                        stats = per_cut[cut]
-                        stats["t"].append(elapsed)
-                        stats["ref"].append(ref)
                         if result.kind is ForecastKind.REACHED:
                             reached_at_cut += 1
-                            continue
-                        stats["unknown"].append(result.kind is ForecastKind.UNKNOWN)
-                        if result.kind is ForecastKind.UNKNOWN:
-                            continue
-                        truly = truth is not None and truth <= TOTAL
-                        called = result.kind is ForecastKind.REACH and result.step is not None \
-                            and result.step <= TOTAL
-                        stats["call"].append(called == truly)
-                        if truly and result.kind is ForecastKind.REACH and truth > seen[-1].step:
-                            assert result.step is not None and result.step_low is not None
-                            stats["err"].append(abs(result.step - truth) / truth)
-                            high = result.step_high if result.step_high is not None else float("inf")
-                            stats["cover"].append(result.step_low <= truth <= high)
-    report: dict = {"runs_per_cut": len(per_cut[CUTS[0]]["t"]), "points_per_full_run": points,
-                    "already_at_target_at_cut": reached_at_cut, "cuts": {}}
-    for cut, s in per_cut.items():
-        median_t, ref_t = statistics.median(s["t"]), statistics.median(s["ref"])
-        report["cuts"][f"{int(cut * 100)}%"] = {
-            "crossing_rel_error_median": _round(percentile(s["err"], 0.5)),
-            "crossing_rel_error_p90": _round(percentile(s["err"], 0.9)),
-            "crossing_cases": len(s["err"]),
-            "range_covers_truth": _round(_share(s["cover"])),
-            "not_enough_data": _round(_share(s["unknown"])),
-            "call_correct": _round(_share(s["call"])),
-            "fit_ms_median": round(median_t * 1000, 2),
-            "fit_ms_p90": round(float(np.quantile(s["t"], 0.9)) * 1000, 2),
-            "polyfit_ms_median": round(ref_t * 1000, 3),
-            "ratio_to_polyfit": round(median_t / ref_t, 1),
-        }
-    return report
+                        for stats in (per_cut[cut], per_curve[curve.name]):
+                            _record(stats, result, truth, seen[-1].step, elapsed, ref)
+    return {
+        "runs_per_cut": len(per_cut[CUTS[0]]["t"]), "points_per_full_run": points,
+        "already_at_target_at_cut": reached_at_cut,
+        "cuts": {f"{int(cut * 100)}%": _summary(s) for cut, s in per_cut.items()},
+        "curves": {name: _summary(s) for name, s in per_curve.items()},
+    }
+
+
+def _bins() -> dict[str, list]:
+    return {"err": [], "cover": [], "unknown": [], "call": [], "t": [], "ref": []}
+
+
+def _record(stats: dict[str, list], result, truth: int | None, last_step: int, elapsed: float, ref: float) -> None:  # noqa: ANN001
+    stats["t"].append(elapsed)
+    stats["ref"].append(ref)
+    if result.kind is ForecastKind.REACHED:
+        return
+    stats["unknown"].append(result.kind is ForecastKind.UNKNOWN)
+    if result.kind is ForecastKind.UNKNOWN:
+        return
+    truly = truth is not None and truth <= TOTAL
+    called = result.kind is ForecastKind.REACH and result.step is not None and result.step <= TOTAL
+    stats["call"].append(called == truly)
+    if truly and result.kind is ForecastKind.REACH and truth > last_step:
+        high = result.step_high if result.step_high is not None else float("inf")
+        stats["err"].append(abs(result.step - truth) / truth)
+        stats["cover"].append(result.step_low <= truth <= high)
+
+
+def _summary(s: dict[str, list]) -> dict:
+    median_t, ref_t = statistics.median(s["t"]), statistics.median(s["ref"])
+    return {
+        "crossing_rel_error_median": _round(percentile(s["err"], 0.5)),
+        "crossing_rel_error_p90": _round(percentile(s["err"], 0.9)),
+        "crossing_cases": len(s["err"]),
+        "range_covers_truth": _round(_share(s["cover"])),
+        "not_enough_data": _round(_share(s["unknown"])),
+        "call_correct": _round(_share(s["call"])),
+        "fit_ms_median": round(median_t * 1000, 2),
+        "fit_ms_p90": round(float(np.quantile(s["t"], 0.9)) * 1000, 2),
+        "polyfit_ms_median": round(ref_t * 1000, 3),
+        "ratio_to_polyfit": round(median_t / ref_t, 1),
+    }
 
 
 def _share(flags: list[bool]) -> float | None:

@@ -326,3 +326,9 @@ def test_a_curve_that_changes_shape_late_is_not_enough_data():
     points = history(lr_drop, noise=0.003)
     result = forecast(points, ACC, now_of(points))
     assert result.kind is ForecastKind.UNKNOWN and "shape changes" in result.reason
+
+
+def test_a_plateau_unsure_by_more_than_the_run_has_moved_is_not_enough_data():
+    points = history(exponential, last=12_000, n=40, noise=0.08, seed=1)  # early, and noise as big as the trend
+    result = forecast(points, Rule("val_acc", ">=", 0.9), now_of(points))
+    assert result.kind is ForecastKind.UNKNOWN
