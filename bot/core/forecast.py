@@ -149,8 +149,15 @@ def _clean(points: Iterable[PointLike]) -> list[MetricPoint]:
             continue
         old = by_step.get(point.step)
         if old is None or point.at >= old.at:
-            by_step[point.step] = MetricPoint(point.step, float(point.value), point.at)
+            by_step[point.step] = MetricPoint(point.step, _as_float(point.value), point.at)
     return [by_step[s] for s in sorted(by_step)]
+
+
+def _as_float(value: float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an int too big for a float is as good as infinite
+        return math.inf
 
 
 def _as_point(raw: object) -> MetricPoint | None:

@@ -137,6 +137,12 @@ def test_no_points_is_not_enough_data():
     assert forecast([], ACC, T0).kind is ForecastKind.UNKNOWN
 
 
+def test_an_integer_too_big_for_a_float_is_not_a_number():
+    points = history(exponential)
+    points[-1] = replace(points[-1], value=10**400)
+    assert forecast(points, ACC, now_of(points)).kind is ForecastKind.UNKNOWN
+
+
 def test_a_diverged_run_is_not_forecast():
     points = history(exponential)
     points[-1] = replace(points[-1], value=math.nan)
