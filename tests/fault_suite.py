@@ -14,12 +14,23 @@ from __future__ import annotations
 
 import html
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import func, select
 
+from bot.sandbox import SlackSender
+from bot.server import Server
+from bot.services import build_services
 from bot.store.models import Outbox, Run
-from tests.fault_proxy import Canned, Fault
+from integrations.base import ConnectionInfo, Tracker
+from integrations.http import TrackerHttp
+from integrations.mlflow import MlflowTracker
+from integrations.registry import tracker_for
+from tests.conftest import SIGNING_SECRET, T0, Bot, make_settings
+from tests.fault_proxy import Canned, Fault, FaultProxy
 
 WRONG_TYPES = {"runs": [{"info": {"run_id": None, "status": 12}, "data": {"metrics": "zz"}}]}  # issue 12
 FIFTY_MB = b'{"runs": "' + b"x" * (50 * 2**20) + b'"}'
@@ -39,6 +50,7 @@ FAULTS: dict[str, Fault] = {
     "wrong types": _always(WRONG_TYPES),
     "50 MB body": _always(Canned(200, FIFTY_MB)),
 }
+TIMEOUT = 0.5  # seconds: a hung tracker costs a poll this long per attempt, not the default 10
 MARKERS = {"stale": "tracker not answering", "not listed": "not listed by"}
 
 
@@ -89,6 +101,43 @@ def run_fault(bot, proxy, mlflow_logger, name: str, flaky_run: str, healthy_run:
         recovery_minutes=(bot.clock.now - started).total_seconds() / 60 if recovery else None,
         fault_poll_seconds=round(slowest, 2),
     )
+
+
+def small_timeout_trackers(info: ConnectionInfo) -> Tracker:
+    if info.kind == "mlflow":
+        return MlflowTracker(info, http=TrackerHttp(info.url, timeout=TIMEOUT, retries=1, sleep=lambda _s: None))
+    return tracker_for(info)
+
+
+@contextmanager
+def faulty_bot(store, fake_slack, clock, mlflow_server: str) -> Iterator[tuple[Bot, FaultProxy]]:  # noqa: ANN001
+    """The running bot with a small tracker timeout, and a FaultProxy in front of MLflow."""
+    services = build_services(make_settings(fake_slack, store.url), store=store, clock=clock,
+                              trackers=small_timeout_trackers)
+    server = Server(services, port=0, host="127.0.0.1", scheduler=False).start()
+    proxy = FaultProxy(mlflow_server)
+    try:
+        yield Bot(server, services, SlackSender(server.url + "/slack/events", SIGNING_SECRET, fake_slack),
+                  fake_slack, clock), proxy
+    finally:
+        proxy.close()
+        server.stop()
+
+
+def track_two_runs(bot, proxy, mlflow_server: str, mlflow_logger) -> tuple[str, str]:  # noqa: ANN001
+    """One run behind the proxy (`flaky:`) and one on a direct connection (`healthy:`), polled once."""
+    assert "Connected" in bot.reply(f"connect mlflow {proxy.url} as flaky")
+    assert "Connected" in bot.reply(f"connect mlflow {mlflow_server} as healthy")
+    experiment = mlflow_logger.create_experiment(f"faults-{uuid.uuid4().hex[:8]}")
+    start = int(T0.timestamp() * 1000)
+    flaky = mlflow_logger.create_run(experiment, start_ms=start, name="flaky-run")
+    healthy = mlflow_logger.create_run(experiment, start_ms=start, name="healthy-run")
+    for run_id in (flaky, healthy):
+        mlflow_logger.log_metrics(run_id, [("loss", 1.0, 1, start)])
+    assert "Now tracking" in bot.reply(f"track flaky:{flaky}")
+    assert "Now tracking" in bot.reply(f"track healthy:{healthy}")
+    bot.cycle()
+    return flaky, healthy
 
 
 def as_rows(figures: list[Figures]) -> list[dict]:
