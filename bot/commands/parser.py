@@ -14,7 +14,7 @@ from .types import Command, Help, ParseError, ReviewList, Runs, TargetList, Trac
 
 # Slack caps message text far below this; the cap keeps hostile input cheap to reject.
 MAX_TEXT = 4000
-MAX_STEPS = 10**12
+MAX_STEPS = 2**63 - 1  # the stored step columns are 64-bit (BIGINT), as MLflow's steps are
 
 
 def parse(text: str) -> Command | ParseError:
@@ -65,7 +65,7 @@ def _track(args: list[Token]) -> Track:
 
 def _steps(token: Token) -> int:
     digits = token.text.replace("_", "").replace(",", "")  # 100_000 or 100,000
-    if not digits.isascii() or not digits.isdigit() or len(digits) > 13 or not 1 <= int(digits) <= MAX_STEPS:
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 19 or not 1 <= int(digits) <= MAX_STEPS:
         raise Fail(f"{show(token.raw)} is not a step count; use a whole number from 1 to {MAX_STEPS:,}")
     return int(digits)
 

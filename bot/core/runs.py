@@ -67,6 +67,19 @@ def adopted(state: RunState) -> tuple[RunEvent, ...]:
     return ()
 
 
+# "Not found" is believed only when it repeats: one empty or short answer (`200 {}`, a replica
+# that lags behind) must not tell a channel its run is gone while it trains on (issue 12). Three
+# successful answers in a row without the run, the first at least ten minutes before the last,
+# so a fast poll interval cannot confirm it within a minute either.
+MISSING_AFTER_POLLS = 3
+MISSING_AFTER = timedelta(minutes=10)
+
+
+def confirm_missing(missing_since: datetime, missing_polls: int, now: datetime) -> bool:
+    """Whether a run absent from `missing_polls` answers in a row since `missing_since` is gone."""
+    return missing_polls >= MISSING_AFTER_POLLS and now - missing_since >= MISSING_AFTER
+
+
 def vanished(before: RunState) -> tuple[RunEvent, ...]:
     """The tracker answered but no longer knows the run (deleted, or its experiment was): its
     state becomes unknown, said once. An outage is different: it only makes data stale."""

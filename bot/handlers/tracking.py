@@ -172,6 +172,8 @@ def _run_line(run: Run, conn: Connection, now) -> str:  # noqa: ANN001
         parts.append(", ".join(f"{escape(k)}={_fmt(v)}" for k, v in metrics))
     if run.state == "unknown" and run.last_error:
         parts.append(escape(run.last_error))
+    elif run.missing_since is not None:  # absent from the tracker's answers, not yet confirmed gone
+        parts.append(f":grey_question: not listed by `{conn.name}` since {date_token(run.missing_since)} (checking again)")
     stale = staleness(run.polled_at, run.stale_since, now)
     if stale is not None:
         parts.append(f":warning: data {format_duration(stale)} old (tracker not answering)")

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.eta import estimate_eta
-from bot.core.runs import Known, adopted, observe, vanished, with_total
+from bot.core.runs import Known, adopted, confirm_missing, observe, vanished, with_total
 from bot.jobs import reviews, targets
 from bot.jobs.answers import Answer, Work
 from bot.metrics import RUN_EVENTS
@@ -118,12 +118,19 @@ def mark_stale(s: Session, work: Work, error: TrackerError, now: datetime) -> No
 
 
 def mark_missing(s: Session, conn: Connection, run: Run, now: datetime) -> None:
-    """The tracker answered without this run. It stays polled, so a restored run comes back."""
+    """The tracker answered without this run. It stays polled, so a restored run comes back.
+    Until the absence is confirmed (bot/core/runs.py confirm_missing) the run keeps its state
+    and /ready runs says since when the tracker has not listed it; a run seen again in between
+    says nothing (apply_snapshot clears the count)."""
+    run.polled_at = now
+    run.stale_since = None  # the tracker does answer: the data is not stale
+    run.missing_since = run.missing_since or now
+    run.missing_polls = (run.missing_polls or 0) + 1
+    if not confirm_missing(run.missing_since, run.missing_polls, now):
+        return
     events = vanished(RunState(run.state))
     run.state = RunState.UNKNOWN.value
     run.eta = None
-    run.polled_at = now
-    run.stale_since = None  # the tracker does answer: the data is not stale, the run is gone
     run.last_error = f"not found on {conn.name} (deleted?)"
     for event in events:
         RUN_EVENTS.labels(event.kind).inc()

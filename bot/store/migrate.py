@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -26,6 +26,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         if postgres:
             # Replicas starting together must not migrate concurrently.
             conn.exec_driver_sql("SELECT pg_advisory_lock(727274)")
+        else:
+            _sqlite_foreign_keys(conn, on=False)
         cfg.attributes["connection"] = conn
         try:
             command.upgrade(cfg, revision)
@@ -37,6 +39,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             if postgres:
                 conn.exec_driver_sql("SELECT pg_advisory_unlock(727274)")
                 conn.commit()
+            else:
+                _sqlite_foreign_keys(conn, on=True)
+
+
+def _sqlite_foreign_keys(conn: Connection, on: bool) -> None:
+    """Tables are rebuilt by copying (batch mode); SQLite asks for foreign keys off meanwhile, or
+    dropping the old copy of a parent table deletes its children by cascade
+    (https://www.sqlite.org/lang_altertable.html#otheralter). The pragma does nothing inside a
+    transaction, so it goes to the driver connection, outside SQLAlchemy's autobegin."""
+    conn.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 def revision(engine: Engine, message: str) -> None:

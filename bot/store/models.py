@@ -12,6 +12,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -61,13 +62,20 @@ SQLAlchemyInstallationStore.build_bots_table(Base.metadata, "slack_bots")
 SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, "slack_oauth_states")
 
 ID = Integer  # portable autoincrement primary keys
+# Ids that appear in outbox keys and button values are never handed out twice: SQLite reuses the
+# largest rowid after a delete unless the table says AUTOINCREMENT (https://www.sqlite.org/autoinc.html);
+# PostgreSQL sequences never go back. Every table with an `id` column carries this.
+NEVER_REUSED = {"sqlite_autoincrement": True}
+# MLflow logs steps as 64-bit integers (https://mlflow.org/docs/latest/rest-api.html#metric), and
+# PostgreSQL's INTEGER stops at 2^31 - 1: every step column is a BIGINT.
+Step = BigInteger
 
 
 class Connection(Base):
     """A tracker the team connected: MLflow server, W&B entity, Comet workspace, TB log root, push."""
 
     __tablename__ = "connections"
-    __table_args__ = (UniqueConstraint("team_id", "name"),)
+    __table_args__ = (UniqueConstraint("team_id", "name"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(40))
@@ -84,16 +92,16 @@ class Run(Base):
     """A training run we watch, with its latest normalized snapshot."""
 
     __tablename__ = "runs"
-    __table_args__ = (UniqueConstraint("connection_id", "ref"), Index("ix_runs_active", "active"))
+    __table_args__ = (UniqueConstraint("connection_id", "ref"), Index("ix_runs_active", "active"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     ref: Mapped[str] = mapped_column(String(500))
     name: Mapped[str | None] = mapped_column(String(500))
     experiment: Mapped[str | None] = mapped_column(String(500))
     state: Mapped[str] = mapped_column(String(16), default="unknown")
-    step: Mapped[int | None]
-    total_steps: Mapped[int | None]
-    total_steps_override: Mapped[int | None]  # given with `/ready track ... steps N`
+    step: Mapped[int | None] = mapped_column(Step)
+    total_steps: Mapped[int | None] = mapped_column(Step)
+    total_steps_override: Mapped[int | None] = mapped_column(Step)  # given with `/ready track ... steps N`
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[datetime | None]
@@ -106,6 +114,10 @@ class Run(Base):
     polled_at: Mapped[datetime | None]  # last successful answer from the tracker
     stale_since: Mapped[datetime | None]  # first failed poll since the last success
     last_error: Mapped[str | None] = mapped_column(Text)
+    # "Not found" is only believed when it repeats (bot/core/runs.py confirm_missing): the first
+    # successful answer without the run and how many such answers in a row.
+    missing_since: Mapped[datetime | None]
+    missing_polls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     active: Mapped[bool] = mapped_column(Boolean, default=True)  # still polled
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -115,14 +127,14 @@ class Watch(Base):
     """A channel tracking one run or every run of an experiment."""
 
     __tablename__ = "watches"
-    __table_args__ = (UniqueConstraint("channel_id", "connection_id", "ref", "is_experiment"),)
+    __table_args__ = (UniqueConstraint("channel_id", "connection_id", "ref", "is_experiment"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32), index=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     ref: Mapped[str] = mapped_column(String(500))
     is_experiment: Mapped[bool] = mapped_column(Boolean, default=False)
-    total_steps: Mapped[int | None]
+    total_steps: Mapped[int | None] = mapped_column(Step)
     created_by: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[datetime]
     last_listed_at: Mapped[datetime | None]  # experiment watches: newest start time seen
@@ -138,6 +150,7 @@ class WatchRun(Base):
 
 class Target(Base):
     __tablename__ = "targets"
+    __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -162,7 +175,7 @@ class TargetProgress(Base):
     streak: Mapped[int] = mapped_column(Integer, default=0)
     armed: Mapped[bool] = mapped_column(Boolean, default=True)
     crossings: Mapped[int] = mapped_column(Integer, default=0)
-    last_step: Mapped[int | None]
+    last_step: Mapped[int | None] = mapped_column(Step)
     last_at: Mapped[datetime | None]  # time of the newest point evaluated at last_step
     best: Mapped[float | None] = mapped_column(Float)
     snoozed_until: Mapped[datetime | None]
@@ -172,12 +185,12 @@ class Alert(Base):
     """One target crossing by one run: unique, so no restart or retry can alert twice."""
 
     __tablename__ = "alerts"
-    __table_args__ = (UniqueConstraint("target_id", "run_id", "crossing"),)
+    __table_args__ = (UniqueConstraint("target_id", "run_id", "crossing"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     crossing: Mapped[int] = mapped_column(Integer)
-    step: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(Step)
     value: Mapped[float] = mapped_column(Float)
     at: Mapped[datetime]
     message_key: Mapped[str | None] = mapped_column(String(200))  # outbox dedupe key of the message
@@ -187,6 +200,7 @@ class Alert(Base):
 
 class Review(Base):
     __tablename__ = "reviews"
+    __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -214,6 +228,7 @@ class ReviewEvent(Base):
     """Every state change of a review, with who made it."""
 
     __tablename__ = "review_events"
+    __table_args__ = NEVER_REUSED
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
     from_state: Mapped[str] = mapped_column(String(16))
@@ -234,7 +249,7 @@ class Schedule(Base):
     """A channel's standup or digest schedule."""
 
     __tablename__ = "schedules"
-    __table_args__ = (UniqueConstraint("channel_id", "kind"),)
+    __table_args__ = (UniqueConstraint("channel_id", "kind"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))
@@ -254,7 +269,7 @@ class Outbox(Base):
     """A notification to deliver. `dedupe_key` makes each logical notification unique."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
+    __table_args__ = (Index("ix_outbox_due", "status", "not_before"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
     team_id: Mapped[str] = mapped_column(String(32))
@@ -311,7 +326,7 @@ class StandupRound(Base):
     """
 
     __tablename__ = "standup_rounds"
-    __table_args__ = (UniqueConstraint("channel_id", "period"),)
+    __table_args__ = (UniqueConstraint("channel_id", "period"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))
@@ -329,7 +344,7 @@ class StandupAnswer(Base):
     """One member's part in a round: when to prompt and remind them, and what they answered."""
 
     __tablename__ = "standup_answers"
-    __table_args__ = (UniqueConstraint("round_id", "user_id"), Index("ix_standup_answers_user", "user_id"))
+    __table_args__ = (UniqueConstraint("round_id", "user_id"), Index("ix_standup_answers_user", "user_id"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("standup_rounds.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(String(32))
@@ -348,7 +363,7 @@ class DigestPost(Base):
     """One channel digest per period; `since_at` is where the next digest starts counting."""
 
     __tablename__ = "digest_posts"
-    __table_args__ = (UniqueConstraint("channel_id", "period"),)
+    __table_args__ = (UniqueConstraint("channel_id", "period"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -366,6 +381,6 @@ class RunPoint(Base):
     __tablename__ = "run_points"
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
-    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[int] = mapped_column(Step, primary_key=True)
     value: Mapped[float] = mapped_column(Float)
     at: Mapped[datetime]

@@ -74,6 +74,8 @@ def apply_snapshot(run: Run, snap: RunSnapshot, now: datetime, partial: bool = F
     run.polled_at = now
     run.stale_since = None
     run.last_error = None
+    run.missing_since = None  # seen again: an unconfirmed absence is forgotten
+    run.missing_polls = 0
     run.updated_at = now
 
 

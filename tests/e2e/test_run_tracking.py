@@ -14,6 +14,7 @@ from bot.server import Server
 from bot.services import build_services
 from bot.store.models import Connection, Run
 from tests.conftest import T0, make_settings, quick_trackers
+from tests.fault_proxy import FaultProxy
 from tests.slack_text import shown
 
 pytestmark = pytest.mark.mlflow
@@ -202,8 +203,11 @@ def test_run_deleted_on_the_tracker_is_reported_once_and_not_called_running(conn
     with bot.services.store.tx() as s:
         s.execute(update(Connection).values(url=real_url))
     mlflow_logger.delete_run(run_id)
-    for _ in range(3):
-        bot.clock.advance(minutes=1)
+    bot.clock.advance(minutes=1)
+    bot.cycle()  # the first answer without it: not believed yet
+    assert texts(bot) == [] and "not listed by `mlflow`" in bot.reply("runs")
+    for _ in range(2):
+        bot.clock.advance(minutes=5)  # confirmed by the third answer, ten minutes after the first
         bot.cycle()
     shown = texts(bot)
     assert len(shown) == 1 and "doomed" in shown[0] and "can no longer be found" in shown[0], shown
@@ -256,3 +260,40 @@ def test_untracking_a_run_that_came_with_an_experiment_says_how(connected, mlflo
     reply = html.unescape(bot.reply(f"untrack mlflow:{run_id}"))
     assert f"part of experiment `{exp_name}`" in reply and f"/ready untrack mlflow:experiment/{exp_name}" in reply
     assert "member" in bot.reply("runs")  # nothing changed
+
+
+@pytest.fixture
+def proxied(bot, mlflow_server):
+    proxy = FaultProxy(mlflow_server)
+    assert "Connected" in bot.reply(f"connect mlflow {proxy.url}")
+    yield bot, proxy
+    proxy.close()
+
+
+def test_one_empty_answer_is_not_announced_and_the_run_keeps_its_state(proxied, mlflow_logger, experiment):
+    """Issue 12 item 1: one `200 {}` from MLflow posted "can no longer be found" and set the run
+    to unknown while it trained on. Absent from fewer than three answers spanning ten minutes,
+    a run keeps its state, /ready runs says since when it is not listed, and its return says nothing."""
+    bot, proxy = proxied
+    _, exp_id = experiment
+    run_id = start_run(mlflow_logger, exp_id, "keeps-training", T0 - timedelta(minutes=1))
+    bot.reply(f"track mlflow:{run_id}")
+    bot.cycle()
+    proxy.fault = lambda path, body: {}  # every request of this poll: 200 {}
+    for _ in range(2):
+        bot.clock.advance(minutes=6)
+        bot.cycle()
+    line = html.unescape(bot.reply("runs"))
+    assert "running" in line and "not listed by `mlflow` since" in line, line
+    proxy.fault = None
+    mlflow_logger.log_metrics(run_id, [("loss", 0.5, 2, ms(bot.clock.now))])
+    bot.clock.advance(minutes=1)
+    bot.cycle()
+    assert texts(bot) == []
+    line = html.unescape(bot.reply("runs"))
+    assert "running" in line and "not listed" not in line, line
+    # Gone for real afterwards: the count started again, so one more absence is not enough.
+    proxy.fault = lambda path, body: {}
+    bot.clock.advance(minutes=11)
+    bot.cycle()
+    assert texts(bot) == []

@@ -129,3 +129,23 @@ def test_press_after_the_target_was_removed_says_so(alerted):
     bot.slack.block_action("target_ack", buttons(message)["target_ack"], message_ts=message["ts"])
     assert bot.fake.wait_for(lambda: bot.fake.ephemerals(CHANNEL))
     assert "removed" in bot.fake.ephemerals(CHANNEL)[-1]["text"]
+
+
+def test_a_removed_targets_id_is_never_given_again(alerted, mlflow_logger):
+    """Issue 12 item 4: SQLite gave a new target the id of the one just removed, so its alert's
+    outbox key `target-alert:<id>` already existed (nothing was posted) and the old alert's Mute
+    button muted the new target of another channel. Ids are never reused, on both databases."""
+    bot, message = alerted
+    assert "Removed target #1" in bot.reply("target remove 1")
+    bot.fake.add_channel("C2", "ml-eval", ["U1"])
+    assert "Now tracking" in bot.reply(f"track mlflow:{bot.run_id}", channel_id="C2")
+    reply = bot.reply("target val_acc >= 0.9", channel_id="C2")
+    assert "Target *#2* set" in reply, reply
+    log(bot, mlflow_logger, 0.97)
+    assert len(top_level(bot, "C2")) == 1 and "val_acc" in shown(top_level(bot, "C2")[0])
+
+    bot.slack.block_action("target_mute", buttons(message)["target_mute"], message_ts=message["ts"])
+    assert bot.fake.wait_for(lambda: bot.fake.ephemerals(CHANNEL))
+    assert "removed" in bot.fake.ephemerals(CHANNEL)[-1]["text"]
+    with bot.services.store.tx() as s:
+        assert s.scalars(select(Target)).one().muted_by is None

@@ -1,78 +1,28 @@
 """MlflowTracker recovers from answers that contradict its caches (issue 12, item 1).
 
-A small proxy in front of the real `mlflow server` (tests/mlflow_server.py) answers chosen
+A small proxy in front of the real `mlflow server` (tests/fault_proxy.py) answers chosen
 requests with `200 {}` or a short experiment list, and forwards the rest unchanged.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
 
 from integrations.base import ConnectionInfo, TrackerError
 from integrations.http import TrackerHttp
 from integrations.mlflow import MlflowTracker
 from integrations.mlflow.tracker import CACHE_SECONDS
+from tests.fault_proxy import Fault, FaultProxy
 from tests.mlflow_server import MlflowLogger
 
 pytestmark = pytest.mark.mlflow
 
 T0 = int(datetime(2026, 1, 5, 12, 0, tzinfo=UTC).timestamp() * 1000)
-
-# (path, upstream body or None) -> the body to answer instead, or None to forward unchanged.
-Fault = Callable[[str, dict | None], dict | None]
-
-
-class FaultProxy:
-    """Forwards to the MLflow server; `fault` may replace any answer while it is set."""
-
-    def __init__(self, upstream: str):
-        self.upstream = upstream.rstrip("/")
-        self.fault: Fault | None = None
-        self.paths: list[str] = []
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                self._relay()
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._relay()
-
-            def _relay(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                proxy.paths.append(self.path.split("?")[0])
-                resp = requests.request(self.command, proxy.upstream + self.path, data=body or None,
-                                        headers={"Content-Type": "application/json"}, timeout=10)
-                answer = resp.content
-                if proxy.fault is not None and resp.ok:
-                    replaced = proxy.fault(self.path.split("?")[0], resp.json())
-                    answer = resp.content if replaced is None else json.dumps(replaced).encode()
-                self.send_response(resp.status_code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.fixture
 def proxy(mlflow_server: str) -> Iterator[FaultProxy]:

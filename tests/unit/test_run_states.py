@@ -12,7 +12,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.runs import Known, Observed, RunEvent, adopted, observe, staleness, vanished, with_total
+from bot.core.runs import (
+    MISSING_AFTER,
+    MISSING_AFTER_POLLS,
+    Known,
+    Observed,
+    RunEvent,
+    adopted,
+    confirm_missing,
+    observe,
+    staleness,
+    vanished,
+    with_total,
+)
 from integrations.base import RunSnapshot, RunState
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -297,3 +309,18 @@ def test_the_total_given_at_track_time_beats_the_trackers_guess(override, total)
 )
 def test_staleness_is_the_age_of_the_last_answer(polled_at, stale_since, age):
     assert staleness(polled_at, stale_since, NOW) == age
+
+
+@pytest.mark.parametrize(
+    ("polls", "minutes", "confirmed"),
+    [
+        (1, 0, False),  # one answer without the run: a glitch until it repeats
+        (2, 30, False),  # long ago, but only twice
+        (MISSING_AFTER_POLLS, 2, False),  # three fast polls within two minutes
+        (MISSING_AFTER_POLLS, MISSING_AFTER.total_seconds() / 60, True),
+        (10, 60, True),
+    ],
+)
+def test_not_found_is_believed_only_when_it_repeats_over_minutes(polls, minutes, confirmed):
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert confirm_missing(now - timedelta(minutes=minutes), polls, now) is confirmed
