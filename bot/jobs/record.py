@@ -119,7 +119,7 @@ def mark_stale(s: Session, work: Work, error: TrackerError, now: datetime) -> No
 
 def mark_missing(s: Session, conn: Connection, run: Run, now: datetime) -> None:
     """The tracker answered without this run. It stays polled, so a restored run comes back."""
-    events = vanished(RunState(run.state))
+    events = vanished(RunState(run.state), run.polled_at)
     run.state = RunState.UNKNOWN.value
     run.eta = None
     run.polled_at = now
@@ -158,7 +158,7 @@ def adopt(s: Session, watch_id: int, snaps: list[RunSnapshot], now: datetime) ->
         run.active = True if not RunState(run.state).is_terminal else run.active
         if is_new:
             # Started and ended between two polls: the channel never saw it run, so say how it ended.
-            for event in adopted(RunState(run.state)):
+            for event in adopted(RunState(run.state), run.ended_at):
                 RUN_EVENTS.labels(event.kind).inc()
                 notify_channel(s, s.get(Connection, watch.connection_id), run, event.kind, event.episode,
                                watch.team_id, watch.channel_id, now)
