@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core.eta import format_duration, progress_fraction
+from bot.core.eta import format_duration, progress_fraction, stalled_for
 from bot.core.results import Cell, Table
 from bot.notify.blocks import actions, button
 from bot.notify.render import Message, format_number, render
@@ -36,6 +36,8 @@ def run_info(run: Run, conn: Connection, now: datetime) -> dict[str, Any]:
         "progress": f"step {run.step}/{run.total_steps} ({frac:.0%})" if frac is not None else None,
         "eta": eta.isoformat() if eta else None,
         "eta_in": format_duration(eta - now) if eta and eta > now else None,
+        "stalled": stalled_for(now, run.heartbeat_at, run.progress_at)
+        if run.state == "stalled" else None,
     }
 
 
