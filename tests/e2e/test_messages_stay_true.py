@@ -6,8 +6,11 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 import requests
 
+from tests.e2e.targets_support import buttons, ms, new_experiment, start_run, top_level
+from tests.e2e.test_targets_buttons import press
 from tests.slack_text import shown
 
 
@@ -47,3 +50,49 @@ def test_the_digest_says_how_long_a_run_has_been_stalled(bot):
     bot.deliver()
     [digest] = [m for m in bot.fake.messages("C1") if "Run digest" in shown(m)]
     assert "stalled 45 min" in shown(digest) and "ETA" not in shown(digest)
+
+
+# --- target alerts: step order, and what the alert offers once the run went wrong --------
+
+
+def crossed_then(bot, mlflow_server, mlflow_logger, end: str | None, nan: bool = True):
+    """resnet-c reaches `val_acc >= 0.9` at step 400 and (with `nan`) logs a NaN loss at step
+    500, all found by one poll; `end` is how MLflow then says the run ended (None: running)."""
+    assert "Connected" in bot.reply(f"connect mlflow {mlflow_server}")
+    run_id = start_run(bot, mlflow_logger, new_experiment(mlflow_logger), "resnet-c", bot.clock.now)
+    bot.reply("target val_acc >= 0.9")
+    bot.cycle()
+    at = bot.clock.advance(minutes=5)
+    mlflow_logger.log_metrics(run_id, [("val_acc", 0.95, 400, ms(at))] + [("loss", float("nan"), 500, ms(at))] * nan)
+    if end:
+        mlflow_logger.log_metrics(run_id, [("val_acc", 0.97, 500, ms(at))])
+        mlflow_logger.end_run(run_id, end, ms(at))
+    bot.cycle()
+    return top_level(bot)
+
+
+@pytest.mark.mlflow
+def test_a_crossing_is_posted_before_the_failure_that_followed_it(bot, mlflow_server, mlflow_logger):
+    alert, nan, failed = crossed_then(bot, mlflow_server, mlflow_logger, "FAILED")
+    assert "reached its target" in shown(alert) and "step 400" in shown(alert)
+    assert "non-finite" in shown(nan) and "failed" in shown(failed)
+    assert "Since then the run failed at step 500" in shown(alert)
+    # Nothing to review and no later alert can come: only what still means something is offered.
+    assert set(buttons(alert)) == {"target_mute", "target_ack"}
+
+
+@pytest.mark.mlflow
+def test_an_alert_for_a_run_that_diverged_since_says_so(bot, mlflow_server, mlflow_logger):
+    alert, nan = crossed_then(bot, mlflow_server, mlflow_logger, None)
+    assert "Since then the run diverged" in shown(alert) and "non-finite" in shown(nan)
+    assert "target_review" not in buttons(alert) and "target_snooze" not in buttons(alert)
+
+
+@pytest.mark.mlflow
+def test_an_ended_run_is_offered_no_snooze_and_acknowledge_leaves_what_still_means_something(
+        bot, mlflow_server, mlflow_logger):
+    alert, finished = crossed_then(bot, mlflow_server, mlflow_logger, "FINISHED", nan=False)
+    assert "finished" in shown(finished)
+    assert set(buttons(alert)) == {"target_review", "target_mute", "target_ack"}  # no later alert can come
+    acked = press(bot, alert, "target_ack")
+    assert set(buttons(acked)) == {"target_review", "target_mute"}

@@ -29,3 +29,32 @@ def test_the_review_warning_gives_a_stalled_run_no_eta():
     stalled_line = next(line for line in text.splitlines() if "resnet-7" in line)
     assert "stalled 45 min" in stalled_line and "ETA" not in stalled_line
     assert "ETA" in next(line for line in text.splitlines() if "vit" in line)
+
+
+def alert(state: str = "running", diverged: bool = False, log: list | None = None) -> dict:
+    item = {"alert_id": 1, "target_id": 1, "metric": "val_acc", "op": ">=", "threshold": 0.9, "patience": 1,
+            "value": 0.95, "step": 400, "at": NOW.isoformat(), "since_start_s": 60.0, "connection": "mlflow",
+            "run": {"id": 1, "ref": "r1", "name": "resnet-7", "url": None, "experiment": None},
+            "now": {"state": state, "step": 500, "diverged": diverged}}
+    return {"alerts": [item], "log": log or []}
+
+
+def buttons_of(payload: dict) -> set[str]:
+    message = build("target_alert", payload)
+    return {e["action_id"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]}
+
+
+def test_snooze_is_offered_only_while_a_later_alert_can_come():
+    assert "target_snooze" in buttons_of(alert("running"))
+    assert "target_snooze" in buttons_of(alert("stalled"))  # may move again
+    for state in ("finished", "failed", "killed"):
+        assert "target_snooze" not in buttons_of(alert(state))
+    assert "target_snooze" not in buttons_of(alert("running", diverged=True))
+    muted = alert("running", log=[{"alert_id": 1, "action": "mute", "user": "U1"}])
+    assert buttons_of(muted) == {"target_review", "target_ack"}  # a muted target alerts no more
+
+
+def test_an_alert_stored_before_it_knew_the_runs_state_keeps_its_buttons():
+    payload = alert()
+    del payload["alerts"][0]["now"]
+    assert buttons_of(payload) == {"target_review", "target_snooze", "target_mute", "target_ack"}
