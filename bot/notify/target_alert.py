@@ -120,7 +120,7 @@ def alert_message(payload: dict[str, Any]) -> Message:
         if len(runs) > 1:
             text += ": " + ", ".join(escape(name) for name in runs)
     for item in alerts:
-        notes = [_note(n) for n in log if n.get("alert_id") == item["alert_id"]]
+        notes = [_note(n) for n in _current(log, item["alert_id"])]
         part = render(TEMPLATE, a=item, notes=notes, wrong=went_wrong(item))
         blocks += part.blocks
         buttons = _buttons(item, notes)
@@ -130,11 +130,25 @@ def alert_message(payload: dict[str, Any]) -> Message:
     return Message(text=text or "A run reached its target", blocks=blocks)
 
 
+REVIEW_STEPS = ("review", "review_dropped", "review_done")  # form opened, closed, submitted
+
+
+def _current(log: list[dict[str, Any]], alert_id: int) -> list[dict[str, Any]]:
+    """The log entries of one alert that are still true: of each person's review steps only
+    the last counts (a form closed unsubmitted takes "is scheduling" back; a submitted one
+    turns it into "review scheduled for <time>")."""
+    mine = [e for e in log if e.get("alert_id") == alert_id]
+    last_step = {e.get("user"): i for i, e in enumerate(mine) if e.get("action") in REVIEW_STEPS}
+    return [e for i, e in enumerate(mine)
+            if e.get("action") not in REVIEW_STEPS or (last_step.get(e.get("user")) == i and e["action"] != "review_dropped")]
+
+
 def _note(entry: dict[str, Any]) -> dict[str, Any]:
     user = str(entry.get("user") or "")
     # A mention only for a real-looking user id; anything else is text the template escapes.
     who = Markup(f"<@{user}>") if _USER_ID.fullmatch(user) else (user or "someone")
-    return {"action": entry.get("action"), "who": who, "until": entry.get("until")}
+    return {"action": entry.get("action"), "who": who, "until": entry.get("until"),
+            "review_at": entry.get("review_at")}
 
 
 def _buttons(item: dict[str, Any], notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -144,7 +158,7 @@ def _buttons(item: dict[str, Any], notes: list[dict[str, Any]]) -> list[dict[str
     value = str(item["alert_id"])
     done = {n["action"] for n in notes}
     elements = []
-    if went_wrong(item) is None:
+    if went_wrong(item) is None and "review_done" not in done:
         elements.append(button("Schedule results review", REVIEW_BUTTON, value, style="primary"))
     if can_cross_again(item) and "mute" not in done:
         elements.append(button("Snooze 1h", SNOOZE_BUTTON, value))

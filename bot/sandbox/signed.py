@@ -118,6 +118,22 @@ class SlackSender:
         }
         return self.action(payload, **sign)
 
+    def view_closed(self, callback_id: str, user_id: str = "U1", view: dict | None = None,
+                    **sign: Any) -> requests.Response:
+        """Close a modal without submitting it. Slack sends this only for a view opened with
+        notify_on_close (https://api.slack.com/reference/interaction-payloads/views#view_closed);
+        by default the last modal the fake opened with this callback_id, refused if it did not ask."""
+        opened = [m for m in (self.fake.modals() if self.fake else []) if m.get("callback_id") == callback_id]
+        view = view or (opened[-1] if opened else None)
+        if view is None or not view.get("notify_on_close"):
+            raise ValueError(f"Slack sends no view_closed for {callback_id!r}: not opened with notify_on_close")
+        payload = {
+            "type": "view_closed", "token": VERIFICATION_TOKEN, "api_app_id": APP_ID,
+            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "user": self._user(user_id),
+            "enterprise": None, "is_enterprise_install": False, "view": view, "is_cleared": False,
+        }
+        return self.action(payload, **sign)
+
     def event(self, event: dict, event_id: str | None = None, retry_num: int | None = None,
               retry_reason: str = "http_timeout", **sign: Any) -> requests.Response:
         """An Events API delivery; retry_num adds the headers Slack puts on redelivered events."""

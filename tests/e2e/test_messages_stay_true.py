@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
 import requests
@@ -96,3 +97,60 @@ def test_an_ended_run_is_offered_no_snooze_and_acknowledge_leaves_what_still_mea
     assert set(buttons(alert)) == {"target_review", "target_mute", "target_ack"}  # no later alert can come
     acked = press(bot, alert, "target_ack")
     assert set(buttons(acked)) == {"target_review", "target_mute"}
+
+
+# --- the "is scheduling a results review" note -------------------------------------------
+
+
+def pushed_alert(bot) -> dict:
+    """A posted target alert on a pushed run (resnet-7 reached val_acc >= 0.9)."""
+    token = connect_push(bot)
+    push(bot, token, {"state": "running", "step": 1, "metrics": {"val_acc": 0.5}})
+    assert "Now tracking" in bot.reply("track trainer:resnet-7")
+    bot.reply("target val_acc >= 0.9")
+    push(bot, token, {"state": "running", "step": 2, "metrics": {"val_acc": 0.95}})
+    bot.deliver()
+    [alert] = [m for m in top_level(bot) if "reached its target" in shown(m)]
+    return alert
+
+
+def current(bot, message: dict) -> dict:
+    [now] = [m for m in bot.fake.messages("C1") if m["ts"] == message["ts"]]
+    return now
+
+
+def test_closing_the_review_form_takes_the_scheduling_note_back(bot):
+    alert = pushed_alert(bot)
+    edited = press(bot, alert, "target_review")
+    assert "<@U1> is scheduling a results review" in shown(edited)
+    [modal] = bot.fake.modals()
+    assert modal["notify_on_close"] is True
+
+    updates = len(bot.fake.calls("chat.update"))
+    assert bot.slack.view_closed("review_modal").status_code == 200
+    assert bot.fake.wait_for(lambda: len(bot.fake.calls("chat.update")) > updates)
+    after = current(bot, alert)
+    assert "scheduling" not in shown(after) and "target_review" in buttons(after)
+    assert bot.slack.view_closed("review_modal").status_code == 200  # Slack redelivers: no second edit
+    assert bot.deliver() == 0
+
+    edited = press(bot, alert, "target_review")  # the button still works after a close
+    assert "<@U1> is scheduling a results review" in shown(edited)
+
+
+def test_submitting_the_review_form_says_when_the_review_is(bot):
+    alert = pushed_alert(bot)
+    press(bot, alert, "target_review")
+    updates = len(bot.fake.calls("chat.update"))
+    values = {"title": {"value": {"type": "plain_text_input", "value": "resnet results"}},
+              "when": {"value": {"type": "plain_text_input", "value": "tomorrow 14:00"}},
+              "runs": {"value": {"type": "plain_text_input", "value": "trainer:resnet-7"}},
+              "policy": {"value": {"type": "static_select", "selected_option": {"value": "warn"}}}}
+    resp = bot.slack.view_submission("review_modal", values)
+    assert resp.status_code == 200 and not resp.text.strip(), resp.text
+    assert bot.fake.wait_for(lambda: len(bot.fake.calls("chat.update")) > updates)
+    after = current(bot, alert)
+    tomorrow_14 = (bot.clock.now + timedelta(days=1)).replace(hour=14, minute=0, second=0, microsecond=0)
+    assert f"Results review scheduled for <!date^{int(tomorrow_14.timestamp())}^" in shown(after)
+    assert "by <@U1>" in shown(after) and "is scheduling" not in shown(after)
+    assert "target_review" not in buttons(after)  # scheduled: nothing left to schedule

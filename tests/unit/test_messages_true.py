@@ -58,3 +58,14 @@ def test_an_alert_stored_before_it_knew_the_runs_state_keeps_its_buttons():
     payload = alert()
     del payload["alerts"][0]["now"]
     assert buttons_of(payload) == {"target_review", "target_snooze", "target_mute", "target_ack"}
+
+
+def test_the_form_an_alert_opens_asks_to_be_told_when_closed_and_is_valid_block_kit():
+    from bot.handlers.review_form import form_origin, review_modal_view
+    from bot.sandbox import view_errors
+
+    view = review_modal_view("C9", ["mlflow:abc"], alert_id=12)
+    assert view_errors(view) == [] and view["notify_on_close"] is True
+    assert form_origin(view["private_metadata"]) == ("C9", 12)
+    plain = review_modal_view("C9", [])
+    assert "notify_on_close" not in plain and form_origin(plain["private_metadata"]) == ("C9", None)
