@@ -71,4 +71,4 @@ def deliver_now(services: Services) -> None:
     try:
         Dispatcher(services.store, services.clients, services.clock).run_once()
     except Exception:  # noqa: BLE001 - the scheduled dispatcher will deliver it
-        log.exception("immediate delivery after a target button failed")
+        log.exception("immediate delivery after a click failed")

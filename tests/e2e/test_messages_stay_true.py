@@ -11,6 +11,9 @@ import pytest
 import requests
 
 from tests.e2e.targets_support import buttons, ms, new_experiment, start_run, top_level
+from tests.e2e.test_standups import answer, at, dms, head_and_thread, schedule, tick
+from tests.e2e.test_standups import buttons as standup_buttons
+from tests.e2e.test_standups import team as team  # noqa: F401, PLC0414 - the fixture, found by its name
 from tests.e2e.test_targets_buttons import press
 from tests.slack_text import shown
 
@@ -154,3 +157,56 @@ def test_submitting_the_review_form_says_when_the_review_is(bot):
     assert f"Results review scheduled for <!date^{int(tomorrow_14.timestamp())}^" in shown(after)
     assert "by <@U1>" in shown(after) and "is scheduling" not in shown(after)
     assert "target_review" not in buttons(after)  # scheduled: nothing left to schedule
+
+
+# --- the standup DM prompt says what the member chose --------------------------------------
+
+
+def standup_prompt(team) -> dict:
+    schedule(team)
+    tick(team, at(23, 8, 30))
+    [prompt] = dms(team, "U2")
+    return prompt
+
+
+def click_in_dm(team, prompt: dict, action_id: str) -> None:
+    resp = team.slack.block_action(action_id, standup_buttons(prompt)[action_id], user_id="U2", channel_id="DU2",
+                                   message_ts=prompt["ts"])
+    assert resp.status_code == 200
+
+
+def test_answering_the_standup_edits_the_prompt_to_say_so(team):
+    prompt = standup_prompt(team)
+    answer(team, "U2", ["Trained the resnet"])
+    [edited] = dms(team, "U2")  # the same DM, edited: no new message
+    assert "You answered the" in shown(edited) and "standup" in shown(edited)
+    assert set(standup_buttons(edited)) == {"standup_answer"}  # Skip / I'm away no longer apply
+    assert "Edit answer" in str(edited["blocks"])
+    answer(team, "U2", ["Trained the resnet, and the vit"])  # the way to change it
+    assert "edited your answer" in shown(dms(team, "U2")[0])
+    _, thread = head_and_thread(team)
+    assert len(thread) == 1 and "and the vit" in shown(thread[0])
+    assert prompt["ts"] == dms(team, "U2")[0]["ts"]
+
+
+def test_going_away_edits_the_prompt_and_still_lets_the_member_answer(team):
+    prompt = standup_prompt(team)
+    opened = len(team.fake.modals())
+    click_in_dm(team, prompt, "standup_away")
+    team.fake.wait_for(lambda: len(team.fake.modals()) > opened)
+    resp = team.slack.view_submission(
+        "standup_away_view", {"until": {"date": {"type": "datepicker", "selected_date": "2026-11-24"}}}, user_id="U2")
+    assert resp.status_code == 200 and not resp.text.strip(), resp.text
+    assert team.fake.wait_for(lambda: "away until Tue 24 Nov" in shown(dms(team, "U2")[0]))
+    [edited] = dms(team, "U2")
+    assert set(standup_buttons(edited)) == {"standup_answer"} and "Answer after all" in str(edited["blocks"])
+
+
+def test_skipping_edits_the_prompt_with_a_way_back(team):
+    prompt = standup_prompt(team)
+    click_in_dm(team, prompt, "standup_skip")
+    assert team.fake.wait_for(lambda: "Skipped the" in shown(dms(team, "U2")[0]))
+    [edited] = dms(team, "U2")
+    assert set(standup_buttons(edited)) == {"standup_answer"}
+    answer(team, "U2", ["Did it after all"])
+    assert "You answered the" in shown(dms(team, "U2")[0])
