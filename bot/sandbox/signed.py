@@ -41,6 +41,7 @@ class SlackSender:
         self.fake = fake
         self.timeout = timeout
         self._seq = itertools.count(1)
+        self.last_response_url: str | None = None  # of the last slash command sent
 
     def post(self, body: str, content_type: str, headers: dict | None = None, *,
              timestamp: int | str | None = None, secret: str | None = None) -> requests.Response:
@@ -61,7 +62,11 @@ class SlackSender:
             "api_app_id": APP_ID, "is_enterprise_install": "false",
             "response_url": self._response_url(channel_id, user_id=user_id), "trigger_id": self._trigger_id(),
         }
-        return self.post(urlencode(form), "application/x-www-form-urlencoded", **sign)
+        self.last_response_url = form["response_url"]
+        resp = self.post(urlencode(form), "application/x-www-form-urlencoded", **sign)
+        if self.fake is not None and resp.status_code == 200 and resp.text.strip().startswith("{"):
+            self.fake.command_replied(form["response_url"], resp.json())
+        return resp
 
     def action(self, payload: dict, **sign: Any) -> requests.Response:
         """Any interaction payload (block_actions, view_submission, shortcut...), as `payload=<json>`."""

@@ -3,13 +3,18 @@ longer so. Signed requests through the real Bolt app, the outbox and the fake Sl
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
+import socket
+import time
 from datetime import timedelta
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from bot.store.models import Connection
 from tests.e2e.targets_support import buttons, ms, new_experiment, start_run, top_level
 from tests.e2e.test_standups import answer, at, dms, head_and_thread, schedule, tick
 from tests.e2e.test_standups import buttons as standup_buttons
@@ -210,3 +215,39 @@ def test_skipping_edits_the_prompt_with_a_way_back(team):
     assert set(standup_buttons(edited)) == {"standup_answer"}
     answer(team, "U2", ["Did it after all"])
     assert "You answered the" in shown(dms(team, "U2")[0])
+
+
+# --- a command that waits on a slow tracker ------------------------------------------------
+
+
+@pytest.fixture
+def silent_tracker():
+    """A local TCP server that accepts connections (the kernel completes the handshake) and never
+    answers: what a firewalled or hung tracker looks like to an HTTP client."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()  # pending connections are reset: the background check ends at once
+
+
+def test_a_connect_to_a_silent_tracker_acks_at_once_then_replaces_its_reply(bot, silent_tracker, monkeypatch):
+    from bot.listeners import commands
+
+    monkeypatch.setattr(commands, "ACK_BUDGET_SECONDS", 0.05)
+    bot.services.settings = dataclasses.replace(bot.services.settings, tracker_check_seconds=1)
+    started = time.monotonic()
+    resp = bot.command(f"connect mlflow {silent_tracker} as lab")
+    assert resp.status_code == 200 and time.monotonic() - started < 2.5
+    assert resp.json()["text"] == f":hourglass_flowing_sand: Checking {silent_tracker}…"
+    asked_at = bot.slack.last_response_url
+    assert bot.fake.wait_for(lambda: bot.fake.responses(asked_at), timeout=5)
+    [outcome] = bot.fake.responses(asked_at)
+    assert outcome["replace_original"] is True  # the "Checking" reply becomes the answer
+    reply = html.unescape(bot.fake.command_reply(asked_at)["text"])
+    assert f"No answer from mlflow at {silent_tracker} within 1 s" in reply and "Nothing was saved" in reply
+    assert time.monotonic() - started < 5  # bounded by the setting, not by the HTTP retries
+    with bot.services.store.tx() as s:
+        assert s.scalars(select(Connection)).all() == []
