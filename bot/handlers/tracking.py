@@ -8,6 +8,7 @@ from bot.commands import RunRef, Runs, Track, Untrack
 from bot.commands.help import USAGE
 from bot.core.eta import format_duration, has_eta, progress_fraction, stalled_for
 from bot.core.runs import staleness
+from bot.core.words import plural
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.notify.render import date_token, escape, link
 from bot.store import runs as q
@@ -80,7 +81,7 @@ def track(ctx: Ctx, cmd: Track) -> Reply:
     head = "Already tracking" if already else "Now tracking"
     text = f":eyes: {head} {label} on *{conn.name}* in this channel."
     if cmd.target.experiment:
-        text += f" {len(runs)} run(s) so far; new runs are picked up as they start."
+        text += f" {plural(len(runs), 'run')} so far; new runs are picked up as they start."
     if summary:
         text += "\n" + "\n".join(summary)
     return Reply(text)
