@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bot.config import ConfigError, Settings, load, require_secret_key, require_slack
+from bot.core.words import plural
 
 log = logging.getLogger("readybot")
 
@@ -108,7 +109,7 @@ def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
     services = prepared_services(settings)
     updated = poll_once(services)
     sent = Dispatcher(services.store, services.clients, services.clock).drain()
-    print(f"updated {updated} run(s), sent {sent} notification(s)")
+    print(f"updated {plural(updated, 'run')}, sent {plural(sent, 'notification')}")
     return 0
 
 

@@ -32,6 +32,9 @@ class Settings:
     poll_seconds: int = 60
     secret_key: str | None = field(default=None, repr=False)
     stall_minutes: int = 30
+    # How long `/ready connect` waits for a tracker to answer before it says so (a firewalled
+    # address accepts and never answers, and the HTTP client's retries would wait much longer).
+    tracker_check_seconds: float = 15
     public_url: str = ""
     log_level: str = "INFO"
     google_credentials_file: str = ""  # service-account JSON for Google Calendar sync (optional)
@@ -81,6 +84,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: str | Path | None = "
         poll_seconds=_int(env, "READYBOT_POLL_SECONDS", 60, 1, 86400),
         secret_key=_secret(env, "READYBOT_SECRET_KEY"),
         stall_minutes=_int(env, "READYBOT_STALL_MINUTES", 30, 1, 10080),
+        tracker_check_seconds=_int(env, "READYBOT_TRACKER_CHECK_SECONDS", 15, 1, 300),
         public_url=_str(env, "READYBOT_PUBLIC_URL", "").rstrip("/"),
         log_level=_choice(env, "READYBOT_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         **_google_calendar(env),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.core.eta import format_duration, format_eta, progress_fraction
+from bot.core.eta import format_duration, format_eta, has_eta, progress_fraction, stalled_for
 from bot.core.facts import ReviewFacts, RunFacts, TargetFacts
 from bot.core.reviews import UPCOMING, RunStatus, Verdict, readiness
 from bot.core.targets import Rule, best_so_far, is_finite
@@ -80,10 +80,11 @@ def run_line(run: RunFacts, now: datetime, tz: str) -> dict[str, Any]:
         "step": run.step,
         "total_steps": run.total_steps,
         "pct": frac,
-        "eta": format_eta(run.eta, now, tz) if run.eta and run.state == "running" else None,
+        "eta": format_eta(run.eta, now, tz) if run.eta and has_eta(run.state) else None,
         # For a date token, so each reader sees the ETA in their own zone.
-        "eta_at": run.eta.isoformat() if run.eta and run.state == "running" else None,
-        "eta_in": format_duration(run.eta - now) if run.eta and run.state == "running" and run.eta > now else None,
+        "eta_at": run.eta.isoformat() if run.eta and has_eta(run.state) else None,
+        "eta_in": format_duration(run.eta - now) if run.eta and has_eta(run.state) and run.eta > now else None,
+        "stalled": stalled_for(now, run.progress_at) if run.state == "stalled" else None,
         "metrics": [{"key": k, "value": float(v)} for k, v in metrics],
         "stale": run.stale_since is not None,
         "at": run.changed_at.isoformat() if run.changed_at else None,

@@ -91,6 +91,24 @@ def format_duration(td: timedelta) -> str:
     return "0s"
 
 
+def has_eta(state: str) -> bool:
+    """Only a running run has an ETA: a stalled one is not moving, a queued one has not started,
+    and an ended one has nothing left to wait for."""
+    return state == "running"
+
+
+def stalled_for(now: datetime, *signs_of_life: datetime | None) -> str:
+    """What a stalled run shows instead of an ETA: "stalled 25 min", "stalled 3h 10m", counted
+    from the newest sign of life (its last step, its last heartbeat)."""
+    alive_at = max(filter(None, signs_of_life), default=None)
+    if alive_at is None:
+        return "stalled"
+    quiet = max(now - alive_at, timedelta(0))
+    if quiet < timedelta(hours=1):
+        return f"stalled {int(quiet.total_seconds() // 60)} min"
+    return f"stalled {format_duration(quiet)}"
+
+
 def format_eta(eta: datetime | None, now: datetime, tz: tzinfo | str) -> str:
     """The ETA in the reader's time zone, with how long until then.
 

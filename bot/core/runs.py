@@ -24,8 +24,13 @@ class Known:
 
 @dataclass(frozen=True)
 class RunEvent:
-    kind: str  # finished | failed | killed | stalled | recovered
-    since: datetime | None  # for stalled: the last sign of life; identifies the episode
+    kind: str  # finished | failed | killed | stalled | recovered | missing
+    # Identifies the episode, so the same cause seen again maps to the same outbox key while a
+    # second occurrence (a restarted run's second finish) is a new message. stalled/recovered:
+    # the last sign of life; an end: the tracker's end time (else its newest sign of life);
+    # missing: when the tracker last listed the run. All come from stored or tracker data, not
+    # the poller's clock, so two replicas recording the same answer agree on the key.
+    since: datetime | None
 
     @property
     def episode(self) -> str:
@@ -56,14 +61,14 @@ def observe(known: Known | None, snap: RunSnapshot, now: datetime, stall_after: 
     if known is None:
         # First sight: the person who tracked it already sees its state in the reply.
         return Observed(state, progress_at, ())
-    return Observed(state, progress_at, _events(known.state, state, alive_at))
+    return Observed(state, progress_at, _events(known.state, state, alive_at, snap))
 
 
-def adopted(state: RunState) -> tuple[RunEvent, ...]:
+def adopted(state: RunState, ended_at: datetime | None = None) -> tuple[RunEvent, ...]:
     """A run an experiment watch picks up already ended (it started and ended between two
     polls): nobody has seen it, so its end is news, unlike a run tracked by hand."""
     if state.is_terminal:
-        return (RunEvent(NOTIFY_ON_ENTER[state], None),)
+        return (RunEvent(NOTIFY_ON_ENTER[state], ended_at),)
     return ()
 
 
@@ -80,12 +85,13 @@ def confirm_missing(missing_since: datetime, missing_polls: int, now: datetime) 
     return missing_polls >= MISSING_AFTER_POLLS and now - missing_since >= MISSING_AFTER
 
 
-def vanished(before: RunState) -> tuple[RunEvent, ...]:
+def vanished(before: RunState, last_seen: datetime | None = None) -> tuple[RunEvent, ...]:
     """The tracker answered but no longer knows the run (deleted, or its experiment was): its
-    state becomes unknown, said once. An outage is different: it only makes data stale."""
+    state becomes unknown, said once. An outage is different: it only makes data stale.
+    `last_seen` (when the tracker last listed the run) tells one vanishing from the next."""
     if before is RunState.UNKNOWN:
         return ()
-    return (RunEvent("missing", None),)
+    return (RunEvent("missing", last_seen),)
 
 
 def _progress_at(known: Known | None, snap: RunSnapshot, now: datetime) -> datetime:
@@ -97,11 +103,13 @@ def _progress_at(known: Known | None, snap: RunSnapshot, now: datetime) -> datet
     return now if moved else known.progress_at
 
 
-def _events(before: RunState, after: RunState, alive_at: datetime) -> tuple[RunEvent, ...]:
+def _events(before: RunState, after: RunState, alive_at: datetime, snap: RunSnapshot) -> tuple[RunEvent, ...]:
     if before == after:
         return ()
+    if after is RunState.STALLED:
+        return (RunEvent("stalled", alive_at),)
     if after in NOTIFY_ON_ENTER:
-        return (RunEvent(NOTIFY_ON_ENTER[after], alive_at if after is RunState.STALLED else None),)
+        return (RunEvent(NOTIFY_ON_ENTER[after], snap.ended_at or snap.heartbeat_at or alive_at),)
     if before is RunState.STALLED and after is RunState.RUNNING:
         return (RunEvent("recovered", alive_at),)
     return ()

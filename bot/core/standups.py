@@ -10,6 +10,7 @@ from datetime import datetime
 
 from bot.core.eta import format_eta, progress_fraction
 from bot.core.facts import AlertFacts, RunFacts
+from bot.core.words import plural
 
 DEFAULT_QUESTIONS = (
     "What did you get done since the last standup?",
@@ -110,7 +111,7 @@ def prefill(lines: Sequence[str], header: str = "") -> str:
     shown = list(lines[:PREFILL_LINES])
     text = (header + "\n" if header else "") + "\n".join(f"• {line}" for line in shown)
     if len(lines) > len(shown):
-        text += f"\n• …and {len(lines) - len(shown)} more run updates"
+        text += f"\n• …and {plural(len(lines) - len(shown), 'more run update')}"
     return text[:PREFILL_CHARS]
 
 

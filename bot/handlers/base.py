@@ -35,6 +35,9 @@ class Reply:
     text: str
     blocks: list[dict[str, Any]] | None = None
     public: bool = False  # in_channel instead of ephemeral
+    # What the handler did, for the listener (never shown): e.g. the scheduled review's time, which
+    # the target alert whose button opened the form then shows.
+    done: dict[str, Any] = field(default_factory=dict)
 
     def as_response(self) -> dict[str, Any]:
         if not self.text and not self.blocks:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from sqlalchemy.exc import IntegrityError
 
@@ -17,13 +19,14 @@ from integrations.base import ConnectionInfo, TrackerError
 DEFAULT_URLS = {"wandb": "https://api.wandb.ai", "comet": "https://www.comet.com/api/rest/v2/"}
 NEEDS_KEY = {"wandb", "comet"}
 CONNECT_MODAL = "connect_modal"
+CHECKS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tracker-check")
 # In the form the advice is different: there is a Name field, no `as <name>`.
 TAKEN = {"field": "name", "form": "A connection with this name already exists; pick another name."}
 
 
 def connect(ctx: Ctx, cmd: Connect) -> Reply:
     name = cmd.name or cmd.kind
-    url = DEFAULT_URLS.get(cmd.kind, cmd.url) if cmd.url == "default" else cmd.url
+    url = connect_url(cmd)
     with ctx.store.tx() as s:
         if q.find_connection(s, ctx.team_id, name):
             raise Problem(f"A connection named `{name}` already exists. Pick another with `as &lt;name&gt;`.", USAGE["connect"],
@@ -34,16 +37,33 @@ def connect(ctx: Ctx, cmd: Connect) -> Reply:
     if cmd.kind == "push":
         return _connect_push(ctx, name)
     info = ConnectionInfo(kind=cmd.kind, name=name, url=url, secret=cmd.key)
-    try:
-        ctx.services.trackers(info).check()
-    except TrackerError as exc:
-        raise Problem(f"Could not reach {cmd.kind} at {url}: {exc}. Nothing was saved.") from None
+    check_within(ctx, info)
     _save(ctx, name, cmd.kind, url, cmd.key)
     note = " The key is stored encrypted and will not be shown again." if cmd.key else ""
     return Reply(
         f":link: Connected *{name}* ({cmd.kind}, {url}).{note}\n"
         f"Track a run with `/ready track {name}:&lt;run-id&gt;` or `/ready track {name}:experiment/&lt;name&gt;`."
     )
+
+
+def connect_url(cmd: Connect) -> str:
+    """The address a connect command means (`default`: the vendor's cloud)."""
+    return DEFAULT_URLS.get(cmd.kind, cmd.url) if cmd.url == "default" else cmd.url
+
+
+def check_within(ctx: Ctx, info: ConnectionInfo) -> None:
+    """Ask the tracker, waiting at most READYBOT_TRACKER_CHECK_SECONDS: an address that accepts
+    and never answers must not keep the user waiting through every HTTP retry. A check that
+    times out goes on in its thread until its own HTTP timeout; nothing is saved either way."""
+    limit = ctx.services.settings.tracker_check_seconds
+    future = CHECKS.submit(ctx.services.trackers(info).check)
+    try:
+        future.result(timeout=limit)
+    except FutureTimeout:
+        raise Problem(f"No answer from {info.kind} at {info.url} within {limit:g} s. Nothing was saved; "
+                      "check the address (and that this server can reach it).") from None
+    except TrackerError as exc:
+        raise Problem(f"Could not reach {info.kind} at {info.url}: {exc}. Nothing was saved.") from None
 
 
 def _connect_push(ctx: Ctx, name: str) -> Reply:

@@ -48,8 +48,13 @@ class FormErrors(Exception):
         self.errors = {k: v[:150] for k, v in errors.items()}
 
 
-def review_modal_view(channel_id: str, prefill_refs: list[str], calendar_sync: bool = False) -> dict:
-    """The review form for a channel, its runs filled in (the target alert's button uses this)."""
+def review_modal_view(channel_id: str, prefill_refs: list[str], calendar_sync: bool = False,
+                      alert_id: int | None = None) -> dict:
+    """The review form for a channel, its runs filled in (the target alert's button uses this).
+
+    Opened from a target alert (`alert_id`), the form asks Slack to tell us when it is closed
+    without submitting (notify_on_close, https://api.slack.com/reference/surfaces/views), so
+    the alert's "is scheduling a results review" note can be taken back."""
     blocks = [
         _text("title", "Title", "Ablation results"),
         _text("when", "When (your time zone)", "fri 14:00, tomorrow 10:30 or 2026-03-02 15:00"),
@@ -60,15 +65,27 @@ def review_modal_view(channel_id: str, prefill_refs: list[str], calendar_sync: b
     ]
     if calendar_sync:
         blocks.append(_text("gcal", "Google Calendar event id", "moves with the review", optional=True))
-    return {
+    view = {
         "type": "modal",
         "callback_id": REVIEW_MODAL,
-        "private_metadata": channel_id,
+        "private_metadata": channel_id if alert_id is None else f"{channel_id}{FROM_ALERT}{alert_id}",
         "title": {"type": "plain_text", "text": "Results review"},
         "submit": {"type": "plain_text", "text": "Schedule"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": blocks,
     }
+    if alert_id is not None:
+        view["notify_on_close"] = True
+    return view
+
+
+FROM_ALERT = " alert:"  # private_metadata: "<channel id> alert:<alert id>" for a form an alert opened
+
+
+def form_origin(metadata: str) -> tuple[str, int | None]:
+    """The channel a review form schedules in, and the target alert that opened it (if any)."""
+    channel, _, alert = metadata.partition(FROM_ALERT)
+    return channel, int(alert) if alert.isdigit() else None
 
 
 def _text(block_id: str, label: str, placeholder: str, optional: bool = False, initial: str = "") -> dict:

@@ -69,7 +69,7 @@ def schedule(ctx: Ctx, draft: Draft) -> Reply:
     if newly:
         text += f"\nNow also tracking in this channel: {', '.join(f'`{escape(n)}`' for n in newly)}."
     text += f"\nCalendar feed of this channel's reviews: {feed_url(ctx, token)}"
-    return Reply(text)
+    return Reply(text, done={"review_id": review.id, "at": at})
 
 
 def meeting_time(ctx: Ctx, when: When) -> tuple[datetime, ZoneInfo, bool]:

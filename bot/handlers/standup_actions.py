@@ -72,12 +72,38 @@ def submit_answer(services: Services, answer_id: str, user_id: str, texts: list[
         else:
             outbox.enqueue(s, key=f"{first_key}:rev{rev}", team_id=rnd.team_id, channel_id=rnd.channel_id,
                            op="update", template="standup_answer", payload=payload, now=now, parent_key=first_key)
+        edit_prompts(s, rnd, answer, {"status": "answered", "rev": rev}, f"answered{rev}", now)
 
 
-def skip(services: Services, answer_id: str, user_id: str) -> str:
+PROMPTS = ("prompt", "standup_prompt"), ("reminder", "standup_reminder")  # the DMs with the choice buttons
+
+
+def edit_prompts(s: Session, rnd: StandupRound, answer: StandupAnswer, outcome: dict[str, Any], tag: str,
+                 now: dt.datetime) -> bool:
+    """Edit the member's prompt (and reminder, if sent) to say what they chose, through the outbox
+    like every message; `tag` names this change, so a repeated click edits once. True when a
+    prompt was there to edit."""
+    edited = False
+    for suffix, template in PROMPTS:
+        key = f"standup:{rnd.id}:{answer.user_id}:{suffix}"
+        prompt = outbox.find(s, key)
+        if prompt is None:
+            continue
+        outbox.enqueue(s, key=f"{key}:{tag}", team_id=rnd.team_id, channel_id=answer.user_id, op="update",
+                       template=template, payload={**(prompt.payload or {}), "outcome": outcome}, now=now,
+                       parent_key=key)
+        edited = True
+    return edited
+
+
+def skip(services: Services, answer_id: str, user_id: str) -> str | None:
+    """None when skipped (the prompt is edited to say so), else what to tell the member."""
+    now = services.clock()
     with services.store.tx() as s:
         answer, rnd = _load(s, answer_id, user_id)
         if q.set_status(s, answer.id, "skipped"):
+            if edit_prompts(s, rnd, answer, {"status": "skipped"}, "skipped", now):
+                return None
             return f":fast_forward: Skipped the <#{rnd.channel_id}> standup for {q.day_label(rnd.period, rnd.opens_at)}."
         return {
             "answered": ":white_check_mark: You already answered this standup.",
@@ -92,8 +118,9 @@ def away_modal(services: Services, answer_id: str, user_id: str) -> dict[str, An
     return away_view(str(answer.id), today.isoformat())
 
 
-def go_away(services: Services, answer_id: str, user_id: str, team_id: str, until: str) -> str:
-    """Away through the chosen local date: prompts stop, open standups count the member away."""
+def go_away(services: Services, answer_id: str, user_id: str, team_id: str, until: str) -> str | None:
+    """Away through the chosen local date: prompts stop, open standups count the member away.
+    None when the open prompts were edited to say so, else what to tell the member."""
     now = services.clock()
     with services.store.tx() as s:
         answer, _ = _load(s, answer_id, user_id)
@@ -106,9 +133,15 @@ def go_away(services: Services, answer_id: str, user_id: str, team_id: str, unti
         raise Problem("Pick today or a later date.")
     back = dt.datetime.combine(last + timedelta(days=1), dt.time(0, 0), tzinfo=zone(tz)).astimezone(dt.UTC)
     set_away(services.store, team_id, user_id, back, now)
+    edited = False
     with services.store.tx() as s:
         for pending in q.pending_of_user(s, user_id, now):
-            q.set_status(s, pending.id, "away")
+            if q.set_status(s, pending.id, "away"):
+                outcome = {"status": "away", "until": f"{last:%a %d %b}"}
+                edited |= edit_prompts(s, s.get(StandupRound, pending.round_id), pending, outcome,
+                                       f"away{last:%Y%m%d}", now)
+    if edited:
+        return None
     return f":palm_tree: You are away until {last:%a %d %b}; no standup prompts until then."
 
 

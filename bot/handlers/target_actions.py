@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.notify.outbox import enqueue
+from bot.notify.target_alert import REVIEW_STEPS
 from bot.services import Services
 from bot.store import targets as store
 from bot.store.models import Alert, Connection, Outbox, Run, Target
@@ -125,11 +126,39 @@ def _mute(s: Session, found: Found, user_id: str, now: datetime, log: Log) -> di
 
 def _review(s: Session, found: Found, user_id: str, now: datetime, log: Log) -> dict[str, Any] | None:
     # The review itself is stored when the modal is submitted (issue 5); the note tells the
-    # channel someone is on it, so two people don't schedule the same meeting.
-    mine = [e for e in log if e.get("action") == "review" and e.get("user") == user_id]
-    if any(e.get("alert_id") == found.alert.id for e in mine):
+    # channel someone is on it, so two people don't schedule the same meeting. Someone who
+    # closed the form may open it again: the note comes back.
+    if _last_review_step(log, found.alert.id, user_id) == "review":
         return None
     return {"at": now.isoformat()}
+
+
+def _last_review_step(log: Log, alert_id: int, user_id: str) -> str | None:
+    steps = [e.get("action") for e in log if e.get("alert_id") == alert_id and e.get("user") == user_id
+             and e.get("action") in REVIEW_STEPS]
+    return steps[-1] if steps else None
+
+
+def review_outcome(services: Services, alert_id: int, user_id: str, scheduled: datetime | None) -> bool:
+    """The review form an alert opened was closed (`scheduled` None) or submitted: the alert's
+    "is scheduling a results review" note becomes nothing, or "review scheduled for <time>".
+    True when the alert message changed; a repeat (Slack redelivering) changes nothing."""
+    now = services.clock()
+    with services.store.tx() as s:
+        found = _find(s, alert_id)
+        message = _lock_message(s, found.alert.message_key) if found is not None else None
+        if message is None:
+            return False
+        log = (message.payload or {}).get("log", [])
+        if _last_review_step(log, alert_id, user_id) != "review":
+            return False  # the form was not opened from this alert's button, or this was said
+        entry: dict[str, Any] = {"alert_id": alert_id, "user": user_id, "at": now.isoformat()}
+        if scheduled is None:
+            entry["action"] = "review_dropped"
+        else:
+            entry.update(action="review_done", review_at=scheduled.isoformat())
+        _log_and_edit(s, message, entry, now)
+        return True
 
 
 APPLY: dict[str, Callable[[Session, Found, str, datetime, Log], dict[str, Any] | None]] = {

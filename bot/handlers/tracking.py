@@ -6,8 +6,9 @@ from sqlalchemy import delete, select
 
 from bot.commands import RunRef, Runs, Track, Untrack
 from bot.commands.help import USAGE
-from bot.core.eta import format_duration, progress_fraction
+from bot.core.eta import format_duration, has_eta, progress_fraction, stalled_for
 from bot.core.runs import staleness
+from bot.core.words import plural
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.notify.render import date_token, escape, link
 from bot.store import runs as q
@@ -80,7 +81,7 @@ def track(ctx: Ctx, cmd: Track) -> Reply:
     head = "Already tracking" if already else "Now tracking"
     text = f":eyes: {head} {label} on *{conn.name}* in this channel."
     if cmd.target.experiment:
-        text += f" {len(runs)} run(s) so far; new runs are picked up as they start."
+        text += f" {plural(len(runs), 'run')} so far; new runs are picked up as they start."
     if summary:
         text += "\n" + "\n".join(summary)
     return Reply(text)
@@ -160,11 +161,14 @@ STATE_ICONS = {
 
 
 def _run_line(run: Run, conn: Connection, now) -> str:  # noqa: ANN001
-    parts = [f"{STATE_ICONS.get(run.state, '')} {link(run.url, run.name or run.ref)} `{conn.name}` {run.state}"]
+    state = run.state
+    if state == "stalled":  # instead of an ETA: a run that is not moving has none
+        state = stalled_for(now, run.heartbeat_at, run.progress_at)
+    parts = [f"{STATE_ICONS.get(run.state, '')} {link(run.url, run.name or run.ref)} `{conn.name}` {state}"]
     frac = progress_fraction(run.step, run.total_steps)
     if run.step is not None:
         parts.append(f"step {run.step}" + (f"/{run.total_steps} ({frac:.0%})" if frac is not None else ""))
-    if run.eta and run.state in ("running", "stalled"):
+    if run.eta and has_eta(run.state):
         # A date token: each reader sees the time in their own zone.
         parts.append(f"ETA {date_token(run.eta)} (in {format_duration(run.eta - now)})" if run.eta > now else "ETA now")
     metrics = list((run.metrics or {}).items())[:3]

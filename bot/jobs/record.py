@@ -5,16 +5,18 @@
 
 record() opens one transaction per answer and, in this order: marks the runs stale when the
 tracker failed (mark_stale), adopts the new runs of experiment watches (adopt), notes lost
-experiments (experiment_lost), updates each answered run (update_run), marks the runs the
-tracker no longer knows (mark_missing), then evaluates the polled runs' targets on the history
-poll.ask fetched (targets.evaluate_polled: one grouped alert per channel).
+experiments (experiment_lost), evaluates the polled runs' targets on the history poll.ask
+fetched (targets.evaluate_polled: one grouped alert per channel), updates each answered run
+(update_run) and marks the runs the tracker no longer knows (mark_missing). Messages are posted
+in the order they are queued, so this is step order: a crossing in the fetched history comes
+before the failure or NaN the newest snapshot shows.
 
 update_run is one run's new snapshot, in this order:
   1. the state machine (bot/core/runs.py): new state, progress time, events;
   2. the store: the run row;
-  3. run-event messages (bot/notify/run_messages.py);
-  4. target evaluation: the pushed value (polled runs are evaluated from their history by
+  3. target evaluation: the pushed value (polled runs are evaluated from their history by
      record), and the NaN/inf loss alert;
+  4. run-event messages (bot/notify/run_messages.py);
   5. review readiness: a run that just ended may complete its results review.
 
 Every message is an outbox row written in the same transaction as the state that caused it
@@ -55,6 +57,10 @@ def record(services: Services, work: Work, answer: Answer) -> int:
             adopt(s, watch_id, snaps, now)
         for watch_id, reason in answer.lost.items():
             experiment_lost(s, work.conn, watch_id, reason, now)
+        # The crossings first: they happened at earlier steps than what the answer's snapshot
+        # says now (a run that reached its target at step 400 and went NaN or failed at step
+        # 500), and the outbox posts in the order rows are written.
+        targets.evaluate_polled(s, services, work.conn, answer, now)
         count = 0
         runs = q.runs_by_ref(s, work.conn.id, set(answer.snaps) | set(work.refs))
         # A poll slower than its lease overlaps another replica's: an answer older than what that
@@ -67,8 +73,6 @@ def record(services: Services, work: Work, answer: Answer) -> int:
         for ref in work.refs:
             if ref not in answer.snaps and (run := runs.get(ref)) is not None:
                 mark_missing(s, work.conn, run, now)
-        # After every run of the answer: one alert message per channel for all its crossings.
-        targets.evaluate_polled(s, services, work.conn, answer, now)
         return count
 
 
@@ -99,13 +103,14 @@ def update_run(s: Session, conn: Connection, run: Run, snap: RunSnapshot, now: d
     run.eta = _eta(run, now)
     if seen.state.is_terminal:
         run.active = False  # adaptive polling: a finished run costs nothing any more
-    # 3. run-event messages
+    # 3. target evaluation (a polled run's history is evaluated by record, per answer), before
+    #    the run-event messages: posted in step order, a crossing before the end it led to
+    targets.evaluate_pushed(s, conn, run, snap, now)
+    targets.alert_nonfinite(s, conn, run, snap, now)
+    # 4. run-event messages
     for event in seen.events:
         RUN_EVENTS.labels(event.kind).inc()
         notify_run_event(s, conn, run, event.kind, event.episode, now)
-    # 4. target evaluation (a polled run's history is evaluated by record, per answer)
-    targets.evaluate_pushed(s, conn, run, snap, now)
-    targets.alert_nonfinite(s, conn, run, snap, now)
     # 5. review readiness
     reviews.run_changed(s, run, now)
 
@@ -128,7 +133,8 @@ def mark_missing(s: Session, conn: Connection, run: Run, now: datetime) -> None:
     run.missing_polls = (run.missing_polls or 0) + 1
     if not confirm_missing(run.missing_since, run.missing_polls, now):
         return
-    events = vanished(RunState(run.state))
+    # The first absence names this vanishing: a run that comes back and vanishes again is told again.
+    events = vanished(RunState(run.state), run.missing_since)
     run.state = RunState.UNKNOWN.value
     run.eta = None
     run.last_error = f"not found on {conn.name} (deleted?)"
@@ -165,7 +171,7 @@ def adopt(s: Session, watch_id: int, snaps: list[RunSnapshot], now: datetime) ->
         run.active = True if not RunState(run.state).is_terminal else run.active
         if is_new:
             # Started and ended between two polls: the channel never saw it run, so say how it ended.
-            for event in adopted(RunState(run.state)):
+            for event in adopted(RunState(run.state), run.ended_at):
                 RUN_EVENTS.labels(event.kind).inc()
                 notify_channel(s, s.get(Connection, watch.connection_id), run, event.kind, event.episode,
                                watch.team_id, watch.channel_id, now)

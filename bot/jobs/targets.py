@@ -126,6 +126,11 @@ class Fired:
     run: Run
     crossing: Crossing
     points: list[MetricPoint]
+    now: msg.RunNow | None = None  # the run as the answer shows it, which may have moved on since
+
+
+def run_now(snap: RunSnapshot) -> msg.RunNow:
+    return msg.RunNow(state=snap.state.value, step=snap.step, diverged=bool(nonfinite(snap.metrics)))
 
 
 def evaluate_polled(s: Session, services: Services, conn: Connection, answer: Answer, now: datetime) -> None:
@@ -137,7 +142,8 @@ def evaluate_polled(s: Session, services: Services, conn: Connection, answer: An
             if (points := answer.history.get(target.metric, {}).get(ref))]
     rows = store.lock_progress_many(s, [(target.id, run.id) for target, run, _ in work])
     for target, run, points in work:
-        fired += evaluate_run(s, target, run, points, now, row=rows[(target.id, run.id)])
+        crossed = evaluate_run(s, target, run, points, now, row=rows[(target.id, run.id)])
+        fired += [replace(f, now=run_now(answer.snaps[run.ref])) for f in crossed]
     announce(s, conn, fired, now)
 
 
@@ -154,7 +160,7 @@ def evaluate_pushed(s: Session, conn: Connection, run: Run, snap: RunSnapshot, n
             crossed = evaluate_run(s, target, run, [point], now, repeats=False)
             if crossed:  # the chart shows the run's kept history, which includes this point
                 history = kept.history(s, [run.id], target.metric).get(run.id) or [point]
-                crossed = [replace(f, points=history) for f in crossed]
+                crossed = [replace(f, points=history, now=run_now(snap)) for f in crossed]
             fired += crossed
     announce(s, conn, fired, now)
 
@@ -193,7 +199,7 @@ def announce(s: Session, conn: Connection, fired: list[Fired], now: datetime) ->
 
 def _post(s: Session, conn: Connection, team_id: str, channel_id: str, items: list[Fired], now: datetime) -> None:
     key = f"target-alert:{items[0].alert_id}"
-    alerts = [msg.alert_item(f.alert_id, f.target, f.run, conn.name, f.crossing) for f in items]
+    alerts = [msg.alert_item(f.alert_id, f.target, f.run, conn.name, f.crossing, f.now) for f in items]
     enqueue(s, key=key, team_id=team_id, channel_id=channel_id, template=msg.TEMPLATE,
             payload={"alerts": alerts, "log": []}, now=now)
     s.execute(update(Alert).where(Alert.id.in_([f.alert_id for f in items])).values(message_key=key))

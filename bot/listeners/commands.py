@@ -13,6 +13,7 @@ from slack_bolt import App
 from bot import commands as c
 from bot.commands import ParseError, parse
 from bot.handlers.base import Ctx, Problem, Reply, usage_text
+from bot.handlers.connections import connect_url
 from bot.handlers.reach import reach_warning
 from bot.handlers.routes import route
 from bot.listeners.ids import ctx_for
@@ -46,17 +47,26 @@ def on_ready(ack: Callable, command: dict[str, Any], respond: Callable, client: 
         ack(**run_handler(handler, ctx, cmd).as_response())
         return
     # Slow handlers talk to trackers or Slack. Slack wants an ack within 3 s: answer in the
-    # ack when the work is done in time, otherwise ack now and answer via response_url.
+    # ack when the work is done in time, otherwise ack now saying what we are doing, and
+    # replace that same reply with the outcome through response_url, so the answer lands where
+    # the command was asked instead of after whatever the user typed next
+    # (https://api.slack.com/interactivity/handling#message_responses).
     future = SLOW_POOL.submit(run_handler, handler, ctx, cmd)
     try:
         reply = future.result(timeout=ACK_BUDGET_SECONDS)
     except FutureTimeout:
-        ack()
-        body = future.result().as_response()
-        if body:
-            respond(**body)
+        ack(**Reply(working_text(cmd)).as_response())
+        body = future.result().as_response() or Reply(":white_check_mark: Done.").as_response()
+        respond(**body, replace_original=True)
         return
     ack(**reply.as_response())
+
+
+def working_text(cmd: Any) -> str:
+    """The reply a slow command shows until its outcome replaces it."""
+    if isinstance(cmd, c.Connect):
+        return f":hourglass_flowing_sand: Checking {escape(connect_url(cmd))}…"
+    return ":hourglass_flowing_sand: Working on it…"
 
 
 def parse_error_reply(err: ParseError) -> Reply:

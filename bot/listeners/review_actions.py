@@ -16,10 +16,12 @@ from slack_bolt import App
 from bot.core.reviews import CANCELLED, HELD, POSTPONED
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.handlers.review_decisions import decide
-from bot.handlers.review_form import REVIEW_MODAL, FormErrors, draft_from
+from bot.handlers.review_form import REVIEW_MODAL, FormErrors, draft_from, form_origin
 from bot.handlers.reviews import schedule
+from bot.handlers.target_actions import review_outcome
 from bot.listeners.commands import ACK_BUDGET_SECONDS, OOPS, SLOW_POOL
 from bot.listeners.ids import action_value, body_ids, ctx_for, view_metadata
+from bot.listeners.target_actions import deliver_now
 from bot.listeners.views import plain, view_values
 from bot.notify.review_messages import CANCEL, HOLD, POSTPONE
 from bot.services import Services
@@ -32,6 +34,7 @@ def register(app: App) -> None:
     for action_id in DECISIONS:
         app.action(action_id)(on_decision)
     app.view(REVIEW_MODAL)(on_review_form)
+    app.view_closed(REVIEW_MODAL)(on_review_form_closed)
 
 
 def on_review_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
@@ -41,7 +44,8 @@ def on_review_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], cl
     except FormErrors as exc:
         ack(response_action="errors", errors={k: plain(v) for k, v in exc.errors.items()})
         return
-    ctx = ctx_for(services, body, client, channel=view_metadata(view))
+    channel, alert_id = form_origin(view_metadata(view))
+    ctx = ctx_for(services, body, client, channel=channel)
     # Scheduling may ask a tracker. When it answers within the ack budget, a refusal is shown
     # inside the form (nothing the user typed is lost); otherwise the form closes and the
     # outcome arrives as an ephemeral message.
@@ -59,6 +63,21 @@ def on_review_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], cl
         ack()
     text = outcome.reply().text if isinstance(outcome, Problem) else outcome.text
     client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=text)
+    if alert_id is not None:
+        # The alert whose button opened the form now says when the review is, or (the form
+        # closed but scheduling failed) no longer that someone is scheduling one.
+        scheduled = None if isinstance(outcome, Problem) else outcome.done.get("at")
+        if review_outcome(services, alert_id, ctx.user_id, scheduled):
+            deliver_now(services)
+
+
+def on_review_form_closed(ack: Callable, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:
+    """The form was closed without submitting (Slack sends view_closed because the alert's form
+    sets notify_on_close): take back the alert's "is scheduling a results review" note."""
+    ack()
+    _, alert_id = form_origin(view_metadata(view))
+    if alert_id is not None and review_outcome(services, alert_id, body_ids(body).user or "", None):
+        deliver_now(services)
 
 
 def _attempt(ctx: Ctx, draft: Any) -> Reply | Problem:

@@ -14,7 +14,8 @@ from slack_bolt import App
 from bot.handlers import standup_actions as act
 from bot.handlers.base import Problem
 from bot.handlers.schedules import EDIT_QUESTIONS
-from bot.listeners.ids import action_value, body_ids, message_ts, view_metadata
+from bot.listeners.ids import action_value, body_ids, view_metadata
+from bot.listeners.target_actions import deliver_now
 from bot.notify.standup_messages import (
     ANSWER,
     ANSWER_VIEW,
@@ -66,11 +67,8 @@ def on_skip(ack: Callable, body: dict[str, Any], action: dict[str, Any], client:
         text = act.skip(services, action_value(action), _user(body))
     except Problem as problem:
         text = f":warning: {problem.message}"
-    channel, ts = body_ids(body).channel, message_ts(body)
-    if channel and ts:
-        # The prompt becomes its outcome, so its buttons cannot be clicked again.
-        client.chat_update(channel=channel, ts=ts, text=text,
-                           blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+    if text is None:
+        deliver_now(services)  # the prompt (and reminder) now say it was skipped
     else:
         _tell(client, body, text)
 
@@ -82,7 +80,7 @@ def on_answer_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any
     except Problem as problem:
         ack(response_action="errors", errors={FIRST_ANSWER_BLOCK: problem.message[:150]})
         return
-    ack()
+    ack()  # the answer's thread message and the prompt's edit go out with the dispatcher's next tick
 
 
 def on_away_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
@@ -95,7 +93,10 @@ def on_away_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any],
         ack(response_action="errors", errors={UNTIL_BLOCK: problem.message[:150]})
         return
     ack()
-    _tell(client, body, text)
+    if text is None:
+        deliver_now(services)  # the open prompts now say the member is away
+    else:
+        _tell(client, body, text)
 
 
 def on_questions_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,

@@ -56,7 +56,8 @@ def open_review(services: Services, client: Any, trigger_id: str | None, alert_i
     if prefill.notice is not None:
         return True
     try:
-        client.views_open(trigger_id=trigger_id, view=review_modal_view(prefill.channel_id, prefill.run_refs))
+        client.views_open(trigger_id=trigger_id,
+                          view=review_modal_view(prefill.channel_id, prefill.run_refs, alert_id=alert_id))
     except SlackApiError as exc:  # expired_trigger_id after a slow click, most likely
         log.warning("could not open the review modal: %s", exc.response.get("error"))
         return False
@@ -70,4 +71,4 @@ def deliver_now(services: Services) -> None:
     try:
         Dispatcher(services.store, services.clients, services.clock).run_once()
     except Exception:  # noqa: BLE001 - the scheduled dispatcher will deliver it
-        log.exception("immediate delivery after a target button failed")
+        log.exception("immediate delivery after a click failed")

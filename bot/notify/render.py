@@ -26,6 +26,7 @@ import jinja2
 import jinja2.ext
 from markupsafe import Markup
 
+from bot.core.words import plural
 from bot.notify import blockkit
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -103,6 +104,7 @@ def environment() -> jinja2.Environment:
     env.filters["duration"] = _duration
     env.filters["ago"] = _ago
     env.filters["when"] = date_token
+    env.filters["plural"] = plural  # {{ n|plural("run") }}: "1 run", "2 runs"
     env.filters["review_state"] = lambda state: REVIEW_STATES.get(state, state)
     return env
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core.eta import format_duration, progress_fraction
+from bot.core.eta import format_duration, progress_fraction, stalled_for
 from bot.core.results import Cell, Table
+from bot.core.words import plural
 from bot.notify.blocks import actions, button
 from bot.notify.render import Message, format_number, render
 from bot.store.models import Connection, Review, Run
@@ -36,6 +37,8 @@ def run_info(run: Run, conn: Connection, now: datetime) -> dict[str, Any]:
         "progress": f"step {run.step}/{run.total_steps} ({frac:.0%})" if frac is not None else None,
         "eta": eta.isoformat() if eta else None,
         "eta_in": format_duration(eta - now) if eta and eta > now else None,
+        "stalled": stalled_for(now, run.heartbeat_at, run.progress_at)
+        if run.state == "stalled" else None,
     }
 
 
@@ -64,7 +67,7 @@ def decided(payload: dict[str, Any], what: str, user: str, at: datetime | None =
 def build_warning(payload: dict[str, Any]) -> Message:
     message = render("review_warning", **payload)
     # The header alone ("Not ready: <title>") is all a notification would show; add the count.
-    message.text += f" ({payload['finished']} of {payload['total']} run{'s' if payload['total'] != 1 else ''} finished)"
+    message.text += f" ({payload['finished']} of {plural(payload['total'], 'run')} finished)"
     if payload.get("decision") is None:
         message.blocks.append(actions(*_buttons(payload), block_id=f"review-{payload['review']['id']}"))
     return message

@@ -20,6 +20,8 @@ FIRST_ANSWER_BLOCK = "q0"  # answers are q0, q1, ... one per question
 
 
 def prompt_message(payload: dict[str, Any]) -> Message:
+    if payload.get("outcome"):
+        return done_message(payload, f"standup:{payload['answer_id']}")
     message = render("standup_prompt", **payload)
     answer_id = str(payload["answer_id"])
     message.blocks.append(actions(
@@ -32,12 +34,27 @@ def prompt_message(payload: dict[str, Any]) -> Message:
 
 
 def reminder_message(payload: dict[str, Any]) -> Message:
+    if payload.get("outcome"):
+        return done_message(payload, f"standup-reminder:{payload['answer_id']}")
     message = render("standup_reminder", **payload)
     answer_id = str(payload["answer_id"])
     message.blocks.append(actions(
         button("Answer", ANSWER, answer_id, "primary"),
         button("Skip today", SKIP, answer_id),
         block_id=f"standup-reminder:{answer_id}",
+    ))
+    return message
+
+
+def done_message(payload: dict[str, Any], block_id: str) -> Message:
+    """The prompt once the member answered, skipped or went away: what was done, and one button
+    to change it (the answer form, pre-filled with the earlier answer when there is one). The
+    choice buttons go, so a stale Skip can no longer be clicked after an answer."""
+    message = render("standup_done", **payload)
+    answered = payload["outcome"].get("status") == "answered"
+    message.blocks.append(actions(
+        button("Edit answer" if answered else "Answer after all", ANSWER, str(payload["answer_id"])),
+        block_id=block_id,
     ))
     return message
 

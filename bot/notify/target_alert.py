@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,8 +32,24 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def alert_item(alert_id: int, target: Target, run: Run, connection: str, crossing: Crossing) -> dict[str, Any]:
+ENDED = ("finished", "failed", "killed")
+BROKEN = ("failed", "killed")  # nothing to review: the results are not there
+
+
+@dataclass(frozen=True)
+class RunNow:
+    """The run as the poll that found the crossing shows it: it may have failed or diverged
+    since the crossing's step, which the alert must say (and then offer what still makes sense)."""
+
+    state: str
+    step: int | None = None
+    diverged: bool = False  # a non-finite loss in the newest values
+
+
+def alert_item(alert_id: int, target: Target, run: Run, connection: str, crossing: Crossing,
+               now: RunNow | None = None) -> dict[str, Any]:
     since_start = (crossing.at - run.started_at).total_seconds() if run.started_at else None
+    now = now or RunNow(run.state, run.step)
     return {
         "alert_id": alert_id,
         "target_id": target.id,
@@ -47,7 +64,22 @@ def alert_item(alert_id: int, target: Target, run: Run, connection: str, crossin
         "connection": connection,
         "run": {"id": run.id, "ref": run.ref, "name": run.name or run.ref, "url": run.url,
                 "experiment": run.experiment},
+        "now": asdict(now),
     }
+
+
+def went_wrong(item: dict[str, Any]) -> str | None:
+    """"failed", "killed" or "diverged" when the run went wrong after reaching the target."""
+    now = item.get("now") or {}
+    if now.get("state") in BROKEN:
+        return str(now["state"])
+    return "diverged" if now.get("diverged") else None
+
+
+def can_cross_again(item: dict[str, Any]) -> bool:
+    """A later alert can still come only from a run that is still training."""
+    now = item.get("now") or {}
+    return now.get("state", "running") not in ENDED and not now.get("diverged")
 
 
 def chart_payload(item: dict[str, Any], points: list[MetricPoint]) -> dict[str, Any]:
@@ -88,28 +120,48 @@ def alert_message(payload: dict[str, Any]) -> Message:
         if len(runs) > 1:
             text += ": " + ", ".join(escape(name) for name in runs)
     for item in alerts:
-        notes = [_note(n) for n in log if n.get("alert_id") == item["alert_id"]]
-        part = render(TEMPLATE, a=item, notes=notes)
+        notes = [_note(n) for n in _current(log, item["alert_id"])]
+        part = render(TEMPLATE, a=item, notes=notes, wrong=went_wrong(item))
         blocks += part.blocks
-        blocks.append(actions(*_buttons(item, notes), block_id=f"target_alert:{item['alert_id']}"))
+        buttons = _buttons(item, notes)
+        if buttons:  # an actions block needs at least one element
+            blocks.append(actions(*buttons, block_id=f"target_alert:{item['alert_id']}"))
         text = text or part.text
     return Message(text=text or "A run reached its target", blocks=blocks)
+
+
+REVIEW_STEPS = ("review", "review_dropped", "review_done")  # form opened, closed, submitted
+
+
+def _current(log: list[dict[str, Any]], alert_id: int) -> list[dict[str, Any]]:
+    """The log entries of one alert that are still true: of each person's review steps only
+    the last counts (a form closed unsubmitted takes "is scheduling" back; a submitted one
+    turns it into "review scheduled for <time>")."""
+    mine = [e for e in log if e.get("alert_id") == alert_id]
+    last_step = {e.get("user"): i for i, e in enumerate(mine) if e.get("action") in REVIEW_STEPS}
+    return [e for i, e in enumerate(mine)
+            if e.get("action") not in REVIEW_STEPS or (last_step.get(e.get("user")) == i and e["action"] != "review_dropped")]
 
 
 def _note(entry: dict[str, Any]) -> dict[str, Any]:
     user = str(entry.get("user") or "")
     # A mention only for a real-looking user id; anything else is text the template escapes.
     who = Markup(f"<@{user}>") if _USER_ID.fullmatch(user) else (user or "someone")
-    return {"action": entry.get("action"), "who": who, "until": entry.get("until")}
+    return {"action": entry.get("action"), "who": who, "until": entry.get("until"),
+            "review_at": entry.get("review_at")}
 
 
 def _buttons(item: dict[str, Any], notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Only the buttons that still mean something: no review of a run that failed or diverged
+    (the message says why), no snooze where no later alert can come (an ended run, a muted
+    target), nothing already done."""
     value = str(item["alert_id"])
     done = {n["action"] for n in notes}
-    elements = [
-        button("Schedule results review", REVIEW_BUTTON, value, style="primary"),
-        button("Snooze 1h", SNOOZE_BUTTON, value),
-    ]
+    elements = []
+    if went_wrong(item) is None and "review_done" not in done:
+        elements.append(button("Schedule results review", REVIEW_BUTTON, value, style="primary"))
+    if can_cross_again(item) and "mute" not in done:
+        elements.append(button("Snooze 1h", SNOOZE_BUTTON, value))
     if "mute" not in done:
         elements.append(button("Mute this target", MUTE_BUTTON, value, style="danger"))
     if "ack" not in done:

@@ -41,6 +41,7 @@ class SlackSender:
         self.fake = fake
         self.timeout = timeout
         self._seq = itertools.count(1)
+        self.last_response_url: str | None = None  # of the last slash command sent
 
     def post(self, body: str, content_type: str, headers: dict | None = None, *,
              timestamp: int | str | None = None, secret: str | None = None) -> requests.Response:
@@ -61,7 +62,11 @@ class SlackSender:
             "api_app_id": APP_ID, "is_enterprise_install": "false",
             "response_url": self._response_url(channel_id, user_id=user_id), "trigger_id": self._trigger_id(),
         }
-        return self.post(urlencode(form), "application/x-www-form-urlencoded", **sign)
+        self.last_response_url = form["response_url"]
+        resp = self.post(urlencode(form), "application/x-www-form-urlencoded", **sign)
+        if self.fake is not None and resp.status_code == 200 and resp.text.strip().startswith("{"):
+            self.fake.command_replied(form["response_url"], resp.json())
+        return resp
 
     def action(self, payload: dict, **sign: Any) -> requests.Response:
         """Any interaction payload (block_actions, view_submission, shortcut...), as `payload=<json>`."""
@@ -115,6 +120,22 @@ class SlackSender:
             "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "user": self._user(user_id),
             "enterprise": None, "is_enterprise_install": False, "trigger_id": self._trigger_id(),
             "view": view, "response_urls": [],
+        }
+        return self.action(payload, **sign)
+
+    def view_closed(self, callback_id: str, user_id: str = "U1", view: dict | None = None,
+                    **sign: Any) -> requests.Response:
+        """Close a modal without submitting it. Slack sends this only for a view opened with
+        notify_on_close (https://api.slack.com/reference/interaction-payloads/views#view_closed);
+        by default the last modal the fake opened with this callback_id, refused if it did not ask."""
+        opened = [m for m in (self.fake.modals() if self.fake else []) if m.get("callback_id") == callback_id]
+        view = view or (opened[-1] if opened else None)
+        if view is None or not view.get("notify_on_close"):
+            raise ValueError(f"Slack sends no view_closed for {callback_id!r}: not opened with notify_on_close")
+        payload = {
+            "type": "view_closed", "token": VERIFICATION_TOKEN, "api_app_id": APP_ID,
+            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "user": self._user(user_id),
+            "enterprise": None, "is_enterprise_install": False, "view": view, "is_cleared": False,
         }
         return self.action(payload, **sign)
 

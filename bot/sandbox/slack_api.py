@@ -198,6 +198,22 @@ class FakeSlack:
             result = self.changed.wait_for(predicate, timeout)
         return result
 
+    def command_replied(self, response_url: str, body: dict) -> None:
+        """The reply a slash command's ack carried: the message a later response with
+        replace_original replaces (https://api.slack.com/interactivity/handling#message_responses)."""
+        with self.lock:
+            url = self._response_urls.get(response_url.rsplit("/", 1)[-1])
+            if url is not None:
+                url["reply"] = copy.deepcopy(body)
+            self.changed.notify_all()
+
+    def command_reply(self, response_url: str) -> dict | None:
+        """What the user now sees as the reply to the command behind `response_url`: its ack,
+        or what replaced it."""
+        with self.lock:
+            url = self._response_urls.get(response_url.rsplit("/", 1)[-1])
+            return copy.deepcopy(url.get("reply")) if url else None
+
     def responses(self, response_url: str | None = None) -> list[dict]:
         """Bodies posted to response URLs, each with its "response_url" added."""
         with self.lock:
@@ -281,6 +297,8 @@ class FakeSlack:
                 return 404, {"ok": False, "error": "used_url"}
             url["uses"] += 1
             self._responses.append({**body, "response_url": f"{self.url}response/{rid}"})
+            if body.get("replace_original") and not url["message_ts"]:
+                url["reply"] = {k: v for k, v in body.items() if k != "replace_original"}
             self.changed.notify_all()
             if url["channel"]:
                 self._apply_response(url, body)

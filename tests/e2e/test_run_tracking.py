@@ -94,7 +94,7 @@ def test_finished_run_is_announced_once_with_final_metrics(connected, mlflow_log
 def test_experiment_watch_picks_up_new_runs_and_reports_failures(connected, mlflow_logger, experiment):
     bot = connected
     exp_name, exp_id = experiment
-    assert "0 run(s)" in bot.reply(f"track mlflow:experiment/{exp_name}")
+    assert "0 runs so far" in bot.reply(f"track mlflow:experiment/{exp_name}")
     run_id = start_run(mlflow_logger, exp_id, "late-run", T0 + timedelta(minutes=1))
     bot.clock.advance(minutes=2)
     bot.cycle()
@@ -111,7 +111,7 @@ def test_experiment_run_that_ends_between_polls_is_announced_once(connected, mlf
     # sees it already ended. The channel never saw it run, so its end must still be reported.
     bot = connected
     exp_name, exp_id = experiment
-    assert "0 run(s)" in bot.reply(f"track mlflow:experiment/{exp_name}")
+    assert "0 runs so far" in bot.reply(f"track mlflow:experiment/{exp_name}")
     bot.cycle()
     quick = start_run(mlflow_logger, exp_id, "quick-one", T0 + timedelta(seconds=10))
     crash = start_run(mlflow_logger, exp_id, "crash-one", T0 + timedelta(seconds=20))
@@ -131,7 +131,7 @@ def test_runs_present_when_an_experiment_is_tracked_are_not_announced(connected,
     exp_name, exp_id = experiment
     done = start_run(mlflow_logger, exp_id, "old-run", T0 - timedelta(minutes=3))
     mlflow_logger.end_run(done, "FINISHED", ms(T0 - timedelta(minutes=2)))
-    assert "1 run(s)" in bot.reply(f"track mlflow:experiment/{exp_name}")
+    assert "1 run so far" in bot.reply(f"track mlflow:experiment/{exp_name}")
     for _ in range(3):
         bot.clock.advance(minutes=1)
         bot.cycle()

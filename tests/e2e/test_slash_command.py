@@ -102,10 +102,11 @@ def test_slow_command_acks_in_time_and_answers_via_response_url(bot, monkeypatch
     bot.services.trackers = SlowTracker
     before = len(bot.fake.responses())
     resp = bot.command("connect mlflow http://127.0.0.1:9 as slow")
-    assert resp.status_code == 200 and resp.text == ""  # acked empty, in time
+    assert resp.status_code == 200 and "Checking http://127.0.0.1:9" in resp.json()["text"]  # in time
     release.set()
     assert bot.fake.wait_for(lambda: len(bot.fake.responses()) > before)
     assert "Connected *slow*" in bot.fake.responses()[-1]["text"]
+    assert bot.fake.responses()[-1]["replace_original"] is True
 
 
 def test_setting_up_in_a_private_channel_without_the_bot_warns(bot):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.handlers.review_form import REVIEW_MODAL
+from bot.handlers.review_form import REVIEW_MODAL, form_origin
 from bot.listeners.commands import on_ready
 from bot.listeners.dedupe import request_key
 from bot.listeners.home import on_home_opened
@@ -127,7 +127,8 @@ def test_review_button_opens_the_form_with_the_alerts_run(services, trainer, cal
     assert [name for name, _ in calls] == ["ack", "views_open"]
     opened = calls[1][1]
     assert opened["trigger_id"] == "13.42.abc" and opened["view"]["callback_id"] == REVIEW_MODAL
-    assert opened["view"]["private_metadata"] == CHANNEL and "trainer:r1" in str(opened["view"]["blocks"])
+    assert form_origin(opened["view"]["private_metadata"]) == (CHANNEL, alert_id)
+    assert "trainer:r1" in str(opened["view"]["blocks"])
 
 
 def test_ack_button_acknowledges_the_alert(services, trainer, calls):  # noqa: F811

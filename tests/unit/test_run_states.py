@@ -240,14 +240,18 @@ def test_a_restarted_run_that_finishes_again_is_told_twice():
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: terminal events carry no episode (since=None -> '-'), so the second finish of a "
-    "restarted run has the outbox key of the first (run:<id>:finished:-:<channel>) and is dropped",
-)
 def test_the_second_finish_of_a_restarted_run_is_a_new_message():
     finished, _, again = restart_and_finish_again()
     assert finished.events[0].episode != again.events[0].episode
+
+
+def test_one_finish_seen_by_two_replicas_is_one_message():
+    """Exactly-once: the episode comes from the tracker's data, not from the poller's clock."""
+    ended = NOW - timedelta(minutes=2)
+    snap = RunSnapshot(ref="5f2a9c", state=RunState.FINISHED, step=STEP + 10, ended_at=ended)
+    one = observe(stored("running"), snap, NOW, STALL_AFTER)
+    other = observe(stored("running"), snap, NOW + timedelta(seconds=7), STALL_AFTER)
+    assert one.events[0].episode == other.events[0].episode == ended.isoformat()
 
 
 @pytest.mark.parametrize(
@@ -266,16 +270,13 @@ def test_a_vanished_run_is_said_missing_once(before, messages):
     assert tuple(event.kind for event in vanished(RunState(before))) == messages
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: 'missing' carries no episode, so a run that vanishes, comes back and vanishes "
-    "again gets the first vanishing's outbox key (run:<id>:missing:-:<channel>) and is not told",
-)
 def test_a_run_that_vanishes_twice_is_told_twice():
-    first = vanished(RunState.RUNNING)
-    (back,) = polls(Known(RunState.UNKNOWN, STEP, None, NOW), (answer("running", step=STEP + 5), NOW))
-    second = vanished(back.state)
+    first = vanished(RunState.RUNNING, last_seen=NOW)
+    back_at = NOW + timedelta(hours=1)
+    (back,) = polls(Known(RunState.UNKNOWN, STEP, None, NOW), (answer("running", step=STEP + 5), back_at))
+    second = vanished(back.state, last_seen=back_at)
     assert first[0].episode != second[0].episode
+    assert vanished(RunState.RUNNING, last_seen=NOW)[0].episode == first[0].episode  # a replica agrees
 
 
 @pytest.mark.parametrize(
