@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltResponse
 from slack_bolt.listener.custom_listener import CustomListener
 from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
@@ -60,13 +61,21 @@ def build_app(services: Services) -> App:
             **common,
         )
     else:
-        app = App(client=web_client(settings, settings.slack_bot_token), **common)
+        # Bolt falls back to the SLACK_BOT_TOKEN environment variable when no `token` is given,
+        # and warns "`token` will be unused" when a `client` comes with one. So Bolt gets the
+        # token alone and builds its client, which then takes our API URL, timeout and retries.
+        app = App(token=settings.slack_bot_token, **common)
+        use_transport_of(app.client, web_client(settings, settings.slack_bot_token))
     register_all(app, services)
     register_fallbacks(app)
     for listener in app._listeners:  # noqa: SLF001 - Bolt offers no public hook around listeners
         if isinstance(listener, CustomListener):
             listener.ack_function = contained(listener.ack_function)
     return app
+
+
+def use_transport_of(client: WebClient, ours: WebClient) -> None:
+    client.base_url, client.timeout, client.retry_handlers = ours.base_url, ours.timeout, ours.retry_handlers
 
 
 def contained(fn: Callable[..., Any]) -> Callable[..., Any]:

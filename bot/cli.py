@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="readybot", description="Slack bot that ties ML meetings to run results")
+    parser.add_argument("--version", action="version", version=f"readybot {_installed_version()}")
     sub = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the bot over HTTP (Slack Events API) with the scheduler")
     serve.add_argument("--port", type=int, help="HTTP port (default READYBOT_PORT)")
@@ -54,11 +55,25 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run the simulated clock this many times faster than real time (default 1)")
     demo.set_defaults(func=cmd_demo)
     db = sub.add_parser("db", help="database schema")
-    db.add_argument("action", choices=["upgrade"], help="upgrade: apply migrations")
-    db.set_defaults(func=cmd_db)
+    # A sub-command of its own, so `readybot db upgrade --help` explains upgrade, not `db`.
+    db_sub = db.add_subparsers(title="actions", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply the database migrations, then exit",
+                                description="Apply the pending database migrations to READYBOT_DATABASE_URL "
+                                            "and exit. serve, socket and poll also run them on start.")
+    upgrade.set_defaults(func=cmd_db)
     poll = sub.add_parser("poll", help="run one poll cycle and deliver what it produced, then exit")
     poll.set_defaults(func=cmd_poll)
     return parser
+
+
+def _installed_version() -> str:
+    # The package metadata is the one place the version is written (pyproject.toml).
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("readybot")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def prepared_services(settings: Settings):  # noqa: ANN201

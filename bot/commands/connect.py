@@ -60,7 +60,10 @@ def _kind(token: Token) -> str:
 
 
 def _url(kind: str, head: list[Token]) -> str:
-    if kind == "push" and not head:
+    if kind == "push":
+        if head:
+            # Accepting it would suggest readybot reaches out to that address; it never does.
+            raise Fail("push takes no URL: your training code sends its runs to readybot")
         return ""  # training code pushes to us; there is nothing to reach
     url = _unwrap(single(head, "the URL", kind).text)
     if len(url) > _MAX_URL or any(c.isspace() for c in url) or has_control_chars(url):

@@ -3,7 +3,11 @@
 
 # Order matters: it is the order of the full help and of the grammar summary.
 USAGE: dict[str, str] = {
-    "connect": "/ready connect <kind> <url> [as <name>] [key=<secret>]",
+    "connect": (
+        "/ready connect <kind> <url> [as <name>] [key=<secret>]   kind: mlflow, wandb, comet, tensorboard\n"
+        "/ready connect push [as <name>]\n"
+        "/ready connect   (opens a form, so the key stays out of the channel)"
+    ),
     "track": "/ready track <conn>:<run-id> | <conn>:experiment/<name> [steps <n>]",
     "untrack": "/ready untrack <conn>:<ref>",
     "runs": "/ready runs",
@@ -13,7 +17,9 @@ USAGE: dict[str, str] = {
     ),
     "targets": "/ready targets",
     "review": (
-        '/ready review "<title>" at <when> runs <ref>[,<ref>...] [lead <duration>]\n/ready review cancel <id>'
+        '/ready review "<title>" at <when> runs <ref>[,<ref>...] [lead <duration>]\n'
+        "/ready review [runs <ref>,...]   (opens a form)\n"
+        "/ready review cancel <id>"
     ),
     "reviews": "/ready reviews",
     "standup": "/ready standup at <HH:MM> [on <days>] | /ready standup now | /ready standup off",
@@ -40,7 +46,8 @@ _SUMMARY = {
 _DETAILS = {
     "connect": (
         "`<url>` is the tracker's http(s) address; W&B and Comet also take `default` for their cloud. "
-        "TensorBoard takes an absolute log directory or a `file://` URL; push needs no URL. "
+        "TensorBoard takes an absolute log directory or a `file://` URL. Push takes no URL: your training "
+        "code sends its runs to readybot with the token the reply gives. "
         "`<name>` defaults to the kind. Run `/ready connect` alone to enter the key in a private form.",
         "/ready connect mlflow https://mlflow.example.com as prod",
     ),
@@ -61,7 +68,9 @@ _DETAILS = {
     "review": (
         "`<when>` is `YYYY-MM-DD HH:MM`, `today`/`tomorrow HH:MM` or a weekday like `fri 14:00` "
         "(2pm works too), in your Slack time zone. `lead` is how long before the review to check "
-        "that its runs will be done (e.g. `2h`, `1h30m`, `1d`). `/ready review` alone opens a form; "
+        "that its runs will be done (e.g. `2h`, `1h30m`, `1d`). A `<ref>` is a run, `<conn>:<run-id>`, or "
+        "an experiment, `<conn>:experiment/<name>`: the review waits on the experiment's runs that are "
+        "active when you schedule it (the reply names them). `/ready review` alone opens a form; "
         "`/ready review runs <ref>,...` opens it with those runs filled in.",
         '/ready review "Ablation results" at fri 14:00 runs prod:3f2a9c,prod:9c1d lead 2h',
     ),

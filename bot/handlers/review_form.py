@@ -58,7 +58,8 @@ def review_modal_view(channel_id: str, prefill_refs: list[str], calendar_sync: b
     blocks = [
         _text("title", "Title", "Ablation results"),
         _text("when", "When (your time zone)", "fri 14:00, tomorrow 10:30 or 2026-03-02 15:00"),
-        _text("runs", "Runs", "mlflow:3f2a9c, mlflow:9c1d", initial=", ".join(prefill_refs)),
+        _text("runs", "Runs or experiments", "mlflow:3f2a9c, mlflow:9c1d or mlflow:experiment/ablations",
+              initial=", ".join(prefill_refs)),
         _text("lead", "Check this long before", "2h", optional=True, initial="2h"),
         _policy(),
         _text("baseline", "Baseline run to compare with", "mlflow:1a2b", optional=True),

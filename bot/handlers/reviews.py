@@ -1,13 +1,17 @@
 """/ready review, /ready reviews, /ready review cancel, and the review form.
 
-A review names runs; those the channel does not track yet are tracked first (the same code as
-`/ready track`), so the poller watches them and their progress shows in `/ready runs`.
+A review names runs, or experiments standing for their runs active when it is scheduled; what
+the channel does not track yet is tracked first (the same code as `/ready track`), so the poller
+watches it and the runs' progress shows in `/ready runs`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
 
 from bot.commands import ReviewAdd, ReviewCancel, ReviewList, ReviewModal, RunRef, Track, Untrack, When
 from bot.commands.help import USAGE
@@ -25,7 +29,9 @@ from bot.notify.render import escape, render_text
 from bot.notify.review_messages import review_info
 from bot.store import reviews as rq
 from bot.store import runs as q
-from bot.store.models import Connection, Review, ReviewRun
+from bot.store.models import Connection, Review, ReviewRun, Run, Watch, WatchRun
+from integrations.base import RunState
+from integrations.registry import POLLED
 
 __all__ = ["add", "cancel", "list_reviews", "open_modal", "review_modal_view", "schedule"]
 
@@ -36,9 +42,12 @@ def add(ctx: Ctx, cmd: ReviewAdd) -> Reply:
 
 def schedule(ctx: Ctx, draft: Draft) -> Reply:
     at, zone, zone_known = meeting_time(ctx, draft.when)
-    refs = [*draft.runs, *([draft.baseline] if draft.baseline else [])]
-    located = [(ref, _connection(ctx, ref)) for ref in refs]
-    newly = _track_missing(ctx, located)
+    if draft.baseline and draft.baseline.experiment:
+        raise Problem("The baseline is one run to compare with: name it, not an experiment.", USAGE["review"],
+                      extra={"field": "baseline"})
+    wanted = _WaitingOn()
+    _locate_and_track(ctx, [*draft.runs, *([draft.baseline] if draft.baseline else [])], wanted)
+    located, newly = wanted.located, [str(ref) for ref in wanted.newly]
     lead = draft.lead or DEFAULT_LEAD
     now = ctx.now
     with ctx.store.tx() as s:
@@ -52,7 +61,7 @@ def schedule(ctx: Ctx, draft: Draft) -> Reply:
         )
         s.add(review)
         s.flush()
-        for run_id in dict.fromkeys(run_ids[: len(draft.runs)]):
+        for run_id in dict.fromkeys(run_ids[: len(located) - bool(draft.baseline)]):
             s.add(ReviewRun(review_id=review.id, run_id=run_id))
         rq.created(s, review, ctx.user_id, now)
         names = [run.name or run.ref for run, _ in rq.review_runs(s, review.id)]
@@ -66,6 +75,7 @@ def schedule(ctx: Ctx, draft: Draft) -> Reply:
             f"({zone.key}); the channel will see it.")
     if not zone_known:
         text += f"\n{UNKNOWN_ZONE}"
+    text += "".join(f"\n{note}" for note in wanted.notes)
     if newly:
         text += f"\nNow also tracking in this channel: {', '.join(f'`{escape(n)}`' for n in newly)}."
     text += f"\nCalendar feed of this channel's reviews: {feed_url(ctx, token)}"
@@ -86,29 +96,93 @@ def meeting_time(ctx: Ctx, when: When) -> tuple[datetime, ZoneInfo, bool]:
     return at.astimezone(UTC), zone, known
 
 
-def _connection(ctx: Ctx, ref: RunRef) -> Connection:
-    if ref.experiment:
-        raise Problem("A review is about runs: name each run, not an experiment.", USAGE["review"])
-    return tracking.resolve_connection(ctx, ref, USAGE["review"])
+@dataclass
+class _WaitingOn:
+    """What a review waits on, as it is worked out: the runs with their connections (an
+    experiment's active runs in its place), what this channel tracks now that it did not, and
+    a line per experiment saying which of its runs count."""
+
+    located: list[tuple[RunRef, Connection]] = field(default_factory=list)
+    newly: list[RunRef] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def _track_missing(ctx: Ctx, located: list[tuple[RunRef, Connection]]) -> list[str]:
-    """Track, in this channel, the named runs it does not track yet; their names."""
-    newly: list[RunRef] = []
+def _locate_and_track(ctx: Ctx, refs: list[RunRef], wanted: _WaitingOn) -> None:
+    """Track, in this channel, the named runs and experiments it does not track yet."""
     try:
-        for ref, conn in located:
-            with ctx.store.tx() as s:
-                run = q.get_run(s, conn.id, ref.ref)
-                watched = run is not None and (ctx.team_id, ctx.channel_id) in q.channels_of(s, run.id)
-            if not watched and RunRef(conn.name, ref.ref) not in newly:
-                tracking.track(ctx, Track(RunRef(conn.name, ref.ref)))
-                newly.append(RunRef(conn.name, ref.ref))
+        for ref in refs:
+            conn = tracking.resolve_connection(ctx, ref, USAGE["review"])
+            named = [ref.ref] if not ref.experiment else _experiment_runs(ctx, conn, ref.ref, wanted)
+            for run_ref in named:
+                _track_once(ctx, conn, RunRef(conn.name, run_ref), wanted)
+                wanted.located.append((RunRef(conn.name, run_ref), conn))
     except Problem:
         # All or nothing: a run the tracker does not know means no review, and no half of it.
-        for done in newly:
+        for done in wanted.newly:
             tracking.untrack(ctx, Untrack(done))
         raise
-    return [f"{r.conn}:{r.ref}" for r in newly]
+
+
+def _track_once(ctx: Ctx, conn: Connection, ref: RunRef, wanted: _WaitingOn) -> None:
+    if ref in wanted.newly:
+        return
+    with ctx.store.tx() as s:
+        if ref.experiment:
+            watched = _experiment_watch(s, ctx.channel_id, conn, ref.ref) is not None
+        else:
+            run = q.get_run(s, conn.id, ref.ref)
+            watched = run is not None and (ctx.team_id, ctx.channel_id) in q.channels_of(s, run.id)
+    if not watched:
+        tracking.track(ctx, Track(ref))
+        wanted.newly.append(ref)
+
+
+def _experiment_watch(s, channel_id: str, conn: Connection, name: str) -> Watch | None:  # noqa: ANN001
+    return s.scalar(select(Watch).where(Watch.channel_id == channel_id, Watch.connection_id == conn.id,
+                                        Watch.ref == name, Watch.is_experiment.is_(True)))
+
+
+def _experiment_runs(ctx: Ctx, conn: Connection, name: str, wanted: _WaitingOn) -> list[str]:
+    """The refs of the experiment's runs that have not ended yet: those the review waits on.
+
+    A polled tracker is asked through `/ready track` of the experiment, which the channel then
+    watches; pushed runs name their experiment themselves, so the ones already reported count."""
+    if conn.kind in POLLED:
+        _track_once(ctx, conn, RunRef(conn.name, name, True), wanted)
+    with ctx.store.tx() as s:
+        query = select(Run).where(Run.connection_id == conn.id).order_by(Run.id)
+        if conn.kind in POLLED:
+            watch = _experiment_watch(s, ctx.channel_id, conn, name)
+            query = query.join(WatchRun, WatchRun.run_id == Run.id).where(WatchRun.watch_id == watch.id)
+        else:
+            query = query.where(Run.experiment == name)
+        runs = [(run.ref, run.name or run.ref, RunState(run.state).is_terminal) for run in s.scalars(query)]
+    active = [(ref, shown) for ref, shown, ended in runs if not ended]
+    ended = len(runs) - len(active)
+    if not active:
+        raise Problem(f"Experiment `{escape(name)}` on {conn.name} has no active runs right now "
+                      f"({_none_active(conn, ended)}), so the review would wait on nothing. Name the runs "
+                      "to review instead, as `&lt;conn&gt;:&lt;run-id&gt;`.", USAGE["review"])
+    note = (f":hourglass: Waiting on the {_runs(len(active))} of experiment `{escape(name)}` active now: "
+            + ", ".join(f"`{escape(shown)}`" for _ref, shown in active) + ".")
+    if ended:
+        has, is_ = ("has", "is") if ended == 1 else ("have", "are")
+        note += (f" {_runs(ended)} of it {has} already ended and {is_} not part of the review; "
+                 "runs it starts from now on are not either.")
+    wanted.notes.append(note)
+    return [ref for ref, _shown in active]
+
+
+def _none_active(conn: Connection, ended: int) -> str:
+    if ended == 1:
+        return "its 1 run has ended"
+    if ended:
+        return f"{_runs(ended)} of it have ended"
+    return "it has no runs yet" if conn.kind in POLLED else "no runs of it have reported yet"
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
 
 
 def _announce(s, review: Review, runs: list[str], user: str, lead: timedelta, now: datetime) -> None:  # noqa: ANN001

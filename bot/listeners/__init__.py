@@ -14,7 +14,16 @@ from collections.abc import Callable
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 
-from bot.listeners import commands, dedupe, home, review_actions, standup_actions, target_actions, views
+from bot.listeners import (
+    commands,
+    dedupe,
+    home,
+    messages,
+    review_actions,
+    standup_actions,
+    target_actions,
+    views,
+)
 from bot.services import Services
 
 
@@ -38,3 +47,4 @@ def register_all(app: App, services: Services) -> None:
     target_actions.register(app)
     home.register(app)
     standup_actions.register(app)
+    messages.register(app)
