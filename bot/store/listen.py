@@ -38,6 +38,7 @@ class Listener:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"listen-{channel}", daemon=True)
         self.connected = threading.Event()  # set while LISTEN is in effect (tests wait on it)
+        self.backend_pid: int | None = None  # the server process of the listening session
 
     def start(self) -> Listener:
         self._thread.start()
@@ -64,6 +65,7 @@ class Listener:
     def _listen(self) -> None:
         with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            self.backend_pid = conn.info.backend_pid
             self.connected.set()
             self._heard()  # whatever was committed while nobody listened
             while not self._stop.is_set():
