@@ -51,6 +51,12 @@ PERMANENT = {
 }
 
 
+# chat.postMessage allows about one message per second per channel, with short bursts
+# (https://docs.slack.dev/reference/methods/chat.postMessage#rate_limiting).
+PACE = timedelta(seconds=1.05)
+PACED_FOR = timedelta(minutes=1)
+
+
 class Deferred(Exception):
     """The row cannot be sent yet (its parent message has no ts yet)."""
 
@@ -92,6 +98,10 @@ class Dispatcher:
         # Retry-After ends: after one 429 the other rows it covers wait too, instead of each
         # spending a request to be told the same.
         self._paused: dict[str | tuple[str, str], datetime] = {}
+        # (team, channel) -> until when posts there are spaced PACE apart: a channel that was told
+        # 429 gets one message a second for a while, rather than a 429 for every other try.
+        self._paced: dict[tuple[str, str], datetime] = {}
+        self.next_due: datetime | None = None  # the earliest retry this sender scheduled (DispatchLoop)
         self._lock = threading.Lock()  # the heartbeat thread shares the two below
         self._held: dict[int, tuple[int, datetime]] = {}  # row id -> (attempts claimed, claimed until)
         self._posted: list[dict] = []  # posted, to be marked sent with the next renewal or at the end
@@ -99,8 +109,11 @@ class Dispatcher:
     def run_once(self, limit: int = 50) -> int:
         """Deliver what is due; returns how many rows were sent."""
         now = self.clock()
+        self._forget_before(now)
+        paused = list(self._paused)
         with self.store.tx() as s:
-            rows = outbox.claim(s, now, limit)
+            rows = outbox.claim(s, now, limit, skip_teams=[k for k in paused if isinstance(k, str)],
+                                skip_channels=[k for k in paused if isinstance(k, tuple)])
         if not rows:
             return 0
         with self._lock:
@@ -167,6 +180,18 @@ class Dispatcher:
             if not any(p["row_id"] == row_id for p in self._posted):
                 self._held.pop(row_id, None)
 
+    def take_next_due(self) -> datetime | None:
+        """When this sender should look again by itself: the earliest row it put off, or the end
+        of the earliest 429 pause (rows of a paused channel are not even claimed meanwhile)."""
+        due, self.next_due = self.next_due, None
+        ends = [until for until in list(self._paused.values()) if due is None or until < due]
+        return min(ends, default=due)
+
+    def _forget_before(self, now: datetime) -> None:
+        for waits in (self._paused, self._paced):
+            for key in [k for k, until in waits.items() if until <= now]:
+                waits.pop(key, None)
+
     def _pause_of(self, row: Outbox) -> datetime | None:
         now = self.clock()
         for key in (row.team_id, (row.team_id, row.channel_id)):
@@ -202,6 +227,9 @@ class Dispatcher:
             return 0
         self._mark_sent(row, channel, ts, now)
         NOTIFICATIONS.labels("sent").inc()
+        key = (row.team_id, row.channel_id)
+        if key in self._paced and self._paced[key] > now:  # Slack said 429 here lately: space them
+            self._paused[key] = self.clock() + PACE
         return 1
 
     def _mark_sent(self, row: Outbox, channel: str, ts: str | None, now: datetime) -> None:
@@ -288,6 +316,8 @@ class Dispatcher:
             # one busy channel must not hold back the others. Other methods are limited per workspace.
             per_channel = row.op in ("post", "dm") and exc.response.api_url.endswith("chat.postMessage")
             self._paused[(row.team_id, row.channel_id) if per_channel else row.team_id] = until
+            if per_channel:
+                self._paced[(row.team_id, row.channel_id)] = now + PACED_FOR
             self._retry(row, until, "ratelimited", count=False)
         elif error in PERMANENT:
             log.warning("outbox row %s failed permanently: %s", row.id, error)
@@ -307,6 +337,7 @@ class Dispatcher:
             self._set(row, status="failed", error=error)
             return
         values = dict(status="pending", not_before=when, error=error, claimed_until=None)
+        self.next_due = min(when, self.next_due or when)
         if not count:
             values["attempts"] = max(0, row.attempts - 1)  # waiting is not a failed attempt
         self._set(row, **values)
@@ -353,7 +384,9 @@ class DispatchLoop:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait()
+            due = self.dispatcher.take_next_due()
+            # Woken by a commit, a NOTIFY or the tick, or when a row this sender put off is due.
+            self._wake.wait(None if due is None else max(0.0, (due - self.dispatcher.clock()).total_seconds()))
             if self._stop.is_set():
                 return
             self._wake.clear()  # before draining: a row committed meanwhile wakes us again

@@ -10,10 +10,11 @@ after-commit hook (this process) and, on PostgreSQL, sends NOTIFY on COMMIT (oth
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import and_, bindparam, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -74,8 +75,10 @@ def _wake_on_commit(session: Session, dialect: str) -> None:
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
 
-def claim(session: Session, now: datetime, limit: int = 50) -> list[Outbox]:
+def claim(session: Session, now: datetime, limit: int = 50, skip_teams: Iterable[str] = (),
+          skip_channels: Iterable[tuple[str, str]] = ()) -> list[Outbox]:
     """Claim due rows for delivery, in one statement. Each row is claimed by exactly one sender.
+    Rows of the teams and (team, channel)s a 429 paused are left for when the pause ends.
 
     PostgreSQL: FOR UPDATE SKIP LOCKED in the subquery lets replicas claim distinct rows. SQLite
     has no SKIP LOCKED; its writers are serialised by BEGIN IMMEDIATE, so no other sender can
@@ -85,6 +88,11 @@ def claim(session: Session, now: datetime, limit: int = 50) -> list[Outbox]:
         Outbox.not_before <= now,
         or_(Outbox.status == "pending", and_(Outbox.status == "sending", Outbox.claimed_until < now)),
     )
+    skip_teams, skip_channels = list(skip_teams), list(skip_channels)
+    if skip_teams:
+        due = and_(due, Outbox.team_id.not_in(skip_teams))
+    if skip_channels:
+        due = and_(due, tuple_(Outbox.team_id, Outbox.channel_id).not_in(skip_channels))
     ids = select(Outbox.id).where(due).order_by(Outbox.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         ids = ids.with_for_update(skip_locked=True)
