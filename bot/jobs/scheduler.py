@@ -11,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.jobs import calendar_sync, digests, lease, reviews, standups
 from bot.jobs.poll import poll_once
-from bot.notify.dispatch import Dispatcher
+from bot.notify.dispatch import Dispatcher, DispatchLoop
 from bot.services import Services
 from bot.store.dedupe import forget_old
 
@@ -32,13 +33,14 @@ class Job:
     lease: timedelta | None = None  # one replica at a time: it holds this lease while it runs
 
 
-def jobs(services: Services, dispatcher: Dispatcher) -> list[Job]:
+def jobs(services: Services, dispatcher: DispatchLoop) -> list[Job]:
     every = services.settings.poll_seconds
     # A short poll interval asks for a quick bot: the review, standup and digest checks
     # (cheap database reads) keep up with it, so a warning is not up to a minute late.
     listed = [
         Job("poll", lambda: poll_once(services), every, lease=timedelta(seconds=every * 3)),
-        Job("dispatch", dispatcher.drain, 2, grace=10),
+        # Delivery runs on its own thread, woken by each queued row; the tick is the safety net.
+        Job("dispatch", dispatcher.wake, 2, grace=10),
         Job("cleanup", lambda: forget_old(services), 3600),
         Job("reviews", lambda: reviews.check_reviews(services), min(reviews.EVERY_SECONDS, every)),
         Job("calendar-sync", lambda: calendar_sync.sync_calendar(services), reviews.EVERY_SECONDS),
@@ -52,7 +54,12 @@ def jobs(services: Services, dispatcher: Dispatcher) -> list[Job]:
 
 def build_scheduler(services: Services) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
-    dispatcher = Dispatcher(services.store, services.clients, services.clock)
+    dispatcher = DispatchLoop(Dispatcher(services.store, services.clients, services.clock))
+    # The delivery thread lives as long as the scheduler runs.
+    scheduler.add_listener(
+        lambda event: dispatcher.start() if event.code == EVENT_SCHEDULER_STARTED else dispatcher.stop(),
+        EVENT_SCHEDULER_STARTED | EVENT_SCHEDULER_SHUTDOWN,
+    )
     for job in jobs(services, dispatcher):
         scheduler.add_job(
             lambda job=job: run_job(services, job),

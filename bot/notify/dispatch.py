@@ -7,6 +7,7 @@ update that message in place or reply in its thread.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +22,7 @@ from bot.notify.recover import already_posted, already_uploaded, stamp
 from bot.notify.render import Message
 from bot.slackapi import SlackClients
 from bot.store.db import Store
+from bot.store.listen import Listener
 from bot.store.models import Outbox
 
 log = logging.getLogger(__name__)
@@ -49,46 +51,154 @@ PERMANENT = {
 }
 
 
+# chat.postMessage allows about one message per second per channel, with short bursts
+# (https://docs.slack.dev/reference/methods/chat.postMessage#rate_limiting).
+PACE = timedelta(seconds=1.05)
+PACED_FOR = timedelta(minutes=1)
+
+
 class Deferred(Exception):
     """The row cannot be sent yet (its parent message has no ts yet)."""
 
 
+class Heartbeat:
+    """Calls `beat` every `every` seconds on a thread of its own while a batch is being sent, so
+    a live sender keeps its claims however slow Slack is, and a dead one loses them quickly."""
+
+    def __init__(self, beat: Callable[[], None], every: float):
+        self._beat = beat
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self._beat()
+            except Exception:  # the database is away: the claims run out and the rows are retaken
+                log.exception("renewing outbox claims failed")
+
+
 class Dispatcher:
-    def __init__(self, store: Store, clients: SlackClients, clock: Callable[[], datetime] | None = None):
+    def __init__(self, store: Store, clients: SlackClients, clock: Callable[[], datetime] | None = None,
+                 renew_every: float = outbox.RENEW_SECONDS):
         self.store = store
         self.clients = clients
         self.clock = clock or (lambda: datetime.now(UTC))
-        # team -> when Slack's Retry-After ends: after one 429 the other rows of that workspace
-        # wait too, instead of each spending a request to be told the same.
-        self._paused: dict[str, datetime] = {}
+        self.renew_every = renew_every
+        # team, or (team, channel) for chat.postMessage's per-channel limit -> when Slack's
+        # Retry-After ends: after one 429 the other rows it covers wait too, instead of each
+        # spending a request to be told the same.
+        self._paused: dict[str | tuple[str, str], datetime] = {}
+        # (team, channel) -> until when posts there are spaced PACE apart: a channel that was told
+        # 429 gets one message a second for a while, rather than a 429 for every other try.
+        self._paced: dict[tuple[str, str], datetime] = {}
+        self.next_due: datetime | None = None  # the earliest retry this sender scheduled (DispatchLoop)
+        self._lock = threading.Lock()  # the heartbeat thread shares the two below
+        self._held: dict[int, tuple[int, datetime]] = {}  # row id -> (attempts claimed, claimed until)
+        self._posted: list[dict] = []  # posted, to be marked sent with the next renewal or at the end
 
-    def run_once(self, limit: int = 20) -> int:
+    def run_once(self, limit: int = 50) -> int:
         """Deliver what is due; returns how many rows were sent."""
         now = self.clock()
+        self._forget_before(now)
+        paused = list(self._paused)
         with self.store.tx() as s:
-            rows = outbox.claim(s, now, limit)
+            rows = outbox.claim(s, now, limit, skip_teams=[k for k in paused if isinstance(k, str)],
+                                skip_channels=[k for k in paused if isinstance(k, tuple)])
+        if not rows:
+            return 0
+        with self._lock:
+            until = now + timedelta(seconds=outbox.CLAIM_SECONDS)
+            self._held.update({row.id: (row.attempts, until) for row in rows})
         sent = 0
-        for row in rows:
-            paused = self._paused.get(row.team_id)
-            if paused is not None and paused > self.clock():
-                self._retry(row, paused, "ratelimited", count=False)
-                continue
-            if self._still_ours(row):
-                sent += self._deliver(row)
+        try:
+            with Heartbeat(self.renew, self.renew_every):
+                for row in rows:
+                    paused = self._pause_of(row)
+                    if paused is not None:
+                        self._retry(row, paused, "ratelimited", count=False)
+                    elif self._still_ours(row):
+                        sent += self._deliver(row)
+                    self._let_go(row.id)
+        finally:
+            self.renew()  # marks what was posted
+            with self._lock:
+                for row in rows:
+                    self._held.pop(row.id, None)
         return sent
 
+    def renew(self) -> None:
+        """One transaction: mark the rows posted since the last one sent, and extend the claims
+        of those still held. A row another sender took over is dropped from what is held."""
+        with self._lock:
+            posted, self._posted = self._posted, []
+            held = {row_id: attempts for row_id, (attempts, _until) in self._held.items()}
+        until = self.clock() + timedelta(seconds=outbox.CLAIM_SECONDS)
+        try:
+            with self.store.tx() as s:
+                outbox.mark_sent(s, posted)
+                kept = outbox.renew(s, held, until)
+        except BaseException:
+            with self._lock:
+                self._posted = posted + self._posted  # tried again next time
+            raise
+        with self._lock:
+            for row_id in held:
+                if row_id not in self._held:
+                    continue  # let go of meanwhile
+                if row_id in kept:
+                    self._held[row_id] = (held[row_id], until)
+                else:
+                    del self._held[row_id]
+
     def _still_ours(self, row: Outbox) -> bool:
-        """Renew the claim before sending. Rows wait their turn while earlier ones are sent, and
-        a slow Slack (each call may take its full timeout) can outlast the claim; by then another
-        sender may have claimed the row, and sending it here too would post it twice."""
-        with self.store.tx() as s:
-            result = s.execute(
-                update(Outbox)
-                .where(Outbox.id == row.id, Outbox.status == "sending", Outbox.attempts == row.attempts)
-                .values(claimed_until=self.clock() + timedelta(seconds=outbox.CLAIM_SECONDS))
-                .execution_options(synchronize_session=False)
-            )
-        return result.rowcount == 1
+        """Whether the claim still holds, renewed if it might run out during the send. Rows wait
+        their turn while earlier ones are sent, and a slow Slack can outlast a claim; by then
+        another sender may have claimed the row, and sending it here too would post it twice."""
+        with self._lock:
+            held = self._held.get(row.id)
+        if held is None:
+            return False
+        if held[1] - self.clock() > timedelta(seconds=outbox.CLAIM_SECONDS - self.renew_every):
+            return True  # renewed moments ago, and the heartbeat keeps renewing it
+        self.renew()
+        with self._lock:
+            return row.id in self._held
+
+    def _let_go(self, row_id: int) -> None:
+        """A row done with (posted and waiting to be marked, retried or failed) is not renewed."""
+        with self._lock:
+            if not any(p["row_id"] == row_id for p in self._posted):
+                self._held.pop(row_id, None)
+
+    def take_next_due(self) -> datetime | None:
+        """When this sender should look again by itself: the earliest row it put off, or the end
+        of the earliest 429 pause (rows of a paused channel are not even claimed meanwhile)."""
+        due, self.next_due = self.next_due, None
+        ends = [until for until in list(self._paused.values()) if due is None or until < due]
+        return min(ends, default=due)
+
+    def _forget_before(self, now: datetime) -> None:
+        for waits in (self._paused, self._paced):
+            for key in [k for k, until in waits.items() if until <= now]:
+                waits.pop(key, None)
+
+    def _pause_of(self, row: Outbox) -> datetime | None:
+        now = self.clock()
+        for key in (row.team_id, (row.team_id, row.channel_id)):
+            until = self._paused.get(key)
+            if until is not None and until > now:
+                return until
+        return None
 
     def drain(self, rounds: int = 50) -> int:
         total = 0
@@ -117,15 +227,16 @@ class Dispatcher:
             return 0
         self._mark_sent(row, channel, ts, now)
         NOTIFICATIONS.labels("sent").inc()
+        key = (row.team_id, row.channel_id)
+        if key in self._paced and self._paced[key] > now:  # Slack said 429 here lately: space them
+            self._paused[key] = self.clock() + PACE
         return 1
 
     def _mark_sent(self, row: Outbox, channel: str, ts: str | None, now: datetime) -> None:
-        with self.store.tx() as s:
-            s.execute(
-                update(Outbox)
-                .where(Outbox.id == row.id)
-                .values(status="sent", ts=ts, posted_channel=channel, sent_at=now, error=None)
-            )
+        """Noted, and written with the next renewal (one transaction for many rows): should this
+        process die first, the row is retaken and recover.py finds the message already posted."""
+        with self._lock:
+            self._posted.append({"row_id": row.id, "key": row.dedupe_key, "ts": ts, "channel": channel, "at": now})
 
     def _send(self, row: Outbox) -> tuple[str, str | None]:
         # No retries inside the client: a 429 is rescheduled through the outbox, and a retried
@@ -161,6 +272,10 @@ class Dispatcher:
     def _parent(self, row: Outbox) -> Outbox | None:
         if not row.parent_key:
             return None
+        with self._lock:
+            waiting = any(p["key"] == row.parent_key for p in self._posted)
+        if waiting:
+            self.renew()  # the parent was posted in this batch: mark it, so its ts is read below
         with self.store.tx() as s:
             parent = outbox.find(s, row.parent_key)
         if parent is None or parent.status == "failed":
@@ -197,7 +312,12 @@ class Dispatcher:
         error = str(exc.response.get("error", "unknown_error"))
         if exc.response.status_code == 429 or error == "ratelimited":
             until = now + timedelta(seconds=_retry_after(exc.response.headers))
-            self._paused[row.team_id] = until
+            # chat.postMessage is limited per channel (https://docs.slack.dev/reference/methods/chat.postMessage#rate_limiting):
+            # one busy channel must not hold back the others. Other methods are limited per workspace.
+            per_channel = row.op in ("post", "dm") and exc.response.api_url.endswith("chat.postMessage")
+            self._paused[(row.team_id, row.channel_id) if per_channel else row.team_id] = until
+            if per_channel:
+                self._paced[(row.team_id, row.channel_id)] = now + PACED_FOR
             self._retry(row, until, "ratelimited", count=False)
         elif error in PERMANENT:
             log.warning("outbox row %s failed permanently: %s", row.id, error)
@@ -217,6 +337,7 @@ class Dispatcher:
             self._set(row, status="failed", error=error)
             return
         values = dict(status="pending", not_before=when, error=error, claimed_until=None)
+        self.next_due = min(when, self.next_due or when)
         if not count:
             values["attempts"] = max(0, row.attempts - 1)  # waiting is not a failed attempt
         self._set(row, **values)
@@ -224,6 +345,55 @@ class Dispatcher:
     def _set(self, row: Outbox, **values) -> None:  # noqa: ANN003
         with self.store.tx() as s:
             s.execute(update(Outbox).where(Outbox.id == row.id).values(**values))
+
+
+class DispatchLoop:
+    """Delivers as soon as a notification is queued. Woken by the commit that queued it in this
+    process (Store.on_commit), by PostgreSQL NOTIFY for rows other replicas queued, and by the
+    scheduler's tick (`wake` every two seconds), the safety net should either be missed."""
+
+    def __init__(self, dispatcher: Dispatcher):
+        self.dispatcher = dispatcher
+        self.store = dispatcher.store
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.listener: Listener | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> DispatchLoop:
+        self._stop.clear()
+        self.store.on_commit(outbox.TOPIC, self.wake)
+        if self.store.is_postgres:
+            self.listener = Listener(self.store.engine.url, outbox.CHANNEL, self.wake).start()
+        self._thread = threading.Thread(target=self._run, name="dispatch", daemon=True)
+        self._thread.start()
+        self.wake()  # rows queued before this process started
+        return self
+
+    def stop(self, wait: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self.store.off_commit(outbox.TOPIC, self.wake)
+        if self.listener is not None:
+            self.listener.stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(wait)
+
+    def _run(self) -> None:
+        while True:
+            due = self.dispatcher.take_next_due()
+            # Woken by a commit, a NOTIFY or the tick, or when a row this sender put off is due.
+            self._wake.wait(None if due is None else max(0.0, (due - self.dispatcher.clock()).total_seconds()))
+            if self._stop.is_set():
+                return
+            self._wake.clear()  # before draining: a row committed meanwhile wakes us again
+            try:
+                self.dispatcher.drain()
+            except Exception:  # the database is away: the next wake (or tick) tries again
+                log.exception("dispatch failed")
 
 
 def _retry_after(headers: dict) -> float:

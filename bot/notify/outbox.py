@@ -3,20 +3,30 @@ state change that causes them, each with a dedupe key naming the logical notific
 
 Writing the same key twice is a no-op, enforced by the unique index (INSERT ... ON
 CONFLICT DO NOTHING), so restarts, Slack retries and repeated polls cannot duplicate.
+
+A committed row wakes the dispatcher at once: the transaction notes the topic for the Store's
+after-commit hook (this process) and, on PostgreSQL, sends NOTIFY on COMMIT (other replicas).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.store.db import note_commit
 from bot.store.models import Outbox
 
-CLAIM_SECONDS = 120  # a sender that dies mid-delivery gives its rows back after this
+# A claim is short and renewed while its sender works (dispatch.Heartbeat, every RENEW_SECONDS
+# and before each row), so the rows of a sender that died are taken over within CLAIM_SECONDS.
+CLAIM_SECONDS = 15
+RENEW_SECONDS = 5
+TOPIC = "outbox"  # the after-commit topic and the PostgreSQL NOTIFY channel of queued rows
+CHANNEL = "readybot_outbox"
 
 
 def enqueue(
@@ -51,40 +61,82 @@ def enqueue(
         insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Outbox.id)
     )
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT that returns rows.
-    return session.execute(stmt).first() is not None
+    added = session.execute(stmt).first() is not None
+    if added:
+        _wake_on_commit(session, dialect)
+    return added
 
 
-def claim(session: Session, now: datetime, limit: int = 20) -> list[Outbox]:
-    """Claim due rows for delivery. Each row is claimed by exactly one sender.
+def _wake_on_commit(session: Session, dialect: str) -> None:
+    if not note_commit(session, TOPIC):
+        return  # this transaction already asked once
+    if dialect == "postgresql":
+        # Delivered to every listening replica when (and only if) this transaction commits.
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
-    PostgreSQL: FOR UPDATE SKIP LOCKED lets replicas claim distinct rows. SQLite has no
-    SKIP LOCKED; its writers are serialised by BEGIN IMMEDIATE, so a compare-and-set
-    UPDATE with a rowcount check does the same job.
+
+def claim(session: Session, now: datetime, limit: int = 50, skip_teams: Iterable[str] = (),
+          skip_channels: Iterable[tuple[str, str]] = ()) -> list[Outbox]:
+    """Claim due rows for delivery, in one statement. Each row is claimed by exactly one sender.
+    Rows of the teams and (team, channel)s a 429 paused are left for when the pause ends.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED in the subquery lets replicas claim distinct rows. SQLite
+    has no SKIP LOCKED; its writers are serialised by BEGIN IMMEDIATE, so no other sender can
+    change the rows between the subquery and the UPDATE.
     """
     due = and_(
         Outbox.not_before <= now,
         or_(Outbox.status == "pending", and_(Outbox.status == "sending", Outbox.claimed_until < now)),
     )
-    query = select(Outbox).where(due).order_by(Outbox.id).limit(limit)
+    skip_teams, skip_channels = list(skip_teams), list(skip_channels)
+    if skip_teams:
+        due = and_(due, Outbox.team_id.not_in(skip_teams))
+    if skip_channels:
+        due = and_(due, tuple_(Outbox.team_id, Outbox.channel_id).not_in(skip_channels))
+    ids = select(Outbox.id).where(due).order_by(Outbox.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list(session.scalars(query))
-    claimed = []
-    for row in rows:
-        result = session.execute(
-            update(Outbox)
-            .where(Outbox.id == row.id, Outbox.status == row.status, Outbox.attempts == row.attempts)
-            .values(
-                status="sending",
-                attempts=row.attempts + 1,
-                claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:
-            session.refresh(row)
-            claimed.append(row)
-    return claimed
+        ids = ids.with_for_update(skip_locked=True)
+    stmt = (
+        update(Outbox)
+        .where(Outbox.id.in_(ids), due)
+        .values(status="sending", attempts=Outbox.attempts + 1,
+                claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+        .returning(Outbox)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(session.scalars(stmt), key=lambda row: row.id)
+
+
+def renew(session: Session, held: dict[int, int], until: datetime) -> set[int]:
+    """Extend the claims of the rows a sender holds (id -> the attempt it claimed); returns the
+    ids still its own. A row another sender has claimed since has a higher attempt count."""
+    if not held:
+        return set()
+    mine = or_(*(and_(Outbox.id == row_id, Outbox.attempts == attempts) for row_id, attempts in held.items()))
+    stmt = (
+        update(Outbox)
+        .where(Outbox.status == "sending", mine)
+        .values(claimed_until=until)
+        .returning(Outbox.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(session.scalars(stmt))
+
+
+def mark_sent(session: Session, sent: list[dict[str, Any]]) -> None:
+    """Mark posted rows sent, in one statement: dicts of row_id, ts, channel and at."""
+    if not sent:
+        return
+    table = Outbox.__table__
+    stmt = (
+        table.update()
+        .where(table.c.id == bindparam("row_id"))
+        .values(status="sent", ts=bindparam("ts_"), posted_channel=bindparam("channel"),
+                sent_at=bindparam("at"), error=None)
+    )
+    session.connection().execute(
+        stmt, [{"row_id": r["row_id"], "ts_": r["ts"], "channel": r["channel"], "at": r["at"]} for r in sent]
+    )
 
 
 def find(session: Session, key: str) -> Outbox | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import email.policy
 import json
+import math
 import threading
 import time
 import uuid
@@ -71,6 +72,8 @@ class FakeSlack:
         self._failures: dict[str, _Failure] = {}
         self._response_urls: dict[str, dict] = {}
         self._responses: list[dict] = []
+        self._post_limit: tuple[float, float] | None = None  # (per second, burst), see limit_posts
+        self._post_buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -142,6 +145,29 @@ class FakeSlack:
             retry_after = 1
         with self.lock:
             self._failures[method] = _Failure(error, status, retry_after, count)
+
+    def limit_posts(self, per_second: float = 1.0, burst: float = 1.0) -> None:
+        """Enforce chat.postMessage's limit per channel, "about 1 message per second per channel,
+        short bursts allowed" (https://docs.slack.dev/reference/methods/chat.postMessage#rate_limiting):
+        a token bucket per channel; over it, HTTP 429 with a whole-second Retry-After, as Slack answers
+        (https://docs.slack.dev/apis/web-api/rate-limits). The refused call is recorded, and posts nothing."""
+        with self.lock:
+            self._post_limit = (per_second, burst)
+            self._post_buckets.clear()
+
+    def _over_post_limit(self, channel: str) -> int | None:
+        """Seconds to wait when a post to `channel` now is over the limit, else None (and counted)."""
+        if self._post_limit is None:
+            return None
+        rate, burst = self._post_limit
+        now = time.monotonic()
+        tokens, at = self._post_buckets.get(channel, (burst, now))
+        tokens = min(burst, tokens + (now - at) * rate)
+        if tokens < 1:
+            self._post_buckets[channel] = (tokens, now)
+            return max(1, math.ceil((1 - tokens) / rate))
+        self._post_buckets[channel] = (tokens - 1, now)
+        return None
 
     def messages(self, channel: str) -> list[dict]:
         """Messages in a channel (or a user's DM), oldest first, as they are now after updates."""
@@ -246,6 +272,10 @@ class FakeSlack:
                 return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
             if token not in self.tokens:
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
+            if method == "chat.postMessage":
+                wait = self._over_post_limit(str(params.get("channel")))
+                if wait is not None:
+                    return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
             try:
                 return 200, {"ok": True, **METHODS[method](self.world, params)}, {}
             except SlackError as exc:

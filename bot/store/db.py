@@ -5,16 +5,35 @@ thread pool and the scheduler: WAL, busy_timeout, foreign keys, and write
 transactions that start with BEGIN IMMEDIATE so a read never has to upgrade to a
 write lock mid-transaction (plain BEGIN fails with "database is locked" under
 contention; https://www.sqlite.org/lang_transaction.html).
+
+A transaction can note a topic (`note_commit`, e.g. "a notification was queued"); once it has
+committed, the callbacks registered for that topic run (`Store.on_commit`), so whoever waits for
+such rows (the dispatcher) learns of them at once rather than at its next tick.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+_TOPICS = "readybot_commit_topics"  # key in Session.info
+
+
+def note_commit(session: Session, topic: str) -> bool:
+    """Have `topic`'s callbacks run after this transaction commits (never if it rolls back).
+    False if the transaction had already noted it."""
+    topics = session.info.setdefault(_TOPICS, set())
+    if topic in topics:
+        return False
+    topics.add(topic)
+    return True
 
 
 def make_engine(url: str) -> Engine:
@@ -54,6 +73,10 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._callbacks: dict[str, list[Callable[[], None]]] = {}
+        self._lock = threading.Lock()
+        event.listen(self._sessions, "after_commit", self._committed)
+        event.listen(self._sessions, "after_rollback", lambda session: session.info.pop(_TOPICS, None))
 
     @property
     def is_postgres(self) -> bool:
@@ -64,6 +87,25 @@ class Store:
         """One transaction: committed on success, rolled back on any error."""
         with self._sessions() as session, session.begin():
             yield session
+
+    def on_commit(self, topic: str, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._callbacks.setdefault(topic, []).append(callback)
+
+    def off_commit(self, topic: str, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if callback in self._callbacks.get(topic, []):
+                self._callbacks[topic].remove(callback)
+
+    def _committed(self, session: Session) -> None:
+        for topic in session.info.pop(_TOPICS, ()):
+            with self._lock:
+                callbacks = list(self._callbacks.get(topic, ()))
+            for callback in callbacks:
+                try:
+                    callback()
+                except Exception:  # a waiter's failure must not turn a commit into an error
+                    log.exception("after-commit callback for %s failed", topic)
 
     def dispose(self) -> None:
         self.engine.dispose()
