@@ -26,8 +26,8 @@ def _save(ctx: Ctx, kind: str, cadence: Cadence) -> tuple[Schedule, str, str]:
     tz = zone.key
     with ctx.store.tx() as s:
         if kind == "standup":
-            q.drop_unstarted_rounds(s, ctx.channel_id)  # re-planned at the new time by the job
-        schedule = q.schedule_of(s, ctx.channel_id, kind)
+            q.drop_unstarted_rounds(s, ctx.team_id, ctx.channel_id)  # re-planned at the new time by the job
+        schedule = q.schedule_of(s, ctx.team_id, ctx.channel_id, kind)
         if schedule is None:
             schedule = Schedule(team_id=ctx.team_id, channel_id=ctx.channel_id, kind=kind, questions={})
             s.add(schedule)
@@ -81,7 +81,7 @@ def standup_now(ctx: Ctx, _cmd: StandupNow) -> Reply:
 def _running(ctx: Ctx) -> Reply | None:
     """A second `standup now` while one is open would ask everybody again: say so instead."""
     with ctx.store.tx() as s:
-        rnd = q.running_round(s, ctx.channel_id, ctx.now)
+        rnd = q.running_round(s, ctx.team_id, ctx.channel_id, ctx.now)
         if rnd is None:
             return None
         closes = rnd.closes_at
@@ -116,10 +116,10 @@ def digest_off(ctx: Ctx, _cmd: DigestOff) -> Reply:
 
 def _off(ctx: Ctx, kind: str) -> Reply:
     with ctx.store.tx() as s:
-        schedule = q.schedule_of(s, ctx.channel_id, kind)
+        schedule = q.schedule_of(s, ctx.team_id, ctx.channel_id, kind)
         if schedule is None or not schedule.enabled:
             return Reply(f"There is no {kind} scheduled in this channel.")
         schedule.enabled = False
         if kind == "standup":
-            q.drop_unstarted_rounds(s, ctx.channel_id)
+            q.drop_unstarted_rounds(s, ctx.team_id, ctx.channel_id)
     return Reply(f":zzz: The {kind} of this channel is off. `/ready {kind} at &lt;HH:MM&gt;` turns it back on.")

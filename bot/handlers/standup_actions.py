@@ -45,8 +45,9 @@ def answer_modal(services: Services, answer_id: str, user_id: str) -> dict[str, 
 
 def _run_updates(s: Session, rnd: StandupRound, answer: StandupAnswer, now: dt.datetime) -> str:
     """The member's runs that changed since their last standup; the channel's when none is theirs."""
-    since = q.previous_prompt(s, rnd.channel_id, answer.user_id, answer.prompt_at) or answer.prompt_at - FIRST_SINCE
-    runs = facts.channel_run_facts(s, rnd.channel_id)
+    since = (q.previous_prompt(s, rnd.team_id, rnd.channel_id, answer.user_id, answer.prompt_at)
+             or answer.prompt_at - FIRST_SINCE)
+    runs = facts.channel_run_facts(s, rnd.team_id, rnd.channel_id)
     mine = runs_of(runs, answer.owner_keys or [])
     scope = mine or runs
     lines = run_changes(scope, facts.alerts_since(s, [r.id for r in scope], since), since, now, answer.tz)
@@ -107,22 +108,22 @@ def go_away(services: Services, answer_id: str, user_id: str, team_id: str, unti
     back = dt.datetime.combine(last + timedelta(days=1), dt.time(0, 0), tzinfo=zone(tz)).astimezone(dt.UTC)
     set_away(services.store, team_id, user_id, back, now)
     with services.store.tx() as s:
-        for pending in q.pending_of_user(s, user_id, now):
+        for pending in q.pending_of_user(s, team_id, user_id, now):
             q.set_status(s, pending.id, "away")
     return f":palm_tree: You are away until {last:%a %d %b}; no standup prompts until then."
 
 
-def questions_modal(services: Services, channel_id: str) -> dict[str, Any]:
+def questions_modal(services: Services, team_id: str, channel_id: str) -> dict[str, Any]:
     with services.store.tx() as s:
-        schedule = q.schedule_of(s, channel_id, "standup")
+        schedule = q.schedule_of(s, team_id, channel_id, "standup")
         questions = questions_of(schedule.questions if schedule else None)
     return questions_view(channel_id, questions)
 
 
-def save_questions(services: Services, channel_id: str, text: str) -> list[str]:
+def save_questions(services: Services, team_id: str, channel_id: str, text: str) -> list[str]:
     questions = questions_of({"questions": text.splitlines()})
     with services.store.tx() as s:
-        schedule = q.schedule_of(s, channel_id, "standup")
+        schedule = q.schedule_of(s, team_id, channel_id, "standup")
         if schedule is None:
             raise Problem("Set a standup first with `/ready standup at &lt;HH:MM&gt;`.")
         # A new dict: JSON columns only notice reassignment, not in-place edits.

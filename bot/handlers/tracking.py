@@ -45,6 +45,7 @@ def track(ctx: Ctx, cmd: Track) -> Reply:
     with ctx.store.tx() as s:
         watch = s.scalar(
             select(Watch).where(
+                Watch.team_id == ctx.team_id,
                 Watch.channel_id == ctx.channel_id,
                 Watch.connection_id == conn.id,
                 Watch.ref == ref,
@@ -106,6 +107,7 @@ def untrack(ctx: Ctx, cmd: Untrack) -> Reply:
     with ctx.store.tx() as s:
         watch = s.scalar(
             select(Watch).where(
+                Watch.team_id == ctx.team_id,
                 Watch.channel_id == ctx.channel_id,
                 Watch.connection_id == conn.id,
                 Watch.ref == cmd.target.ref,
@@ -113,20 +115,20 @@ def untrack(ctx: Ctx, cmd: Untrack) -> Reply:
             )
         )
         if watch is None:
-            raise Problem(_not_tracked(s, ctx.channel_id, conn, cmd.target), USAGE["untrack"])
+            raise Problem(_not_tracked(s, ctx, conn, cmd.target), USAGE["untrack"])
         s.execute(delete(WatchRun).where(WatchRun.watch_id == watch.id))
         s.delete(watch)
     return Reply(f":see_no_evil: Stopped tracking `{escape(str(cmd.target))}` in this channel.")
 
 
-def _not_tracked(s, channel_id: str, conn: Connection, target: RunRef) -> str:  # noqa: ANN001
+def _not_tracked(s, ctx: Ctx, conn: Connection, target: RunRef) -> str:  # noqa: ANN001
     """Why there is nothing to untrack; a run that comes with an experiment watch says which."""
     through = s.scalars(
         select(Watch.ref)
         .join(WatchRun, WatchRun.watch_id == Watch.id)
         .join(Run, Run.id == WatchRun.run_id)
-        .where(Watch.channel_id == channel_id, Watch.is_experiment.is_(True), Run.connection_id == conn.id,
-               Run.ref == target.ref)
+        .where(Watch.team_id == ctx.team_id, Watch.channel_id == ctx.channel_id, Watch.is_experiment.is_(True),
+               Run.connection_id == conn.id, Run.ref == target.ref)
     ).first()
     if through and not target.experiment:
         experiment = RunRef(conn.name, through, True)
@@ -138,7 +140,7 @@ def _not_tracked(s, channel_id: str, conn: Connection, target: RunRef) -> str:  
 def runs(ctx: Ctx, _cmd: Runs) -> Reply:
     now = ctx.now
     with ctx.store.tx() as s:
-        rows = q.channel_runs(s, ctx.channel_id)
+        rows = q.channel_runs(s, ctx.team_id, ctx.channel_id)
         lines = [_run_line(run, conn, now) for run, conn in rows[:MAX_LISTED]]
     if not rows:
         return Reply("No runs are tracked in this channel yet. Try `/ready track &lt;conn&gt;:&lt;run-id&gt;`.")

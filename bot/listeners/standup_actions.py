@@ -57,7 +57,7 @@ def on_away(ack: Callable, body: dict[str, Any], action: dict[str, Any], client:
 def on_edit_questions(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any,
                       services: Services) -> None:
     ack()
-    open_modal(lambda: act.questions_modal(services, action_value(action)), body, client)
+    open_modal(lambda: act.questions_modal(services, _team(body), action_value(action)), body, client)
 
 
 def on_skip(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any, services: Services) -> None:
@@ -102,7 +102,7 @@ def on_questions_submitted(ack: Callable, body: dict[str, Any], view: dict[str, 
                            services: Services) -> None:
     text = ((view.get("state") or {}).get("values") or {}).get(QUESTIONS_BLOCK, {}).get(TEXT_VALUE, {})
     try:
-        questions = act.save_questions(services, view_metadata(view), str(text.get("value") or ""))
+        questions = act.save_questions(services, _team(body), view_metadata(view), str(text.get("value") or ""))
     except Problem as problem:
         ack(response_action="errors", errors={QUESTIONS_BLOCK: problem.message[:150]})
         return
@@ -121,6 +121,10 @@ def open_modal(build: Callable[[], dict[str, Any]], body: dict[str, Any], client
 
 def _user(body: dict[str, Any]) -> str:
     return body_ids(body).user or ""
+
+
+def _team(body: dict[str, Any]) -> str:
+    return body_ids(body).team or ""
 
 
 def _tell(client: Any, body: dict[str, Any], text: str) -> None:
