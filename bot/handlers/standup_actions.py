@@ -22,19 +22,23 @@ from bot.store.models import StandupAnswer, StandupRound
 from bot.store.profiles import set_away
 
 FIRST_SINCE = timedelta(days=1)  # a member's first standup looks back one day
+NO_STANDUP = "Set a standup first with `/ready standup at &lt;HH:MM&gt;`."
 
 
-def _load(s: Session, answer_id: str | int, user_id: str) -> tuple[StandupAnswer, StandupRound]:
+def _load(s: Session, answer_id: str | int, user_id: str, team_id: str) -> tuple[StandupAnswer, StandupRound]:
+    """The clicker's own answer row. A user id is only someone within their team: the same id in
+    a payload from another team is another person (issue 12)."""
     answer = s.get(StandupAnswer, int(answer_id)) if str(answer_id).isdigit() else None
-    if answer is None or answer.user_id != user_id:
+    rnd = s.get(StandupRound, answer.round_id) if answer is not None else None
+    if answer is None or rnd is None or (rnd.team_id, answer.user_id) != (team_id, user_id):
         raise Problem("This standup prompt is not yours, or it no longer exists.")
-    return answer, s.get(StandupRound, answer.round_id)
+    return answer, rnd
 
 
-def answer_modal(services: Services, answer_id: str, user_id: str) -> dict[str, Any]:
+def answer_modal(services: Services, answer_id: str, user_id: str, team_id: str) -> dict[str, Any]:
     now = services.clock()
     with services.store.tx() as s:
-        answer, rnd = _load(s, answer_id, user_id)
+        answer, rnd = _load(s, answer_id, user_id, team_id)
         questions = list(rnd.questions or questions_of(None))
         previous = list((answer.answers or {}).get("answers") or [])
         if not previous:
@@ -56,11 +60,11 @@ def _run_updates(s: Session, rnd: StandupRound, answer: StandupAnswer, now: dt.d
     return prefill(lines, "" if mine else "Run updates in the channel:")
 
 
-def submit_answer(services: Services, answer_id: str, user_id: str, texts: list[str]) -> None:
+def submit_answer(services: Services, answer_id: str, user_id: str, team_id: str, texts: list[str]) -> None:
     """Store the answer and thread it under the standup message; a second submission edits it."""
     now = services.clock()
     with services.store.tx() as s:
-        answer, rnd = _load(s, answer_id, user_id)
+        answer, rnd = _load(s, answer_id, user_id, team_id)
         rev = int((answer.answers or {}).get("rev") or 0) + 1
         answer.answers = {"answers": texts, "rev": rev}
         answer.submitted_at, answer.status = now, "answered"
@@ -75,9 +79,9 @@ def submit_answer(services: Services, answer_id: str, user_id: str, texts: list[
                            op="update", template="standup_answer", payload=payload, now=now, parent_key=first_key)
 
 
-def skip(services: Services, answer_id: str, user_id: str) -> str:
+def skip(services: Services, answer_id: str, user_id: str, team_id: str) -> str:
     with services.store.tx() as s:
-        answer, rnd = _load(s, answer_id, user_id)
+        answer, rnd = _load(s, answer_id, user_id, team_id)
         if q.set_status(s, answer.id, "skipped"):
             return f":fast_forward: Skipped the <#{rnd.channel_id}> standup for {q.day_label(rnd.period, rnd.opens_at)}."
         return {
@@ -86,9 +90,9 @@ def skip(services: Services, answer_id: str, user_id: str) -> str:
         }.get(answer.status, ":palm_tree: You are marked away for this standup.")
 
 
-def away_modal(services: Services, answer_id: str, user_id: str) -> dict[str, Any]:
+def away_modal(services: Services, answer_id: str, user_id: str, team_id: str) -> dict[str, Any]:
     with services.store.tx() as s:
-        answer, _ = _load(s, answer_id, user_id)
+        answer, _ = _load(s, answer_id, user_id, team_id)
         today = local_date(services.clock(), answer.tz)
     return away_view(str(answer.id), today.isoformat())
 
@@ -97,7 +101,7 @@ def go_away(services: Services, answer_id: str, user_id: str, team_id: str, unti
     """Away through the chosen local date: prompts stop, open standups count the member away."""
     now = services.clock()
     with services.store.tx() as s:
-        answer, _ = _load(s, answer_id, user_id)
+        answer, _ = _load(s, answer_id, user_id, team_id)
         tz = answer.tz
     try:
         last = dt.date.fromisoformat(until)
@@ -113,10 +117,16 @@ def go_away(services: Services, answer_id: str, user_id: str, team_id: str, unti
     return f":palm_tree: You are away until {last:%a %d %b}; no standup prompts until then."
 
 
-def questions_modal(services: Services, team_id: str, channel_id: str) -> dict[str, Any]:
+def questions_modal(services: Services, team_id: str, channel_id: str, clicked_in: str | None) -> dict[str, Any]:
+    """The questions form of the channel the button names; it must be the channel it was clicked
+    in (the button sits under `/ready standup at` there), so no other channel's can be edited."""
+    if channel_id != clicked_in:
+        raise Problem("Those are the standup questions of another channel; nothing was changed.")
     with services.store.tx() as s:
         schedule = q.schedule_of(s, team_id, channel_id, "standup")
-        questions = questions_of(schedule.questions if schedule else None)
+        if schedule is None:
+            raise Problem(NO_STANDUP)
+        questions = questions_of(schedule.questions)
     return questions_view(channel_id, questions)
 
 
@@ -125,7 +135,7 @@ def save_questions(services: Services, team_id: str, channel_id: str, text: str)
     with services.store.tx() as s:
         schedule = q.schedule_of(s, team_id, channel_id, "standup")
         if schedule is None:
-            raise Problem("Set a standup first with `/ready standup at &lt;HH:MM&gt;`.")
+            raise Problem(NO_STANDUP)
         # A new dict: JSON columns only notice reassignment, not in-place edits.
         schedule.questions = {**(schedule.questions or {}), "questions": questions}
     return questions

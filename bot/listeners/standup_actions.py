@@ -46,26 +46,29 @@ def register(app: App) -> None:
 
 def on_answer(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any, services: Services) -> None:
     ack()
-    open_modal(lambda: act.answer_modal(services, action_value(action), _user(body)), body, client)
+    open_modal(lambda: act.answer_modal(services, action_value(action), _user(body), _team(body)), body, client)
 
 
 def on_away(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any, services: Services) -> None:
     ack()
-    open_modal(lambda: act.away_modal(services, action_value(action), _user(body)), body, client)
+    open_modal(lambda: act.away_modal(services, action_value(action), _user(body), _team(body)), body, client)
 
 
 def on_edit_questions(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any,
                       services: Services) -> None:
     ack()
-    open_modal(lambda: act.questions_modal(services, _team(body), action_value(action)), body, client)
+    open_modal(lambda: act.questions_modal(services, _team(body), action_value(action), body_ids(body).channel),
+               body, client)
 
 
 def on_skip(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any, services: Services) -> None:
     ack()
     try:
-        text = act.skip(services, action_value(action), _user(body))
+        text = act.skip(services, action_value(action), _user(body), _team(body))
     except Problem as problem:
-        text = f":warning: {problem.message}"
+        # Said apart: a prompt that is not the clicker's must stay as it is.
+        _tell(client, body, f":warning: {problem.message}")
+        return
     channel, ts = body_ids(body).channel, message_ts(body)
     if channel and ts:
         # The prompt becomes its outcome, so its buttons cannot be clicked again.
@@ -78,7 +81,8 @@ def on_skip(ack: Callable, body: dict[str, Any], action: dict[str, Any], client:
 def on_answer_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:
     count = sum(1 for b in view.get("blocks") or [] if b.get("type") == "input") or 3
     try:
-        act.submit_answer(services, view_metadata(view), _user(body), answers_from(view.get("state") or {}, count))
+        act.submit_answer(services, view_metadata(view), _user(body), _team(body),
+                          answers_from(view.get("state") or {}, count))
     except Problem as problem:
         ack(response_action="errors", errors={FIRST_ANSWER_BLOCK: problem.message[:150]})
         return
