@@ -45,6 +45,9 @@ class Services:
     google_calendar: GoogleCalendar | None = None
     # when to ask Slack again for a standup's members it would not list: (team, channel, day) -> time.
     standup_retry_at: dict[tuple[str, str, date], datetime] = field(default_factory=dict)
+    # whether a user is a workspace admin or owner, as users.info said: (team, user) -> (asked at,
+    # admin), kept a few minutes (bot.handlers.permissions).
+    admins: dict[tuple[str, str], tuple[datetime, bool]] = field(default_factory=dict)
 
 
 def build_services(settings: Settings, store: Store | None = None, **overrides) -> Services:  # noqa: ANN003

@@ -7,6 +7,7 @@ from typing import Any
 from bot.commands import DigestAt, DigestNow, DigestOff, StandupAt, StandupNow, StandupOff
 from bot.core.schedules import Cadence, next_fire
 from bot.core.standups import questions_of
+from bot.handlers import permissions
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.handlers.user_tz import UNKNOWN_ZONE, user_zone, zone_of_user
 from bot.jobs.digests import post_digest
@@ -32,8 +33,11 @@ def _save(ctx: Ctx, kind: str, cadence: Cadence) -> tuple[Schedule, str, str]:
             schedule = Schedule(team_id=ctx.team_id, channel_id=ctx.channel_id, kind=kind, questions={})
             s.add(schedule)
         schedule.time, schedule.days, schedule.tz = cadence.hhmm, cadence.days_text, tz
+        # A schedule changed while on stays its setter's: whoever may turn it off (issue 12) must
+        # not change by someone re-setting its time.
+        if not (schedule.enabled and schedule.created_by):
+            schedule.created_by = ctx.user_id
         schedule.enabled, schedule.per_member_tz = True, kind == "standup"
-        schedule.created_by = ctx.user_id
         # "Configured at": a time that already passed today is not caught up on (see core.schedules).
         schedule.created_at = ctx.now
     return schedule, tz, "" if known else f"\n{UNKNOWN_ZONE}"
@@ -115,6 +119,12 @@ def digest_off(ctx: Ctx, _cmd: DigestOff) -> Reply:
 
 
 def _off(ctx: Ctx, kind: str) -> Reply:
+    with ctx.store.tx() as s:
+        schedule = q.schedule_of(s, ctx.team_id, ctx.channel_id, kind)
+        if schedule is None or not schedule.enabled:
+            return Reply(f"There is no {kind} scheduled in this channel.")
+        created_by = schedule.created_by
+    permissions.require(ctx.services, ctx.team_id, ctx.user_id, created_by, f"turn off the {kind} of this channel")
     with ctx.store.tx() as s:
         schedule = q.schedule_of(s, ctx.team_id, ctx.channel_id, kind)
         if schedule is None or not schedule.enabled:

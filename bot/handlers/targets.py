@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from bot.commands import RunRef, TargetAdd, TargetList, TargetRemove
 from bot.commands.help import USAGE
 from bot.core.targets import Rule
+from bot.handlers import permissions
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.handlers.tracking import resolve_connection
 from bot.notify.render import escape, format_number
@@ -127,12 +128,15 @@ def _scope_text(target: Target, conn_name: str | None) -> str:
 
 
 def remove(ctx: Ctx, cmd: TargetRemove) -> Reply:
+    here = (Target.id == cmd.id, Target.team_id == ctx.team_id, Target.channel_id == ctx.channel_id)
     with ctx.store.tx() as s:
-        target = s.scalar(select(Target).where(Target.id == cmd.id, Target.team_id == ctx.team_id,
-                                               Target.channel_id == ctx.channel_id))
+        target = s.scalar(select(Target).where(*here))
         if target is None:
             raise Problem(f"There is no target #{cmd.id} in this channel; see `/ready targets`.", REMOVE_USAGE)
-        described = store.rule_of(target).describe()
+        described, created_by = store.rule_of(target).describe(), target.created_by
+    permissions.require(ctx.services, ctx.team_id, ctx.user_id, created_by, f"remove target #{cmd.id}")
+    with ctx.store.tx() as s:
         # Progress and alerts go with it (ON DELETE CASCADE); old alert buttons then say so.
-        s.execute(delete(Target).where(Target.id == target.id))
+        if not s.execute(delete(Target).where(*here)).rowcount:
+            raise Problem(f"Target #{cmd.id} was just removed.")
     return Reply(f":wastebasket: Removed target #{cmd.id} (`{escape(described)}`).")

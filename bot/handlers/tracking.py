@@ -8,6 +8,7 @@ from bot.commands import RunRef, Runs, Track, Untrack
 from bot.commands.help import USAGE
 from bot.core.eta import format_duration, progress_fraction
 from bot.core.runs import staleness
+from bot.handlers import permissions
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.notify.render import date_token, escape, link
 from bot.store import runs as q
@@ -116,8 +117,12 @@ def untrack(ctx: Ctx, cmd: Untrack) -> Reply:
         )
         if watch is None:
             raise Problem(_not_tracked(s, ctx, conn, cmd.target), USAGE["untrack"])
-        s.execute(delete(WatchRun).where(WatchRun.watch_id == watch.id))
-        s.delete(watch)
+        watch_id, created_by = watch.id, watch.created_by
+    shown = escape(str(cmd.target))
+    permissions.require(ctx.services, ctx.team_id, ctx.user_id, created_by, f"stop tracking `{shown}` here")
+    with ctx.store.tx() as s:
+        s.execute(delete(WatchRun).where(WatchRun.watch_id == watch_id))
+        s.execute(delete(Watch).where(Watch.id == watch_id))
     return Reply(f":see_no_evil: Stopped tracking `{escape(str(cmd.target))}` in this channel.")
 
 
