@@ -43,8 +43,11 @@ class Services:
     tracker_cache: dict[tuple[int, str, str, str | None], Tracker] = field(default_factory=dict)
     # the Google Calendar client, made on first use from the settings (bot.jobs.calendar_sync);
     google_calendar: GoogleCalendar | None = None
-    # when to ask Slack again for a standup's members it would not list: (channel, day) -> time.
-    standup_retry_at: dict[tuple[str, date], datetime] = field(default_factory=dict)
+    # when to ask Slack again for a standup's members it would not list: (team, channel, day) -> time.
+    standup_retry_at: dict[tuple[str, str, date], datetime] = field(default_factory=dict)
+    # whether a user is a workspace admin or owner, as users.info said: (team, user) -> (asked at,
+    # admin), kept a few minutes (bot.handlers.permissions).
+    admins: dict[tuple[str, str], tuple[datetime, bool]] = field(default_factory=dict)
 
 
 def build_services(settings: Settings, store: Store | None = None, **overrides) -> Services:  # noqa: ANN003

@@ -43,7 +43,8 @@ def feed(services: Services, token: str) -> bytes | None:
             return None
         reviews = s.scalars(
             select(Review)
-            .where(Review.channel_id == channel.channel_id, Review.at >= now - HISTORY)
+            .where(Review.team_id == channel.team_id, Review.channel_id == channel.channel_id,
+                   Review.at >= now - HISTORY)
             .order_by(Review.at, Review.id)
         )
         events = [_event(review, [run.name or run.ref for run, _ in rq.review_runs(s, review.id)])

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.commands.help import USAGE
 from bot.core.reviews import CANCELLED, DONE, HELD, POSTPONED, manual_postpone_to
+from bot.handlers import permissions
 from bot.handlers.base import Problem
 from bot.notify.outbox import enqueue
 from bot.notify.render import date_token
@@ -25,6 +26,9 @@ from bot.store import reviews as rq
 from bot.store.models import Outbox, Review, ReviewEvent
 
 WHAT = {POSTPONED: "postponed", HELD: "held", CANCELLED: "cancelled"}
+# Decisions that undo what the review's creator planned: theirs or an admin's (issue 12). "Meet as
+# planned" keeps the plan, so anyone in the channel may press it.
+GUARDED = {POSTPONED: "postpone", CANCELLED: "cancel"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class Decision:
 
 
 def decide(services: Services, review_id: int, to_state: str, user: str, team_id: str, channel_id: str) -> Decision:
+    if to_state in GUARDED:
+        _require_may(services, review_id, to_state, user, team_id, channel_id)
     now = services.clock()
     with services.store.tx() as s:
         review = rq.lock(s, review_id)
@@ -51,6 +57,20 @@ def decide(services: Services, review_id: int, to_state: str, user: str, team_id
             raise Problem(f"Review #{review_id} is already {review.state}; nothing changed.") from None
         close_warnings(s, review, event, now)
         return Decision(review.id, review.title, review.state, review.at)
+
+
+def _require_may(services: Services, review_id: int, to_state: str, user: str, team_id: str,
+                 channel_id: str) -> None:
+    """Only the review's creator or a workspace admin may cancel or postpone it; asked before the
+    locking transaction, which then says "no such review" or "already over" if that is so."""
+    with services.store.tx() as s:
+        review = s.get(Review, review_id)
+        if review is None or (review.team_id, review.channel_id) != (team_id, channel_id):
+            return
+        if review.state in (CANCELLED, DONE):
+            return
+        created_by = review.created_by
+    permissions.require(services, team_id, user, created_by, f"{GUARDED[to_state]} review #{review_id}")
 
 
 def _postpone_target(s: Session, review: Review, now: datetime) -> datetime:

@@ -213,7 +213,7 @@ def gcal_enabled(ctx: Ctx) -> bool:
 def list_reviews(ctx: Ctx, _cmd: ReviewList) -> Reply:
     with ctx.store.tx() as s:
         rows = []
-        for review in rq.channel_reviews(s, ctx.channel_id, UPCOMING):
+        for review in rq.channel_reviews(s, ctx.team_id, ctx.channel_id, UPCOMING):
             ready = rq.readiness_of(rq.review_runs(s, review.id))
             rows.append({**review_info(review), "policy": review.policy,
                          "finished": ready.finished, "total": ready.total})

@@ -7,6 +7,7 @@ from typing import Any
 from bot.commands import DigestAt, DigestNow, DigestOff, StandupAt, StandupNow, StandupOff
 from bot.core.schedules import Cadence, next_fire
 from bot.core.standups import questions_of
+from bot.handlers import permissions
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.handlers.user_tz import UNKNOWN_ZONE, user_zone, zone_of_user
 from bot.jobs.digests import post_digest
@@ -26,14 +27,17 @@ def _save(ctx: Ctx, kind: str, cadence: Cadence) -> tuple[Schedule, str, str]:
     tz = zone.key
     with ctx.store.tx() as s:
         if kind == "standup":
-            q.drop_unstarted_rounds(s, ctx.channel_id)  # re-planned at the new time by the job
-        schedule = q.schedule_of(s, ctx.channel_id, kind)
+            q.drop_unstarted_rounds(s, ctx.team_id, ctx.channel_id)  # re-planned at the new time by the job
+        schedule = q.schedule_of(s, ctx.team_id, ctx.channel_id, kind)
         if schedule is None:
             schedule = Schedule(team_id=ctx.team_id, channel_id=ctx.channel_id, kind=kind, questions={})
             s.add(schedule)
         schedule.time, schedule.days, schedule.tz = cadence.hhmm, cadence.days_text, tz
+        # A schedule changed while on stays its setter's: whoever may turn it off (issue 12) must
+        # not change by someone re-setting its time.
+        if not (schedule.enabled and schedule.created_by):
+            schedule.created_by = ctx.user_id
         schedule.enabled, schedule.per_member_tz = True, kind == "standup"
-        schedule.created_by = ctx.user_id
         # "Configured at": a time that already passed today is not caught up on (see core.schedules).
         schedule.created_at = ctx.now
     return schedule, tz, "" if known else f"\n{UNKNOWN_ZONE}"
@@ -81,7 +85,7 @@ def standup_now(ctx: Ctx, _cmd: StandupNow) -> Reply:
 def _running(ctx: Ctx) -> Reply | None:
     """A second `standup now` while one is open would ask everybody again: say so instead."""
     with ctx.store.tx() as s:
-        rnd = q.running_round(s, ctx.channel_id, ctx.now)
+        rnd = q.running_round(s, ctx.team_id, ctx.channel_id, ctx.now)
         if rnd is None:
             return None
         closes = rnd.closes_at
@@ -116,10 +120,16 @@ def digest_off(ctx: Ctx, _cmd: DigestOff) -> Reply:
 
 def _off(ctx: Ctx, kind: str) -> Reply:
     with ctx.store.tx() as s:
-        schedule = q.schedule_of(s, ctx.channel_id, kind)
+        schedule = q.schedule_of(s, ctx.team_id, ctx.channel_id, kind)
+        if schedule is None or not schedule.enabled:
+            return Reply(f"There is no {kind} scheduled in this channel.")
+        created_by = schedule.created_by
+    permissions.require(ctx.services, ctx.team_id, ctx.user_id, created_by, f"turn off the {kind} of this channel")
+    with ctx.store.tx() as s:
+        schedule = q.schedule_of(s, ctx.team_id, ctx.channel_id, kind)
         if schedule is None or not schedule.enabled:
             return Reply(f"There is no {kind} scheduled in this channel.")
         schedule.enabled = False
         if kind == "standup":
-            q.drop_unstarted_rounds(s, ctx.channel_id)
+            q.drop_unstarted_rounds(s, ctx.team_id, ctx.channel_id)
     return Reply(f":zzz: The {kind} of this channel is off. `/ready {kind} at &lt;HH:MM&gt;` turns it back on.")

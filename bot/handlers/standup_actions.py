@@ -22,19 +22,23 @@ from bot.store.models import StandupAnswer, StandupRound
 from bot.store.profiles import set_away
 
 FIRST_SINCE = timedelta(days=1)  # a member's first standup looks back one day
+NO_STANDUP = "Set a standup first with `/ready standup at &lt;HH:MM&gt;`."
 
 
-def _load(s: Session, answer_id: str | int, user_id: str) -> tuple[StandupAnswer, StandupRound]:
+def _load(s: Session, answer_id: str | int, user_id: str, team_id: str) -> tuple[StandupAnswer, StandupRound]:
+    """The clicker's own answer row. A user id is only someone within their team: the same id in
+    a payload from another team is another person (issue 12)."""
     answer = s.get(StandupAnswer, int(answer_id)) if str(answer_id).isdigit() else None
-    if answer is None or answer.user_id != user_id:
+    rnd = s.get(StandupRound, answer.round_id) if answer is not None else None
+    if answer is None or rnd is None or (rnd.team_id, answer.user_id) != (team_id, user_id):
         raise Problem("This standup prompt is not yours, or it no longer exists.")
-    return answer, s.get(StandupRound, answer.round_id)
+    return answer, rnd
 
 
-def answer_modal(services: Services, answer_id: str, user_id: str) -> dict[str, Any]:
+def answer_modal(services: Services, answer_id: str, user_id: str, team_id: str) -> dict[str, Any]:
     now = services.clock()
     with services.store.tx() as s:
-        answer, rnd = _load(s, answer_id, user_id)
+        answer, rnd = _load(s, answer_id, user_id, team_id)
         questions = list(rnd.questions or questions_of(None))
         previous = list((answer.answers or {}).get("answers") or [])
         if not previous:
@@ -45,8 +49,9 @@ def answer_modal(services: Services, answer_id: str, user_id: str) -> dict[str, 
 
 def _run_updates(s: Session, rnd: StandupRound, answer: StandupAnswer, now: dt.datetime) -> str:
     """The member's runs that changed since their last standup; the channel's when none is theirs."""
-    since = q.previous_prompt(s, rnd.channel_id, answer.user_id, answer.prompt_at) or answer.prompt_at - FIRST_SINCE
-    runs = facts.channel_run_facts(s, rnd.channel_id)
+    since = (q.previous_prompt(s, rnd.team_id, rnd.channel_id, answer.user_id, answer.prompt_at)
+             or answer.prompt_at - FIRST_SINCE)
+    runs = facts.channel_run_facts(s, rnd.team_id, rnd.channel_id)
     mine = runs_of(runs, answer.owner_keys or [])
     scope = mine or runs
     lines = run_changes(scope, facts.alerts_since(s, [r.id for r in scope], since), since, now, answer.tz)
@@ -55,11 +60,11 @@ def _run_updates(s: Session, rnd: StandupRound, answer: StandupAnswer, now: dt.d
     return prefill(lines, "" if mine else "Run updates in the channel:")
 
 
-def submit_answer(services: Services, answer_id: str, user_id: str, texts: list[str]) -> None:
+def submit_answer(services: Services, answer_id: str, user_id: str, team_id: str, texts: list[str]) -> None:
     """Store the answer and thread it under the standup message; a second submission edits it."""
     now = services.clock()
     with services.store.tx() as s:
-        answer, rnd = _load(s, answer_id, user_id)
+        answer, rnd = _load(s, answer_id, user_id, team_id)
         rev = int((answer.answers or {}).get("rev") or 0) + 1
         answer.answers = {"answers": texts, "rev": rev}
         answer.submitted_at, answer.status = now, "answered"
@@ -96,11 +101,11 @@ def edit_prompts(s: Session, rnd: StandupRound, answer: StandupAnswer, outcome: 
     return edited
 
 
-def skip(services: Services, answer_id: str, user_id: str) -> str | None:
+def skip(services: Services, answer_id: str, user_id: str, team_id: str) -> str | None:
     """None when skipped (the prompt is edited to say so), else what to tell the member."""
     now = services.clock()
     with services.store.tx() as s:
-        answer, rnd = _load(s, answer_id, user_id)
+        answer, rnd = _load(s, answer_id, user_id, team_id)
         if q.set_status(s, answer.id, "skipped"):
             if edit_prompts(s, rnd, answer, {"status": "skipped"}, "skipped", now):
                 return None
@@ -111,9 +116,9 @@ def skip(services: Services, answer_id: str, user_id: str) -> str | None:
         }.get(answer.status, ":palm_tree: You are marked away for this standup.")
 
 
-def away_modal(services: Services, answer_id: str, user_id: str) -> dict[str, Any]:
+def away_modal(services: Services, answer_id: str, user_id: str, team_id: str) -> dict[str, Any]:
     with services.store.tx() as s:
-        answer, _ = _load(s, answer_id, user_id)
+        answer, _ = _load(s, answer_id, user_id, team_id)
         today = local_date(services.clock(), answer.tz)
     return away_view(str(answer.id), today.isoformat())
 
@@ -123,7 +128,7 @@ def go_away(services: Services, answer_id: str, user_id: str, team_id: str, unti
     None when the open prompts were edited to say so, else what to tell the member."""
     now = services.clock()
     with services.store.tx() as s:
-        answer, _ = _load(s, answer_id, user_id)
+        answer, _ = _load(s, answer_id, user_id, team_id)
         tz = answer.tz
     try:
         last = dt.date.fromisoformat(until)
@@ -135,7 +140,7 @@ def go_away(services: Services, answer_id: str, user_id: str, team_id: str, unti
     set_away(services.store, team_id, user_id, back, now)
     edited = False
     with services.store.tx() as s:
-        for pending in q.pending_of_user(s, user_id, now):
+        for pending in q.pending_of_user(s, team_id, user_id, now):
             if q.set_status(s, pending.id, "away"):
                 outcome = {"status": "away", "until": f"{last:%a %d %b}"}
                 edited |= edit_prompts(s, s.get(StandupRound, pending.round_id), pending, outcome,
@@ -145,19 +150,25 @@ def go_away(services: Services, answer_id: str, user_id: str, team_id: str, unti
     return f":palm_tree: You are away until {last:%a %d %b}; no standup prompts until then."
 
 
-def questions_modal(services: Services, channel_id: str) -> dict[str, Any]:
+def questions_modal(services: Services, team_id: str, channel_id: str, clicked_in: str | None) -> dict[str, Any]:
+    """The questions form of the channel the button names; it must be the channel it was clicked
+    in (the button sits under `/ready standup at` there), so no other channel's can be edited."""
+    if channel_id != clicked_in:
+        raise Problem("Those are the standup questions of another channel; nothing was changed.")
     with services.store.tx() as s:
-        schedule = q.schedule_of(s, channel_id, "standup")
-        questions = questions_of(schedule.questions if schedule else None)
+        schedule = q.schedule_of(s, team_id, channel_id, "standup")
+        if schedule is None:
+            raise Problem(NO_STANDUP)
+        questions = questions_of(schedule.questions)
     return questions_view(channel_id, questions)
 
 
-def save_questions(services: Services, channel_id: str, text: str) -> list[str]:
+def save_questions(services: Services, team_id: str, channel_id: str, text: str) -> list[str]:
     questions = questions_of({"questions": text.splitlines()})
     with services.store.tx() as s:
-        schedule = q.schedule_of(s, channel_id, "standup")
+        schedule = q.schedule_of(s, team_id, channel_id, "standup")
         if schedule is None:
-            raise Problem("Set a standup first with `/ready standup at &lt;HH:MM&gt;`.")
+            raise Problem(NO_STANDUP)
         # A new dict: JSON columns only notice reassignment, not in-place edits.
         schedule.questions = {**(schedule.questions or {}), "questions": questions}
     return questions

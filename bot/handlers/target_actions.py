@@ -7,6 +7,9 @@ listener means the edit cannot be lost once the state change is committed: the d
 retries it (honouring Retry-After) like every other message, and the dedupe key per log entry
 keeps a redelivered payload from editing twice.
 
+A press acts only on an alert of the team and channel it came from: the button's value is a row
+id, and a payload from another workspace or channel naming it must change nothing (issue 12).
+
 Every action is idempotent, because a double click arrives as two payloads with different
 action_ts values that the request dedupe cannot tell apart.
 """
@@ -31,6 +34,7 @@ ACTIONS = ("review", "snooze", "mute", "ack")
 SNOOZE = timedelta(hours=1)
 REPEAT_WINDOW = timedelta(minutes=1)  # a second snooze this soon is the same click twice
 GONE = "That alert's target was removed, so there is nothing to change."
+NOT_HERE = ":warning: That alert belongs to another channel; nothing was changed."
 Log = list[dict[str, Any]]  # who did what on one alert message, oldest first
 
 
@@ -50,16 +54,19 @@ class Found:
     conn: Connection
 
 
-def review_prefill(services: Services, alert_id: int) -> Outcome:
+def review_prefill(services: Services, alert_id: int, team_id: str, channel_id: str) -> Outcome:
     """Channel and run of an alert, to prefill the review modal (read only: the modal opens first)."""
     with services.store.tx() as s:
         found = _find(s, alert_id)
         if found is None:
             return Outcome(False, GONE)
+        if not _here(found, team_id, channel_id):
+            return Outcome(False, NOT_HERE)
         return Outcome(False, channel_id=found.target.channel_id, run_refs=[_ref(found)])
 
 
-def act(services: Services, action: str, alert_id: int, user_id: str) -> Outcome:
+def act(services: Services, action: str, alert_id: int, user_id: str, team_id: str, channel_id: str) -> Outcome:
+    """Press `action` on the alert, as `user_id` clicking in (team_id, channel_id)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown target action {action!r}")
     now = services.clock()
@@ -67,6 +74,8 @@ def act(services: Services, action: str, alert_id: int, user_id: str) -> Outcome
         found = _find(s, alert_id)
         if found is None:
             return Outcome(False, GONE)
+        if not _here(found, team_id, channel_id):
+            return Outcome(False, NOT_HERE)
         message = _lock_message(s, found.alert.message_key)
         log = (message.payload or {}).get("log", []) if message is not None else []
         note = APPLY[action](s, found, user_id, now, log)
@@ -84,6 +93,11 @@ def _find(s: Session, alert_id: int) -> Found | None:
     if target is None or run is None or conn is None:
         return None
     return Found(alert, target, run, conn)
+
+
+def _here(found: Found, team_id: str, channel_id: str) -> bool:
+    """The alert's target belongs to the team and channel the click came from."""
+    return (found.target.team_id, found.target.channel_id) == (team_id, channel_id)
 
 
 def _ref(found: Found) -> str:

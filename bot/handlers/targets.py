@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from bot.commands import RunRef, TargetAdd, TargetList, TargetRemove
 from bot.commands.help import USAGE
 from bot.core.targets import Rule
+from bot.handlers import permissions
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.handlers.tracking import resolve_connection
 from bot.notify.render import escape, format_number
@@ -32,7 +33,7 @@ def add(ctx: Ctx, cmd: TargetAdd) -> Reply:
         conn = resolve_connection(ctx, cmd.scope, ADD_USAGE)
         _require_tracked(ctx, conn, cmd.scope)
     with ctx.store.tx() as s:
-        same = _same_target(s, ctx.channel_id, cmd, conn)
+        same = _same_target(s, ctx, cmd, conn)
         if same is not None:
             raise Problem(f"Target #{same.id} in this channel already says that; see `/ready targets`.")
         target = Target(
@@ -62,6 +63,7 @@ def _require_tracked(ctx: Ctx, conn: Connection, ref: RunRef) -> None:
     with ctx.store.tx() as s:
         if ref.experiment:
             query = select(Watch.id).where(
+                Watch.team_id == ctx.team_id,
                 Watch.channel_id == ctx.channel_id,
                 Watch.connection_id == conn.id,
                 Watch.ref == ref.ref,
@@ -72,16 +74,18 @@ def _require_tracked(ctx: Ctx, conn: Connection, ref: RunRef) -> None:
                 select(Run.id)
                 .join(WatchRun, WatchRun.run_id == Run.id)
                 .join(Watch, Watch.id == WatchRun.watch_id)
-                .where(Run.connection_id == conn.id, Run.ref == ref.ref, Watch.channel_id == ctx.channel_id)
+                .where(Run.connection_id == conn.id, Run.ref == ref.ref, Watch.team_id == ctx.team_id,
+                       Watch.channel_id == ctx.channel_id)
             )
         if s.scalars(query).first() is None:
             shown = escape(f"{conn.name}:{RunRef(None, ref.ref, ref.experiment)}")
             raise Problem(f"This channel does not track `{shown}`: `/ready track {shown}` first, then set the target.")
 
 
-def _same_target(s, channel_id: str, cmd: TargetAdd, conn: Connection | None) -> Target | None:  # noqa: ANN001
+def _same_target(s, ctx: Ctx, cmd: TargetAdd, conn: Connection | None) -> Target | None:  # noqa: ANN001
     query = select(Target).where(
-        Target.channel_id == channel_id,
+        Target.team_id == ctx.team_id,
+        Target.channel_id == ctx.channel_id,
         Target.metric == cmd.metric,
         Target.op == cmd.op,
         Target.threshold == cmd.value,
@@ -95,7 +99,7 @@ def _same_target(s, channel_id: str, cmd: TargetAdd, conn: Connection | None) ->
 
 def list_targets(ctx: Ctx, _cmd: TargetList) -> Reply:
     with ctx.store.tx() as s:
-        targets = store.channel_targets(s, ctx.channel_id)
+        targets = store.channel_targets(s, ctx.team_id, ctx.channel_id)
         names = dict(s.execute(select(Connection.id, Connection.name).where(Connection.team_id == ctx.team_id)).all())
         latest = store.latest_alerts(s, [t.id for t in targets])
         lines = [_target_line(t, names.get(t.scope_connection_id), latest.get(t.id)) for t in targets]
@@ -124,11 +128,15 @@ def _scope_text(target: Target, conn_name: str | None) -> str:
 
 
 def remove(ctx: Ctx, cmd: TargetRemove) -> Reply:
+    here = (Target.id == cmd.id, Target.team_id == ctx.team_id, Target.channel_id == ctx.channel_id)
     with ctx.store.tx() as s:
-        target = s.scalar(select(Target).where(Target.id == cmd.id, Target.channel_id == ctx.channel_id))
+        target = s.scalar(select(Target).where(*here))
         if target is None:
             raise Problem(f"There is no target #{cmd.id} in this channel; see `/ready targets`.", REMOVE_USAGE)
-        described = store.rule_of(target).describe()
+        described, created_by = store.rule_of(target).describe(), target.created_by
+    permissions.require(ctx.services, ctx.team_id, ctx.user_id, created_by, f"remove target #{cmd.id}")
+    with ctx.store.tx() as s:
         # Progress and alerts go with it (ON DELETE CASCADE); old alert buttons then say so.
-        s.execute(delete(Target).where(Target.id == target.id))
+        if not s.execute(delete(Target).where(*here)).rowcount:
+            raise Problem(f"Target #{cmd.id} was just removed.")
     return Reply(f":wastebasket: Removed target #{cmd.id} (`{escape(described)}`).")

@@ -9,6 +9,7 @@ from bot.commands.help import USAGE
 from bot.core.eta import format_duration, has_eta, progress_fraction, stalled_for
 from bot.core.runs import staleness
 from bot.core.words import plural
+from bot.handlers import permissions
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.notify.render import date_token, escape, link
 from bot.store import runs as q
@@ -46,6 +47,7 @@ def track(ctx: Ctx, cmd: Track) -> Reply:
     with ctx.store.tx() as s:
         watch = s.scalar(
             select(Watch).where(
+                Watch.team_id == ctx.team_id,
                 Watch.channel_id == ctx.channel_id,
                 Watch.connection_id == conn.id,
                 Watch.ref == ref,
@@ -107,6 +109,7 @@ def untrack(ctx: Ctx, cmd: Untrack) -> Reply:
     with ctx.store.tx() as s:
         watch = s.scalar(
             select(Watch).where(
+                Watch.team_id == ctx.team_id,
                 Watch.channel_id == ctx.channel_id,
                 Watch.connection_id == conn.id,
                 Watch.ref == cmd.target.ref,
@@ -114,20 +117,24 @@ def untrack(ctx: Ctx, cmd: Untrack) -> Reply:
             )
         )
         if watch is None:
-            raise Problem(_not_tracked(s, ctx.channel_id, conn, cmd.target), USAGE["untrack"])
-        s.execute(delete(WatchRun).where(WatchRun.watch_id == watch.id))
-        s.delete(watch)
+            raise Problem(_not_tracked(s, ctx, conn, cmd.target), USAGE["untrack"])
+        watch_id, created_by = watch.id, watch.created_by
+    shown = escape(str(cmd.target))
+    permissions.require(ctx.services, ctx.team_id, ctx.user_id, created_by, f"stop tracking `{shown}` here")
+    with ctx.store.tx() as s:
+        s.execute(delete(WatchRun).where(WatchRun.watch_id == watch_id))
+        s.execute(delete(Watch).where(Watch.id == watch_id))
     return Reply(f":see_no_evil: Stopped tracking `{escape(str(cmd.target))}` in this channel.")
 
 
-def _not_tracked(s, channel_id: str, conn: Connection, target: RunRef) -> str:  # noqa: ANN001
+def _not_tracked(s, ctx: Ctx, conn: Connection, target: RunRef) -> str:  # noqa: ANN001
     """Why there is nothing to untrack; a run that comes with an experiment watch says which."""
     through = s.scalars(
         select(Watch.ref)
         .join(WatchRun, WatchRun.watch_id == Watch.id)
         .join(Run, Run.id == WatchRun.run_id)
-        .where(Watch.channel_id == channel_id, Watch.is_experiment.is_(True), Run.connection_id == conn.id,
-               Run.ref == target.ref)
+        .where(Watch.team_id == ctx.team_id, Watch.channel_id == ctx.channel_id, Watch.is_experiment.is_(True),
+               Run.connection_id == conn.id, Run.ref == target.ref)
     ).first()
     if through and not target.experiment:
         experiment = RunRef(conn.name, through, True)
@@ -139,7 +146,7 @@ def _not_tracked(s, channel_id: str, conn: Connection, target: RunRef) -> str:  
 def runs(ctx: Ctx, _cmd: Runs) -> Reply:
     now = ctx.now
     with ctx.store.tx() as s:
-        rows = q.channel_runs(s, ctx.channel_id)
+        rows = q.channel_runs(s, ctx.team_id, ctx.channel_id)
         lines = [_run_line(run, conn, now) for run, conn in rows[:MAX_LISTED]]
     if not rows:
         return Reply("No runs are tracked in this channel yet. Try `/ready track &lt;conn&gt;:&lt;run-id&gt;`.")

@@ -1,5 +1,5 @@
 """The digest job, run every minute on every replica: post each channel's digest once per
-scheduled day. The DigestPost row is unique per (channel, period) and is written in the same
+scheduled day. The DigestPost row is unique per (team, channel, period) and is written in the same
 transaction as the outbox row, so two replicas cannot both post a day's digest."""
 
 from __future__ import annotations
@@ -38,17 +38,17 @@ def digest_tick(services: Services) -> None:
 def post_digest(services: Services, team_id: str, channel_id: str, period: str, now: datetime,
                 tz: str = "UTC") -> bool:
     """Queue the channel's digest for `period`; False if that period's digest already exists."""
-    key = f"digest:{channel_id}:{period}"
+    key = f"digest:{team_id}:{channel_id}:{period}"
+    here = (DigestPost.team_id == team_id, DigestPost.channel_id == channel_id)
     try:
         with services.store.tx() as s:
-            if s.scalar(select(DigestPost.id).where(DigestPost.channel_id == channel_id,
-                                                    DigestPost.period == period)):
+            if s.scalar(select(DigestPost.id).where(*here, DigestPost.period == period)):
                 return False
-            since = s.scalar(select(DigestPost.at).where(DigestPost.channel_id == channel_id)
+            since = s.scalar(select(DigestPost.at).where(*here)
                              .order_by(DigestPost.at.desc()).limit(1)) or now - FIRST_LOOKBACK
-            runs = facts.channel_run_facts(s, channel_id)
-            digest = assemble(runs, facts.channel_targets(s, channel_id, runs),
-                              facts.channel_reviews(s, channel_id, now), since, now, tz)
+            runs = facts.channel_run_facts(s, team_id, channel_id)
+            digest = assemble(runs, facts.channel_targets(s, team_id, channel_id, runs),
+                              facts.channel_reviews(s, team_id, channel_id, now), since, now, tz)
             s.add(DigestPost(team_id=team_id, channel_id=channel_id, period=period, since_at=since, at=now,
                              message_key=key))
             s.flush()

@@ -88,7 +88,7 @@ def _results(s: Session, review: Review, runs: list[tuple[Run, Connection]], now
     baseline = s.get(Run, review.baseline_run_id) if review.baseline_run_id else None
     table = results_table(
         [_metrics(run) for run in run_objs],
-        rq.channel_goals(s, review.channel_id, run_objs + ([baseline] if baseline else [])),
+        rq.channel_goals(s, review.team_id, review.channel_id, run_objs + ([baseline] if baseline else [])),
         _metrics(baseline) if baseline else None,
     )
     if review.state != DONE:

@@ -1,6 +1,6 @@
 """Opening a standup round: who is in the channel, in which time zone, and when each is asked.
 
-The round row is unique per (channel, period): every replica may try to open the same round,
+The round row is unique per (team, channel, period): every replica may try to open the same round,
 the database lets one insert win, and the others drop theirs. Slack is asked before the
 transaction (a slow Slack call never holds database locks).
 """
@@ -58,7 +58,7 @@ def open_scheduled(services: Services, schedule: Schedule, day: dt.date, now: da
 def open_now(services: Services, team_id: str, channel_id: str, user_id: str, now: datetime) -> Opened | None:
     """`/ready standup now`: everyone is asked at once, with the usual answer window."""
     with services.store.tx() as s:
-        schedule = q.schedule_of(s, channel_id, "standup")
+        schedule = q.schedule_of(s, team_id, channel_id, "standup")
         config = dict(schedule.questions or {}) if schedule else {}
     win = q.window(config)
     period = f"now-{now:%Y%m%dT%H%M%S}"
@@ -84,7 +84,7 @@ def open_round(
     try:
         with services.store.tx() as s:
             rnd = StandupRound(team_id=team_id, channel_id=channel_id, period=period, questions=questions,
-                               message_key=f"standup:{channel_id}:{period}", opens_at=opens, closes_at=closes,
+                               message_key=f"standup:{team_id}:{channel_id}:{period}", opens_at=opens, closes_at=closes,
                                created_by=created_by, created_at=now)
             s.add(rnd)
             s.flush()

@@ -1,6 +1,6 @@
 """The standup job, run every minute on every replica.
 
-1. Open the rounds whose day has begun somewhere (one per channel and local date).
+1. Open the rounds whose day has begun somewhere (one per team, channel and local date).
 2. For each open round: DM each member when their own time comes (unless they are away),
    remind once before their window closes, and when the last window closes post the summary.
 
@@ -45,21 +45,22 @@ def open_due_rounds(services: Services, now: datetime) -> None:
         cadence = Cadence.of(schedule.time, schedule.days)
         for day in open_standup_days(cadence, now, q.window(schedule.questions)):
             with services.store.tx() as s:
-                exists = q.has_round(s, schedule.channel_id, day.isoformat())
-            if exists or retry_at.get((schedule.channel_id, day), now) > now:
+                exists = q.has_round(s, schedule.team_id, schedule.channel_id, day.isoformat())
+            if exists or retry_at.get((schedule.team_id, schedule.channel_id, day), now) > now:
                 continue
             if open_scheduled(services, schedule, day, now) is None:
                 _cannot_open(services, schedule, day, now)
-                retry_at[(schedule.channel_id, day)] = now + RETRY_LISTING
+                retry_at[(schedule.team_id, schedule.channel_id, day)] = now + RETRY_LISTING
 
 
 def _cannot_open(services: Services, schedule, day, now: datetime) -> None:  # noqa: ANN001
     """Slack would not list the channel's members: say so once, rather than skip the standup in
     silence, and try again a minute later (a job tick may be much shorter than that)."""
     with services.store.tx() as s:
-        if q.has_round(s, schedule.channel_id, day.isoformat()):
+        if q.has_round(s, schedule.team_id, schedule.channel_id, day.isoformat()):
             return  # another replica opened it
-        outbox.enqueue(s, key=f"standup:{schedule.channel_id}:{day.isoformat()}:unlisted", team_id=schedule.team_id,
+        outbox.enqueue(s, key=f"standup:{schedule.team_id}:{schedule.channel_id}:{day.isoformat()}:unlisted",
+                       team_id=schedule.team_id,
                        channel_id=schedule.channel_id, template="standup_unlisted",
                        payload={"day": q.day_label(day.isoformat(), now)}, now=now)
 
@@ -69,7 +70,7 @@ def advance_round(services: Services, round_id: int, now: datetime) -> None:
         rnd = s.get(StandupRound, round_id)
         if rnd is None or rnd.summary_key is not None:
             return
-        schedule = q.schedule_of(s, rnd.channel_id, "standup")
+        schedule = q.schedule_of(s, rnd.team_id, rnd.channel_id, "standup")
         lead = q.remind_lead(schedule.questions if schedule else None)
         # A stopped schedule asks nobody new; those already asked still get their reminder and summary.
         paused = not rnd.period.startswith("now-") and (schedule is None or not schedule.enabled)

@@ -36,7 +36,7 @@ def home_view(services: Services, team_id: str, user_id: str) -> dict[str, Any]:
         channels = sorted(
             set(s.scalars(select(Watch.channel_id).where(Watch.team_id == team_id, Watch.created_by == user_id)))
         )
-        runs = [(run, conn, ch) for ch in channels for run, conn in channel_runs(s, ch)]
+        runs = [(run, conn, ch) for ch in channels for run, conn in channel_runs(s, team_id, ch)]
         reviews = list(
             s.scalars(
                 select(Review)

@@ -47,26 +47,29 @@ def register(app: App) -> None:
 
 def on_answer(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any, services: Services) -> None:
     ack()
-    open_modal(lambda: act.answer_modal(services, action_value(action), _user(body)), body, client)
+    open_modal(lambda: act.answer_modal(services, action_value(action), _user(body), _team(body)), body, client)
 
 
 def on_away(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any, services: Services) -> None:
     ack()
-    open_modal(lambda: act.away_modal(services, action_value(action), _user(body)), body, client)
+    open_modal(lambda: act.away_modal(services, action_value(action), _user(body), _team(body)), body, client)
 
 
 def on_edit_questions(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any,
                       services: Services) -> None:
     ack()
-    open_modal(lambda: act.questions_modal(services, action_value(action)), body, client)
+    open_modal(lambda: act.questions_modal(services, _team(body), action_value(action), body_ids(body).channel),
+               body, client)
 
 
 def on_skip(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any, services: Services) -> None:
     ack()
     try:
-        text = act.skip(services, action_value(action), _user(body))
+        text = act.skip(services, action_value(action), _user(body), _team(body))
     except Problem as problem:
-        text = f":warning: {problem.message}"
+        # Said apart: a prompt that is not the clicker's must stay as it is.
+        _tell(client, body, f":warning: {problem.message}")
+        return
     if text is None:
         deliver_now(services)  # the prompt (and reminder) now say it was skipped
     else:
@@ -76,7 +79,8 @@ def on_skip(ack: Callable, body: dict[str, Any], action: dict[str, Any], client:
 def on_answer_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:
     count = sum(1 for b in view.get("blocks") or [] if b.get("type") == "input") or 3
     try:
-        act.submit_answer(services, view_metadata(view), _user(body), answers_from(view.get("state") or {}, count))
+        act.submit_answer(services, view_metadata(view), _user(body), _team(body),
+                          answers_from(view.get("state") or {}, count))
     except Problem as problem:
         ack(response_action="errors", errors={FIRST_ANSWER_BLOCK: problem.message[:150]})
         return
@@ -103,7 +107,7 @@ def on_questions_submitted(ack: Callable, body: dict[str, Any], view: dict[str, 
                            services: Services) -> None:
     text = ((view.get("state") or {}).get("values") or {}).get(QUESTIONS_BLOCK, {}).get(TEXT_VALUE, {})
     try:
-        questions = act.save_questions(services, view_metadata(view), str(text.get("value") or ""))
+        questions = act.save_questions(services, _team(body), view_metadata(view), str(text.get("value") or ""))
     except Problem as problem:
         ack(response_action="errors", errors={QUESTIONS_BLOCK: problem.message[:150]})
         return
@@ -122,6 +126,10 @@ def open_modal(build: Callable[[], dict[str, Any]], body: dict[str, Any], client
 
 def _user(body: dict[str, Any]) -> str:
     return body_ids(body).user or ""
+
+
+def _team(body: dict[str, Any]) -> str:
+    return body_ids(body).team or ""
 
 
 def _tell(client: Any, body: dict[str, Any], text: str) -> None:

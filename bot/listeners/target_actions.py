@@ -40,19 +40,22 @@ def on_target_button(ack: Callable, body: dict[str, Any], action: dict[str, Any]
     except ValueError:
         log.warning("target button %s with a bad value", kind)
         return
-    if action_id == REVIEW_BUTTON and not open_review(services, client, ids.trigger, alert_id):
+    team, channel = ids.team or "", ids.channel or ""
+    if action_id == REVIEW_BUTTON and not open_review(services, client, ids.trigger, alert_id, team, channel):
         return
-    outcome = act(services, kind, alert_id, user_id)
+    outcome = act(services, kind, alert_id, user_id, team, channel)
     if outcome.notice and ids.channel:
         client.chat_postEphemeral(channel=ids.channel, user=user_id, text=outcome.notice)
     if outcome.changed:
         deliver_now(services)
 
 
-def open_review(services: Services, client: Any, trigger_id: str | None, alert_id: int) -> bool:
+def open_review(services: Services, client: Any, trigger_id: str | None, alert_id: int, team_id: str,
+                channel_id: str) -> bool:
     """Open the review modal; False when it could not open (then the channel is not told that
-    someone is scheduling a review). A removed target opens nothing but lets act() say so."""
-    prefill = review_prefill(services, alert_id)
+    someone is scheduling a review). A removed target, or an alert of another channel, opens
+    nothing but lets act() say so."""
+    prefill = review_prefill(services, alert_id, team_id, channel_id)
     if prefill.notice is not None:
         return True
     try:

@@ -50,7 +50,7 @@ def report(s: Session, row: Outbox, error: str, now: datetime) -> int:
     day = now.date().isoformat()
     queued = 0
     for user in people(s, row.team_id, row.channel_id):
-        queued += enqueue(s, key=f"undeliverable:{row.channel_id}:{day}:{user}", team_id=row.team_id,
+        queued += enqueue(s, key=f"undeliverable:{row.team_id}:{row.channel_id}:{day}:{user}", team_id=row.team_id,
                           channel_id=user, op="dm", template=TEMPLATE, payload=payload, now=now)
     return queued
 

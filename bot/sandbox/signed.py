@@ -75,12 +75,12 @@ class SlackSender:
 
     def block_action(self, action_id: str, value: str, user_id: str = "U1", channel_id: str = "C1",
                      message_ts: str | None = None, block_id: str | None = None, view: dict | None = None,
-                     **sign: Any) -> requests.Response:
+                     team_id: str = TEAM_ID, **sign: Any) -> requests.Response:
         """A button click on a message (message_ts) or, with `view`, inside a modal / Home tab."""
         action_ts = f"{time.time():.6f}"
         payload: dict[str, Any] = {
             "type": "block_actions", "token": VERIFICATION_TOKEN, "api_app_id": APP_ID,
-            "user": self._user(user_id), "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+            "user": self._user(user_id, team_id), "team": {"id": team_id, "domain": TEAM_DOMAIN},
             "enterprise": None, "is_enterprise_install": False, "trigger_id": self._trigger_id(),
             "state": {"values": {}},
             "actions": [{"type": "button", "action_id": action_id, "block_id": block_id or "sandbox-block",
@@ -100,13 +100,13 @@ class SlackSender:
 
     def view_submission(self, callback_id: str, values: dict, user_id: str = "U1",
                         private_metadata: str | None = None, view: dict | None = None,
-                        **sign: Any) -> requests.Response:
+                        team_id: str = TEAM_ID, **sign: Any) -> requests.Response:
         """Submit a modal. `values` is view.state.values: {block_id: {action_id: state}}; a plain
         string state is shorthand for a plain_text_input. `view` is the modal submitted; by default
         the last modal the fake opened with this callback_id supplies id, blocks and private_metadata."""
         opened = [m for m in (self.fake.modals() if self.fake else []) if m.get("callback_id") == callback_id]
         view = view or (opened[-1] if opened else None) or {
-            "id": f"V0SANDBOX{next(self._seq)}", "team_id": TEAM_ID, "type": "modal", "blocks": [],
+            "id": f"V0SANDBOX{next(self._seq)}", "team_id": team_id, "type": "modal", "blocks": [],
             "title": {"type": "plain_text", "text": "Sandbox"}, "app_id": APP_ID, "private_metadata": "",
             "hash": "sandbox", "previous_view_id": None, "external_id": "",
         }
@@ -117,7 +117,7 @@ class SlackSender:
             view["private_metadata"] = private_metadata
         payload = {
             "type": "view_submission", "token": VERIFICATION_TOKEN, "api_app_id": APP_ID,
-            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "user": self._user(user_id),
+            "team": {"id": team_id, "domain": TEAM_DOMAIN}, "user": self._user(user_id, team_id),
             "enterprise": None, "is_enterprise_install": False, "trigger_id": self._trigger_id(),
             "view": view, "response_urls": [],
         }
@@ -168,9 +168,9 @@ class SlackSender:
         user = self.fake.world.users.get(user_id) if self.fake else None
         return user["name"] if user else user_id.lower()
 
-    def _user(self, user_id: str) -> dict:
+    def _user(self, user_id: str, team_id: str = TEAM_ID) -> dict:
         name = self._user_name(user_id)
-        return {"id": user_id, "username": name, "name": name, "team_id": TEAM_ID}
+        return {"id": user_id, "username": name, "name": name, "team_id": team_id}
 
     def _channel_name(self, channel_id: str) -> str:
         channel = self.fake.world.channels.get(channel_id) if self.fake else None

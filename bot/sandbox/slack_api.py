@@ -194,9 +194,9 @@ class FakeSlack:
             return copy.deepcopy(list(self.world.files.values()))
 
     def add_user(self, user_id: str, name: str, tz: str = "UTC", is_bot: bool = False,
-                 real_name: str | None = None) -> dict:
+                 real_name: str | None = None, is_admin: bool = False, is_owner: bool = False) -> dict:
         with self.lock:
-            return copy.deepcopy(self.world.add_user(user_id, name, tz, is_bot, real_name))
+            return copy.deepcopy(self.world.add_user(user_id, name, tz, is_bot, real_name, is_admin, is_owner))
 
     def add_channel(self, channel_id: str, name: str, members: list[str] | tuple = (),
                     is_private: bool = False) -> dict:

@@ -74,12 +74,17 @@ class World:
         return f"{TS_EPOCH + micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def add_user(
-        self, user_id: str, name: str, tz: str = "UTC", is_bot: bool = False, real_name: str | None = None
+        self, user_id: str, name: str, tz: str = "UTC", is_bot: bool = False, real_name: str | None = None,
+        is_admin: bool = False, is_owner: bool = False,
     ) -> dict:
         ZoneInfo(tz)  # an unknown zone fails here, where the test named it, not in users.info
+        # The role flags of https://api.slack.com/methods/users.info (a User object): an owner is
+        # also an admin there, and only one owner is the primary owner.
         self.users[user_id] = {
             "id": user_id, "team_id": TEAM_ID, "name": name, "real_name": real_name or name,
-            "tz": tz, "is_bot": is_bot, "deleted": False,
+            "tz": tz, "is_bot": is_bot, "deleted": False, "is_admin": is_admin or is_owner,
+            "is_owner": is_owner, "is_primary_owner": False, "is_restricted": False,
+            "is_ultra_restricted": False, "is_app_user": False,
         }
         return self.users[user_id]
 

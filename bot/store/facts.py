@@ -32,8 +32,8 @@ def run_facts(run: Run, conn: Connection) -> RunFacts:
     )
 
 
-def channel_run_facts(s: Session, channel_id: str) -> list[RunFacts]:
-    return [run_facts(run, conn) for run, conn in q.channel_runs(s, channel_id)]
+def channel_run_facts(s: Session, team_id: str, channel_id: str) -> list[RunFacts]:
+    return [run_facts(run, conn) for run, conn in q.channel_runs(s, team_id, channel_id)]
 
 
 def alerts_since(s: Session, run_ids: Iterable[int], since: datetime) -> list[AlertFacts]:
@@ -48,11 +48,12 @@ def alerts_since(s: Session, run_ids: Iterable[int], since: datetime) -> list[Al
                        value=float(a.value), step=a.step, at=a.at) for a, t in rows]
 
 
-def channel_targets(s: Session, channel_id: str, runs: list[RunFacts]) -> list[TargetFacts]:
+def channel_targets(s: Session, team_id: str, channel_id: str, runs: list[RunFacts]) -> list[TargetFacts]:
     """Each target of the channel with the channel runs in its scope and their best values."""
     channel_ids = tuple(r.id for r in runs)
     out = []
-    for target in s.scalars(select(Target).where(Target.channel_id == channel_id).order_by(Target.id)):
+    query = select(Target).where(Target.team_id == team_id, Target.channel_id == channel_id)
+    for target in s.scalars(query.order_by(Target.id)):
         ids = channel_ids if target.scope_connection_id is None else _scoped(s, target, set(channel_ids))
         bests = {
             p.run_id: float(p.best)
@@ -78,9 +79,9 @@ def _scoped(s: Session, target: Target, channel_ids: set[int]) -> tuple[int, ...
     return tuple(sorted({rid for rid in rows if rid in channel_ids}))
 
 
-def channel_reviews(s: Session, channel_id: str, now: datetime) -> list[ReviewFacts]:
-    reviews = list(s.scalars(select(Review).where(Review.channel_id == channel_id, Review.at >= now)
-                             .order_by(Review.at)))
+def channel_reviews(s: Session, team_id: str, channel_id: str, now: datetime) -> list[ReviewFacts]:
+    reviews = list(s.scalars(select(Review).where(Review.team_id == team_id, Review.channel_id == channel_id,
+                                                  Review.at >= now).order_by(Review.at)))
     out = []
     for review in reviews:
         states = s.scalars(select(Run.state).join(ReviewRun, ReviewRun.run_id == Run.id)

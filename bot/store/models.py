@@ -127,7 +127,7 @@ class Watch(Base):
     """A channel tracking one run or every run of an experiment."""
 
     __tablename__ = "watches"
-    __table_args__ = (UniqueConstraint("channel_id", "connection_id", "ref", "is_experiment"), NEVER_REUSED)
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "connection_id", "ref", "is_experiment"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -239,9 +239,12 @@ class ReviewEvent(Base):
 
 
 class ChannelCalendar(Base):
+    """A channel's calendar feed token. Per (team, channel): a channel id can exist in two
+    workspaces (Slack Connect), and each must get its own feed."""
+
     __tablename__ = "channel_calendars"
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    team_id: Mapped[str] = mapped_column(String(32))
     token: Mapped[str] = mapped_column(String(64), unique=True)
 
 
@@ -249,7 +252,7 @@ class Schedule(Base):
     """A channel's standup or digest schedule."""
 
     __tablename__ = "schedules"
-    __table_args__ = (UniqueConstraint("channel_id", "kind"), NEVER_REUSED)
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "kind"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))
@@ -321,12 +324,12 @@ class UserProfile(Base):
 class StandupRound(Base):
     """One standup of one channel for one period (a local date, or an ad-hoc `now-...` key).
 
-    The unique (channel, period) pair is what lets every replica run the standup job: only the
+    The unique (team, channel, period) triple is what lets every replica run the standup job: only the
     replica whose insert wins creates the round, so members are prompted once.
     """
 
     __tablename__ = "standup_rounds"
-    __table_args__ = (UniqueConstraint("channel_id", "period"), NEVER_REUSED)
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "period"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))
@@ -363,7 +366,7 @@ class DigestPost(Base):
     """One channel digest per period; `since_at` is where the next digest starts counting."""
 
     __tablename__ = "digest_posts"
-    __table_args__ = (UniqueConstraint("channel_id", "period"), NEVER_REUSED)
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "period"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32), index=True)

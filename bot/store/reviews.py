@@ -89,8 +89,9 @@ def reviews_of_run(s: Session, run_id: int, states: frozenset[str]) -> list[int]
     )
 
 
-def channel_reviews(s: Session, channel_id: str, states: frozenset[str]) -> list[Review]:
-    query = select(Review).where(Review.channel_id == channel_id, Review.state.in_(states))
+def channel_reviews(s: Session, team_id: str, channel_id: str, states: frozenset[str]) -> list[Review]:
+    query = select(Review).where(Review.team_id == team_id, Review.channel_id == channel_id,
+                                 Review.state.in_(states))
     return list(s.scalars(query.order_by(Review.at, Review.id)))
 
 
@@ -98,10 +99,11 @@ def run_key(run: Run) -> str:
     return f"{run.connection_id}:{run.ref}"
 
 
-def channel_goals(s: Session, channel_id: str, runs: list[Run]) -> list[Goal]:
+def channel_goals(s: Session, team_id: str, channel_id: str, runs: list[Run]) -> list[Goal]:
     """The channel's targets, each with the review runs it covers (an unscoped target: all)."""
     goals = []
-    for t in s.scalars(select(Target).where(Target.channel_id == channel_id).order_by(Target.id)):
+    query = select(Target).where(Target.team_id == team_id, Target.channel_id == channel_id)
+    for t in s.scalars(query.order_by(Target.id)):
         try:
             rule = Rule(t.metric, t.op, t.threshold)
         except ValueError:  # a malformed stored target must not hide the results
@@ -121,8 +123,9 @@ def _in_scope(t: Target, run: Run) -> bool:
 
 def calendar_token(s: Session, team_id: str, channel_id: str) -> str:
     """The channel's feed token, made on first use. Unguessable (192 random bits): the URL is
-    the only credential a calendar client can carry."""
-    row = s.get(ChannelCalendar, channel_id)
+    the only credential a calendar client can carry. One per (team, channel): the same channel
+    id in another workspace is another channel with another feed."""
+    row = s.get(ChannelCalendar, (team_id, channel_id))
     if row is not None:
         return row.token
     try:
@@ -131,7 +134,7 @@ def calendar_token(s: Session, team_id: str, channel_id: str) -> str:
             s.add(row)
         return row.token
     except IntegrityError:  # another request made it first
-        return s.get(ChannelCalendar, channel_id, populate_existing=True).token
+        return s.get(ChannelCalendar, (team_id, channel_id), populate_existing=True).token
 
 
 def channel_of_token(s: Session, token: str) -> ChannelCalendar | None:

@@ -125,8 +125,9 @@ def channels_of(s: Session, run_id: int) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def channel_runs(s: Session, channel_id: str) -> list[tuple[Run, Connection]]:
-    in_channel = select(WatchRun.run_id).join(Watch, Watch.id == WatchRun.watch_id).where(Watch.channel_id == channel_id)
+def channel_runs(s: Session, team_id: str, channel_id: str) -> list[tuple[Run, Connection]]:
+    in_channel = (select(WatchRun.run_id).join(Watch, Watch.id == WatchRun.watch_id)
+                  .where(Watch.team_id == team_id, Watch.channel_id == channel_id))
     rows = s.execute(
         select(Run, Connection)
         .join(Connection, Connection.id == Run.connection_id)

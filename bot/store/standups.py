@@ -24,8 +24,9 @@ def enabled_schedules(s: Session, kind: str) -> list[Schedule]:
     return list(s.scalars(query))
 
 
-def schedule_of(s: Session, channel_id: str, kind: str) -> Schedule | None:
-    return s.scalar(select(Schedule).where(Schedule.channel_id == channel_id, Schedule.kind == kind))
+def schedule_of(s: Session, team_id: str, channel_id: str, kind: str) -> Schedule | None:
+    return s.scalar(select(Schedule).where(Schedule.team_id == team_id, Schedule.channel_id == channel_id,
+                                           Schedule.kind == kind))
 
 
 def window(config: dict[str, Any] | None) -> timedelta:
@@ -36,8 +37,9 @@ def remind_lead(config: dict[str, Any] | None) -> timedelta:
     return timedelta(minutes=int((config or {}).get("remind_minutes") or REMIND_MINUTES))
 
 
-def has_round(s: Session, channel_id: str, period: str) -> bool:
-    query = select(StandupRound.id).where(StandupRound.channel_id == channel_id, StandupRound.period == period)
+def has_round(s: Session, team_id: str, channel_id: str, period: str) -> bool:
+    query = select(StandupRound.id).where(StandupRound.team_id == team_id, StandupRound.channel_id == channel_id,
+                                          StandupRound.period == period)
     return s.scalar(query) is not None
 
 
@@ -45,11 +47,12 @@ def open_rounds(s: Session) -> list[StandupRound]:
     return list(s.scalars(select(StandupRound).where(StandupRound.summary_key.is_(None)).order_by(StandupRound.id)))
 
 
-def running_round(s: Session, channel_id: str, now: datetime) -> StandupRound | None:
+def running_round(s: Session, team_id: str, channel_id: str, now: datetime) -> StandupRound | None:
     """The channel's standup that people are answering right now: an ad-hoc one, or a
     scheduled one somebody has been asked in, whose window has not closed."""
     asked = select(StandupAnswer.round_id).where(StandupAnswer.prompted_at.is_not(None))
     query = select(StandupRound).where(
+        StandupRound.team_id == team_id,
         StandupRound.channel_id == channel_id,
         StandupRound.summary_key.is_(None),
         StandupRound.closes_at > now,
@@ -58,11 +61,12 @@ def running_round(s: Session, channel_id: str, now: datetime) -> StandupRound | 
     return s.scalar(query.order_by(StandupRound.id.desc()).limit(1))
 
 
-def drop_unstarted_rounds(s: Session, channel_id: str) -> int:
+def drop_unstarted_rounds(s: Session, team_id: str, channel_id: str) -> int:
     """Forget the channel's planned rounds nobody has been asked in yet, so a changed or
     stopped schedule is not followed by prompts planned under the old one."""
     started = select(StandupAnswer.round_id).where(StandupAnswer.prompted_at.is_not(None))
     stmt = delete(StandupRound).where(
+        StandupRound.team_id == team_id,
         StandupRound.channel_id == channel_id,
         StandupRound.summary_key.is_(None),
         StandupRound.id.not_in(started),
@@ -75,20 +79,23 @@ def answers_of(s: Session, round_id: int) -> list[StandupAnswer]:
     return list(s.scalars(query))
 
 
-def pending_of_user(s: Session, user_id: str, now: datetime) -> list[StandupAnswer]:
-    """The user's answers still open (not answered, skipped or away, window not over)."""
+def pending_of_user(s: Session, team_id: str, user_id: str, now: datetime) -> list[StandupAnswer]:
+    """The user's answers still open in this team (not answered, skipped or away, window not over)."""
+    in_team = select(StandupRound.id).where(StandupRound.team_id == team_id)
     query = select(StandupAnswer).where(
-        StandupAnswer.user_id == user_id, StandupAnswer.status == "pending", StandupAnswer.due_at > now
+        StandupAnswer.user_id == user_id, StandupAnswer.status == "pending", StandupAnswer.due_at > now,
+        StandupAnswer.round_id.in_(in_team),
     )
     return list(s.scalars(query))
 
 
-def previous_prompt(s: Session, channel_id: str, user_id: str, before: datetime) -> datetime | None:
+def previous_prompt(s: Session, team_id: str, channel_id: str, user_id: str, before: datetime) -> datetime | None:
     """When this member was last prompted in this channel before `before`: "since my last standup"."""
     query = (
         select(StandupAnswer.prompt_at)
         .join(StandupRound, StandupRound.id == StandupAnswer.round_id)
         .where(
+            StandupRound.team_id == team_id,
             StandupRound.channel_id == channel_id,
             StandupAnswer.user_id == user_id,
             StandupAnswer.prompted_at.is_not(None),

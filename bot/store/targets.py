@@ -37,11 +37,14 @@ def targets_for_runs(s: Session, runs: list[Run], include_muted: bool = False) -
     )
     for run_id, watch in rows:
         watches[run_id].append(watch)
+    # Channel-wide targets of the watching channels: narrowed by team and channel here, matched
+    # on the exact (team, channel) pair by _watches_run (a channel id may exist in two teams).
+    teams = {w.team_id for ws in watches.values() for w in ws}
     channels = {w.channel_id for ws in watches.values() for w in ws}
     connections = {run.connection_id for run in runs}
     query = select(Target).where(
         or_(
-            and_(Target.scope_connection_id.is_(None), Target.channel_id.in_(channels)),
+            and_(Target.scope_connection_id.is_(None), Target.team_id.in_(teams), Target.channel_id.in_(channels)),
             Target.scope_connection_id.in_(connections),
         )
     )
@@ -55,7 +58,7 @@ def targets_for_runs(s: Session, runs: list[Run], include_muted: bool = False) -
 
 def _watches_run(target: Target, run: Run, watches: list[Watch]) -> bool:
     if target.scope_connection_id is None:
-        return any(w.channel_id == target.channel_id for w in watches)
+        return any((w.team_id, w.channel_id) == (target.team_id, target.channel_id) for w in watches)
     if target.scope_connection_id != run.connection_id:
         return False
     if not target.scope_is_experiment:
@@ -156,8 +159,9 @@ def record_alert(s: Session, target_id: int, run_id: int, crossing: core.Crossin
     return s.scalar(stmt)
 
 
-def channel_targets(s: Session, channel_id: str) -> list[Target]:
-    return list(s.scalars(select(Target).where(Target.channel_id == channel_id).order_by(Target.id)))
+def channel_targets(s: Session, team_id: str, channel_id: str) -> list[Target]:
+    query = select(Target).where(Target.team_id == team_id, Target.channel_id == channel_id)
+    return list(s.scalars(query.order_by(Target.id)))
 
 
 def latest_alerts(s: Session, target_ids: list[int]) -> dict[int, tuple[Alert, Run]]:

@@ -125,6 +125,8 @@ def test_not_ready_warning_postpone_to_eta_and_results(day):
     bot, logger, done, slow = day
     # Bob types 15:00 in Berlin (UTC+1 in November): the review is at 14:00 UTC.
     bot.fake.add_user("U2", "bob", tz="Europe/Berlin")
+    # Alice (U1) clicks Postpone on Bob's review: she may, as a workspace admin (issue 12).
+    bot.fake.add_user("U1", "alice", real_name="Alice Example", is_admin=True)
     review_id = schedule(bot, done, slow, user="U2", when="15:00")
     with bot.services.store.tx() as s:
         s.add(Target(team_id="T0SANDBOX", channel_id=CHANNEL, metric="val_acc", op=">=", threshold=0.9,

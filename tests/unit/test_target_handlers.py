@@ -92,7 +92,7 @@ def test_list_shows_scope_mute_and_last_crossing(services, trainer):
     add(services)
     add(services, RunRef("trainer", "r1"), metric="loss", op="<", value=0.1)
     alert_id = _alert(services, target_id=1, value=0.93, step=7)
-    target_actions.act(services, "mute", alert_id, "U2")
+    target_actions.act(services, "mute", alert_id, "U2", TEAM, CHANNEL)
     text = html.unescape(targets.list_targets(ctx(services), TargetList()).text)
     assert "*Targets in this channel (2)*" in text
     first, second = text.splitlines()[1:]
@@ -127,8 +127,8 @@ def _alert(services, target_id: int, value: float, step: int) -> int:
 def test_each_button_changes_state_once(services, trainer, action):
     add(services)
     alert_id = _alert(services, target_id=1, value=0.95, step=1)
-    first = target_actions.act(services, action, alert_id, "U1")
-    again = target_actions.act(services, action, alert_id, "U1")  # a double click
+    first = target_actions.act(services, action, alert_id, "U1", TEAM, CHANNEL)
+    again = target_actions.act(services, action, alert_id, "U1", TEAM, CHANNEL)  # a double click
     assert first.changed and not again.changed
     assert first.run_refs == ["trainer:r1"] and first.channel_id == CHANNEL
     with services.store.tx() as s:
@@ -141,9 +141,9 @@ def test_each_button_changes_state_once(services, trainer, action):
 def test_snooze_again_after_a_while_extends_it(services, trainer, clock):
     add(services)
     alert_id = _alert(services, target_id=1, value=0.95, step=1)
-    target_actions.act(services, "snooze", alert_id, "U1")
+    target_actions.act(services, "snooze", alert_id, "U1", TEAM, CHANNEL)
     clock.advance(minutes=30)
-    assert target_actions.act(services, "snooze", alert_id, "U2").changed
+    assert target_actions.act(services, "snooze", alert_id, "U2", TEAM, CHANNEL).changed
     with services.store.tx() as s:
         assert s.scalars(select(TargetProgress)).one().snoozed_until == clock.now + timedelta(hours=1)
         edits = list(s.scalars(select(Outbox).where(Outbox.op == "update").order_by(Outbox.id)))
@@ -152,5 +152,5 @@ def test_snooze_again_after_a_while_extends_it(services, trainer, clock):
 
 
 def test_unknown_alert_says_the_target_is_gone(services):
-    outcome = target_actions.act(services, "ack", 999, "U1")
+    outcome = target_actions.act(services, "ack", 999, "U1", TEAM, CHANNEL)
     assert not outcome.changed and "removed" in outcome.notice
