@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import select
@@ -11,7 +10,7 @@ from bot.httpio import MAX_PUSH_BODY, Response, json_response, read_body
 from bot.jobs.record import record_pushed
 from bot.services import Services
 from bot.store.models import Connection
-from integrations.push import PushError, snapshot_from_push
+from integrations.push import PushError, parse_body, snapshot_from_push
 
 
 def handle_push(services: Services, environ: dict[str, Any], raw_ref: str) -> Response:
@@ -22,10 +21,7 @@ def handle_push(services: Services, environ: dict[str, Any], raw_ref: str) -> Re
     if body is None:
         return json_response(413, {"ok": False, "error": f"body over {MAX_PUSH_BODY} bytes"})
     try:
-        payload = json.loads(body or b"{}")
-        snap = snapshot_from_push(_ref_text(raw_ref), payload, services.clock())
-    except json.JSONDecodeError:
-        return json_response(400, {"ok": False, "error": "body is not JSON"})
+        snap = snapshot_from_push(_ref_text(raw_ref), parse_body(body), services.clock())
     except PushError as exc:
         return json_response(400, {"ok": False, "error": str(exc)})
     state = record_pushed(services, conn.id, snap)

@@ -114,7 +114,9 @@ class SlackEdge(SlackRequestHandler):
     def _signed(self, raw: str, headers: dict[str, Any]) -> bool:
         timestamp = str(headers.get("x-slack-request-timestamp") or "")
         signature = str(headers.get("x-slack-signature") or "")
-        if not timestamp.isdigit() or not signature:
+        # str.isdigit() is true for "²" and "١", which int() then refuses or reads: ASCII digits
+        # only, and few enough of them that int() never meets its digit limit.
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12) or not signature:
             return False
         return self.verifier.is_valid(body=raw, timestamp=timestamp, signature=signature)
 

@@ -27,7 +27,7 @@ from .types import (
     Untrack,
     When,
 )
-from .when import is_past, resolve_when
+from .when import TooFarAhead, is_past, resolve_when
 
 __all__ = [
     "GRAMMAR",
@@ -56,6 +56,7 @@ __all__ = [
     "Untrack",
     "When",
     "help_text",
+    "TooFarAhead",
     "is_past",
     "parse",
     "resolve_when",

@@ -4,6 +4,14 @@ import datetime as dt
 
 from .types import When
 
+# Reviews are meetings: a year ahead is far enough, and a bound keeps date arithmetic (a lead
+# time, a postponement, a UTC round trip of 9999-12-31 23:59) inside datetime's range.
+MAX_AHEAD = dt.timedelta(days=366)
+
+
+class TooFarAhead(ValueError):
+    """The moment named lies more than MAX_AHEAD after now."""
+
 
 def resolve_when(when: When, now: dt.datetime) -> dt.datetime:
     """The moment `when` names, seen from `now` (tz-aware, in the user's zone).
@@ -13,6 +21,8 @@ def resolve_when(when: When, now: dt.datetime) -> dt.datetime:
     """
     today = now.date()
     if when.date is not None:
+        if when.date > today + MAX_AHEAD:
+            raise TooFarAhead(f"{when.date:%Y-%m-%d} is too far ahead: pick a day within a year")
         day = when.date
     elif when.relative_days is not None:
         day = today + dt.timedelta(days=when.relative_days)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.commands import ReviewAdd, ReviewCancel, ReviewList, ReviewModal, RunRef, Track, Untrack, When
 from bot.commands.help import USAGE
-from bot.commands.when import is_past, resolve_when
+from bot.commands.when import TooFarAhead, is_past, resolve_when
 from bot.core.eta import format_duration
 from bot.core.reviews import AUTO_POSTPONE, CANCELLED, DEFAULT_BUFFER, DEFAULT_LEAD, SCHEDULED, UPCOMING
 from bot.handlers import tracking
@@ -87,7 +87,10 @@ def meeting_time(ctx: Ctx, when: When) -> tuple[datetime, ZoneInfo, bool]:
     whether it is really the user's (False: Slack could not tell, UTC stood in)."""
     zone, known = zone_of_user(ctx.services, ctx.client, ctx.team_id, ctx.user_id)
     now_local = ctx.now.astimezone(zone)
-    at = resolve_when(when, now_local)
+    try:
+        at = resolve_when(when, now_local)
+    except TooFarAhead as exc:
+        raise Problem(f"{exc}.", USAGE["review"], extra={"field": "when"}) from None
     if is_past(at, now_local, inclusive=True):
         shown = at.strftime("%Y-%m-%d %H:%M")
         note = "" if known else f"\n{UNKNOWN_ZONE}"

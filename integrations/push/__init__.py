@@ -4,7 +4,7 @@ This module translates the pushed JSON into a RunSnapshot at the edge; the web l
 feeds it into the same pipeline as polled snapshots.
 """
 
-from integrations.push.translate import PushError, snapshot_from_push
+from integrations.push.translate import PushError, parse_body, snapshot_from_push
 
 KIND = "push"
 
@@ -30,4 +30,4 @@ class Tracker:
         return self.history(refs, key, start_step) if self.history else {}
 
 
-__all__ = ["KIND", "PushError", "Tracker", "snapshot_from_push"]
+__all__ = ["KIND", "PushError", "Tracker", "parse_body", "snapshot_from_push"]
