@@ -20,6 +20,7 @@ class Work:
     conn: Connection
     refs: list[str]
     experiments: list[Watch] = field(default_factory=list)
+    has_targets: bool = True  # False: no target can watch these runs, so no target work at all
 
 
 @dataclass

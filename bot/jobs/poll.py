@@ -3,23 +3,31 @@ in as few requests as its API allows, and hand each answer to bot/jobs/record.py
 
     poll_once
       -> plan     which connections to ask, for which runs and experiment watches (one read)
-      -> ask      per connection, outside any transaction: the runs' snapshots, the experiments'
-                  new runs, then the target metrics' new points (targets.fetch_history)
-      -> record.record   the answer's meaning, stored in one transaction with its outbox rows
+      -> per connection, in a bounded thread pool, each claimed first (bot/jobs/claims.py)
+         so that no two replicas poll it at once:
+         -> ask      outside any transaction: the runs' snapshots, the experiments' new runs,
+                     then the target metrics' new points (targets.fetch_history)
+         -> record.record   the answer's meaning, stored in one transaction with its outbox
+                     rows and the connection's claim given back
       -> silence.sweep_silent_runs   pushed runs that stopped reporting turn stalled
     then bot/notify/dispatch.py delivers the outbox rows to Slack.
 
 A tracker that fails makes its runs stale: their state never changes because of an outage.
+One connection's failure, whatever it is, is that connection's alone: the others are polled.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Integer, select, union
 
-from bot.jobs import targets
+from bot.jobs import claims, targets
 from bot.jobs.answers import Answer, Work
 from bot.jobs.record import record
 from bot.jobs.silence import sweep_silent_runs
@@ -27,42 +35,109 @@ from bot.metrics import POLL_SECONDS, POLLS
 from bot.services import Services
 from bot.store import points
 from bot.store import runs as q
-from bot.store.models import Connection, Run, Watch, WatchRun
+from bot.store.models import Connection, Run, Target, Watch, WatchRun
+from bot.store.sets import one_of
 from integrations.base import Tracker, TrackerError
 from integrations.registry import POLLED
 
 log = logging.getLogger(__name__)
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+POOL_SIZE = 4  # connections polled at once per process: trackers wait on the network, not the CPU
+_cache_lock = threading.Lock()  # the tracker cache is shared by the pool's threads
 
 
-def poll_once(services: Services) -> int:
-    """One poll cycle over every connection; returns how many runs were updated."""
+def poll_once(services: Services, due_only: bool = False) -> int:
+    """One poll cycle; returns how many runs were updated. Every connection with work that no
+    other replica is polling right now is asked once; due_only (the scheduler's tick) asks only
+    the connections whose next poll is due, so replicas together poll each once per interval."""
+    cycle = Cycle(services, plan(services), due_only)
+    workers = min(POOL_SIZE, len(cycle.works))
     updated = 0
-    for work in plan(services):
-        answer = ask(services, work)
-        updated += record(services, work, answer)
+    if workers:
+        with ThreadPoolExecutor(workers, thread_name_prefix="poll") as pool:
+            updated = sum(pool.map(lambda _: cycle.work_through(), range(workers)))
     sweep_silent_runs(services)
     return updated
 
 
+class Cycle:
+    """The connections one poll_once may poll, handed out to its threads one claim at a time."""
+
+    def __init__(self, services: Services, works: list[Work], due_only: bool):
+        self.services = services
+        self.works = {w.conn.id: w for w in works}
+        self.due_only = due_only
+        self._left = set(self.works)
+        self._lock = threading.Lock()
+        every = timedelta(seconds=services.settings.poll_seconds)
+        self.ttl = max(3 * every, timedelta(minutes=2))  # a poll longer than this may be taken over
+
+    def work_through(self) -> int:
+        updated = 0
+        while (claimed := self._next()) is not None:
+            connection_id, token = claimed
+            updated += poll_connection(self.services, self.works[connection_id], token)
+        return updated
+
+    def _next(self) -> tuple[int, str] | None:
+        with self._lock:
+            claimed = claims.claim(self.services.store, self._left, HOLDER, self.services.clock(), self.ttl,
+                                   self.due_only)
+            if claimed is not None:
+                self._left.discard(claimed[0])
+            return claimed
+
+
+def poll_connection(services: Services, work: Work, claim: str | None = None) -> int:
+    """Ask one connection and record its answer. Any failure, a tracker's bug included, counts
+    as that tracker not answering: its runs turn stale and its next poll backs off."""
+    try:
+        return record(services, work, ask(services, work), claim)
+    except Exception as exc:
+        log.exception("poll of connection %s (%s) failed", work.conn.name, work.conn.kind)
+        POLLS.labels(work.conn.kind, "error").inc()
+        failed = Answer(error=TrackerError(f"unexpected error while polling ({type(exc).__name__})"),
+                        asked_at=services.clock())
+        try:
+            record(services, work, failed, claim)
+        except Exception:  # the database itself: the claim runs out and another poll retries
+            log.exception("could not mark the runs of connection %s stale", work.conn.name)
+        return 0
+
+
 def plan(services: Services) -> list[Work]:
+    """The work of each polled connection, read once: Core rows of the needed columns, not
+    ORM runs (the cycle would load all N runs with their JSON only to read two columns)."""
     with services.store.tx() as s:
         # IN, not JOIN + DISTINCT: PostgreSQL cannot compare the json columns DISTINCT needs.
-        watched = select(Run).where(Run.active.is_(True), Run.id.in_(select(WatchRun.run_id)))
-        runs = list(s.scalars(watched))
+        watched = (select(Run.connection_id, Run.ref)
+                   .where(Run.active.is_(True), Run.id.in_(select(WatchRun.run_id)))
+                   .order_by(Run.connection_id, Run.id))
+        refs = s.execute(watched).all()
         exp_watches = list(s.scalars(select(Watch).where(Watch.is_experiment.is_(True))))
-        conn_ids = {r.connection_id for r in runs} | {w.connection_id for w in exp_watches}
-        conns = {c.id: c for c in s.scalars(select(Connection).where(Connection.id.in_(conn_ids)))} if conn_ids else {}
-    work: dict[int, Work] = {}
-    for cid, conn in conns.items():
-        if conn.kind in POLLED:
-            work[cid] = Work(conn=conn, refs=[])
-    for run in runs:
-        if run.connection_id in work:
-            work[run.connection_id].refs.append(run.ref)
+        conn_ids = {cid for cid, _ in refs} | {w.connection_id for w in exp_watches}
+        conns = {c.id: c for c in s.scalars(select(Connection).where(one_of(s, Connection.id, conn_ids, Integer())))
+                 if c.kind in POLLED} if conn_ids else {}
+        with_targets = _with_targets(s) if conns else set()
+        claims.ensure(s, list(conns), services.clock())
+    work = {cid: Work(conn=conn, refs=[], has_targets=cid in with_targets) for cid, conn in conns.items()}
+    for cid, ref in refs:
+        if cid in work:
+            work[cid].refs.append(ref)
     for watch in exp_watches:
         if watch.connection_id in work:
             work[watch.connection_id].experiments.append(watch)
     return list(work.values())
+
+
+def _with_targets(s) -> set[int]:  # noqa: ANN001 - a Session
+    """Connections that some unmuted target may watch: the others skip all target work."""
+    in_channel = (select(Watch.connection_id)
+                  .where(Watch.channel_id.in_(select(Target.channel_id).where(Target.scope_connection_id.is_(None),
+                                                                                Target.muted_by.is_(None)))))
+    scoped = select(Target.scope_connection_id).where(Target.scope_connection_id.is_not(None),
+                                                      Target.muted_by.is_(None))
+    return set(s.scalars(union(in_channel, scoped)))
 
 
 def ask(services: Services, work: Work) -> Answer:
@@ -96,7 +171,7 @@ def _ask(services: Services, work: Work) -> Answer:
         answer.error = exc
     except ValueError as exc:  # undecryptable credential: the operator changed the key
         answer.error = TrackerError(str(exc), permanent=True)
-    if answer.error is None:
+    if answer.error is None and work.has_targets:
         fetch_history(services, work, tracker, answer)
     return answer
 
@@ -118,10 +193,13 @@ def tracker_for_connection(services: Services, conn: Connection) -> Tracker:
     A changed URL or credential makes a new one."""
     cache = services.tracker_cache
     key = (conn.id, conn.kind, conn.url, conn.secret_sealed)
-    if key not in cache:
+    with _cache_lock:
+        if key in cache:
+            return cache[key]
         for old in [k for k in cache if k[0] == conn.id]:
             del cache[old]
-        cache[key] = services.trackers(q.connection_info(conn, services.box))
-        if conn.kind == "push":  # a pushed run's history is what it pushed, kept in our database
-            cache[key].history = points.reader(services.store, conn.id)
-    return cache[key]
+    tracker = services.trackers(q.connection_info(conn, services.box))
+    if conn.kind == "push":  # a pushed run's history is what it pushed, kept in our database
+        tracker.history = points.reader(services.store, conn.id)
+    with _cache_lock:
+        return cache.setdefault(key, tracker)

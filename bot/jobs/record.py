@@ -27,53 +27,86 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.eta import estimate_eta
 from bot.core.runs import Known, adopted, confirm_missing, observe, vanished, with_total
-from bot.jobs import reviews, targets
+from bot.jobs import claims, reviews, targets
 from bot.jobs.answers import Answer, Work
 from bot.metrics import RUN_EVENTS
 from bot.notify.outbox import enqueue
 from bot.notify.run_messages import notify_channel, notify_run_event
 from bot.services import Services
 from bot.store import points
+from bot.store import reviews as review_store
 from bot.store import runs as q
 from bot.store.models import Connection, Run, Watch, WatchRun
 from integrations.base import RunSnapshot, RunState, TrackerError
 from integrations.registry import POLLED
 
 
-def record(services: Services, work: Work, answer: Answer) -> int:
-    """Store one connection's answer; returns how many runs were updated."""
+def record(services: Services, work: Work, answer: Answer, claim: str | None = None) -> int:
+    """Store one connection's answer; returns how many runs were updated. `claim` is the
+    connection's poll claim (bot/jobs/claims.py), given back in the same transaction."""
     now = services.clock()
     stall_after = _stall_after(services)
     with services.store.tx() as s:
         if answer.error is not None:
             mark_stale(s, work, answer.error, now)
+            _release(s, services, work, answer, claim, now)
             return 0
         for watch_id, snaps in answer.listed.items():
             adopt(s, watch_id, snaps, now)
         for watch_id, reason in answer.lost.items():
             experiment_lost(s, work.conn, watch_id, reason, now)
-        # The crossings first: they happened at earlier steps than what the answer's snapshot
-        # says now (a run that reached its target at step 400 and went NaN or failed at step
-        # 500), and the outbox posts in the order rows are written.
-        targets.evaluate_polled(s, services, work.conn, answer, now)
-        count = 0
+        # Read once, for every stage: the targets, the state machine, the messages, the reviews.
         runs = q.runs_by_ref(s, work.conn.id, set(answer.snaps) | set(work.refs))
-        # A poll slower than its lease overlaps another replica's: an answer older than what that
+        # A poll slower than its claim overlaps another replica's: an answer older than what that
         # one recorded since must not undo it (a finished run set back to running stays so).
         runs = {ref: run for ref, run in runs.items() if not _recorded_since(run, answer.asked_at)}
+        # The crossings first: they happened at earlier steps than what the answer's snapshot
+        # says now (a run that reached its target at step 400 and went NaN or failed at step
+        # 500), and the outbox posts in the order rows are written. One alert message per
+        # channel for all of the answer's crossings.
+        if work.has_targets:
+            targets.evaluate_polled(s, services, work.conn, answer, now, runs)
+        count = 0
+        lookups = Lookups(s, [run.id for run in runs.values()])
         for ref, snap in answer.snaps.items():
             if (run := runs.get(ref)) is not None:
-                update_run(s, work.conn, run, snap, now, stall_after)
+                update_run(s, work.conn, run, snap, now, stall_after, lookups)
                 count += 1
         for ref in work.refs:
             if ref not in answer.snaps and (run := runs.get(ref)) is not None:
                 mark_missing(s, work.conn, run, now)
+        _release(s, services, work, answer, claim, now)
         return count
+
+
+class Lookups:
+    """What the stages of update_run read about the answer's runs, read for all of them in one
+    query the first time one run needs it (a cycle that finishes 10,000 runs asked for their
+    channels and reviews 10,000 times each)."""
+
+    def __init__(self, s: Session, run_ids: list[int]):
+        self.s, self.run_ids = s, run_ids
+        self._channels: dict[int, list[tuple[str, str]]] | None = None
+        self._reviews: dict[int, list[int]] | None = None
+
+    def channels(self, run_id: int) -> list[tuple[str, str]]:
+        if self._channels is None:
+            self._channels = q.channels_of_runs(self.s, self.run_ids)
+        return self._channels.get(run_id, [])
+
+    def reviews(self, run_id: int) -> list[int]:
+        if self._reviews is None:
+            self._reviews = review_store.reviews_of_runs(self.s, self.run_ids, reviews.WATCHED)
+        return self._reviews.get(run_id, [])
+
+
+def _release(s: Session, services: Services, work: Work, answer: Answer, claim: str | None, now: datetime) -> None:
+    every = timedelta(seconds=services.settings.poll_seconds)
+    claims.release(s, work.conn.id, claim, now, answer.asked_at or now, every, ok=answer.error is None)
 
 
 def record_pushed(services: Services, connection_id: int, snap: RunSnapshot) -> str:
@@ -91,18 +124,19 @@ def record_pushed(services: Services, connection_id: int, snap: RunSnapshot) -> 
 
 
 def update_run(s: Session, conn: Connection, run: Run, snap: RunSnapshot, now: datetime,
-               stall_after: timedelta) -> None:
+               stall_after: timedelta, lookups: Lookups | None = None) -> None:
     # 1. the state machine
     snap = with_total(snap, run.total_steps_override)
     known = Known(RunState(run.state), run.step, run.heartbeat_at, run.progress_at)
     seen = observe(known, snap, now, stall_after)
-    # 2. the store
+    # 2. the store: written only when something changed
     q.apply_snapshot(run, snap, now, partial=conn.kind not in POLLED)
     run.state = seen.state.value
     run.progress_at = seen.progress_at
     run.eta = _eta(run, now)
     if seen.state.is_terminal:
         run.active = False  # adaptive polling: a finished run costs nothing any more
+    q.touch(s, run, now)
     # 3. target evaluation (a polled run's history is evaluated by record, per answer), before
     #    the run-event messages: posted in step order, a crossing before the end it led to
     targets.evaluate_pushed(s, conn, run, snap, now)
@@ -110,14 +144,21 @@ def update_run(s: Session, conn: Connection, run: Run, snap: RunSnapshot, now: d
     # 4. run-event messages
     for event in seen.events:
         RUN_EVENTS.labels(event.kind).inc()
-        notify_run_event(s, conn, run, event.kind, event.episode, now)
+        notify_run_event(s, conn, run, event.kind, event.episode, now,
+                         channels=lookups.channels(run.id) if lookups else None)
     # 5. review readiness
-    reviews.run_changed(s, run, now)
+    if seen.state.is_terminal:
+        reviews.run_changed(s, run, now, review_ids=lookups.reviews(run.id) if lookups else None)
 
 
 def mark_stale(s: Session, work: Work, error: TrackerError, now: datetime) -> None:
-    """The tracker did not answer: its runs keep their state and say since when it is unknown."""
-    for run in s.scalars(select(Run).where(Run.connection_id == work.conn.id, Run.ref.in_(work.refs))):
+    """The tracker did not answer: its runs keep their state and say since when it is unknown.
+    A run's data is as old as its connection's last successful poll: runs are stamped only when
+    they change, so that time is copied onto the run as it turns stale."""
+    last_polled = claims.last_polled(s, work.conn.id)
+    for run in q.runs_by_ref(s, work.conn.id, work.refs).values():
+        if run.stale_since is None and last_polled is not None:
+            run.polled_at = max(filter(None, (run.polled_at, last_polled)))
         run.stale_since = run.stale_since or now
         run.last_error = str(error)[:500]
 

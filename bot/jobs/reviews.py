@@ -53,12 +53,16 @@ def check_reviews(services: Services) -> int:
     return acted
 
 
-def run_changed(s: Session, run: Run, now: datetime) -> None:
+WATCHED = UPCOMING | {DONE}  # the reviews a run's change may complete or break
+
+
+def run_changed(s: Session, run: Run, now: datetime, review_ids: list[int] | None = None) -> None:
     """A run that just ended may complete a review (or break it): look at once, in the
-    transaction that records the run, rather than waiting for the next job."""
+    transaction that records the run, rather than waiting for the next job. review_ids: the
+    run's WATCHED reviews when the caller read them for many runs at once."""
     if not RunState(run.state).is_terminal:
         return
-    for review_id in rq.reviews_of_run(s, run.id, UPCOMING | {DONE}):
+    for review_id in rq.reviews_of_run(s, run.id, WATCHED) if review_ids is None else review_ids:
         try:
             # A savepoint: a failing review must not undo the run update it follows.
             with s.begin_nested():

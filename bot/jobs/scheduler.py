@@ -31,6 +31,7 @@ class Job:
     seconds: float
     grace: float | None = None  # how late a missed run may still start; default: one interval
     lease: timedelta | None = None  # one replica at a time: it holds this lease while it runs
+    instances: int = 1  # how many runs of the job may overlap in one process
 
 
 def jobs(services: Services, dispatcher: DispatchLoop) -> list[Job]:
@@ -38,7 +39,11 @@ def jobs(services: Services, dispatcher: DispatchLoop) -> list[Job]:
     # A short poll interval asks for a quick bot: the review, standup and digest checks
     # (cheap database reads) keep up with it, so a warning is not up to a minute late.
     listed = [
-        Job("poll", lambda: poll_once(services), every, lease=timedelta(seconds=every * 3)),
+        # No lease: every replica polls, each connection claimed by one at a time and due once per
+        # interval (bot/jobs/claims.py). The tick is a fraction of the interval, so a connection
+        # is polled within a quarter interval of its due time; a second run may overlap one held
+        # up by a slow tracker, so the other connections' polls are not held up with it.
+        Job("poll", lambda: poll_once(services, due_only=True), poll_tick(every), instances=2),
         # Delivery runs on its own thread, woken by each queued row; the tick is the safety net.
         Job("dispatch", dispatcher.wake, 2, grace=10),
         Job("cleanup", lambda: forget_old(services), 3600),
@@ -50,6 +55,10 @@ def jobs(services: Services, dispatcher: DispatchLoop) -> list[Job]:
     if not services.settings.google_credentials_file:  # no Google account: nothing to sync
         listed = [job for job in listed if job.id != "calendar-sync"]
     return listed
+
+
+def poll_tick(every: int) -> int:
+    return max(1, every // 4)
 
 
 def build_scheduler(services: Services) -> BackgroundScheduler:
@@ -64,7 +73,7 @@ def build_scheduler(services: Services) -> BackgroundScheduler:
         scheduler.add_job(
             lambda job=job: run_job(services, job),
             "interval", seconds=job.seconds, id=job.id, replace_existing=True,
-            max_instances=1, coalesce=True, misfire_grace_time=job.grace or job.seconds,
+            max_instances=job.instances, coalesce=True, misfire_grace_time=job.grace or job.seconds,
         )
     return scheduler
 

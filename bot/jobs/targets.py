@@ -133,9 +133,13 @@ def run_now(snap: RunSnapshot) -> msg.RunNow:
     return msg.RunNow(state=snap.state.value, step=snap.step, diverged=bool(nonfinite(snap.metrics)))
 
 
-def evaluate_polled(s: Session, services: Services, conn: Connection, answer: Answer, now: datetime) -> None:
+def evaluate_polled(s: Session, services: Services, conn: Connection, answer: Answer, now: datetime,
+                    runs: dict[str, Run] | None = None) -> None:
+    """runs: the answer's runs by ref, when record already read them for its other stages."""
     fired: list[Fired] = []
-    runs = q.runs_by_ref(s, conn.id, answer.snaps)
+    if runs is None:
+        runs = q.runs_by_ref(s, conn.id, answer.snaps)
+    runs = {ref: run for ref, run in runs.items() if ref in answer.snaps}
     targets = store.targets_for_runs(s, list(runs.values()))
     # Missing history (a new target, or the tracker failed) waits for the next poll.
     work = [(target, run, points) for ref, run in runs.items() for target in targets[run.id]

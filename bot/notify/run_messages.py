@@ -13,8 +13,10 @@ from bot.store import runs as q
 from bot.store.models import Connection, Run
 
 
-def notify_run_event(s: Session, conn: Connection, run: Run, kind: str, episode: str, now: datetime) -> None:
-    for team_id, channel_id in q.channels_of(s, run.id):
+def notify_run_event(s: Session, conn: Connection, run: Run, kind: str, episode: str, now: datetime,
+                     channels: list[tuple[str, str]] | None = None) -> None:
+    """channels: the run's watching channels when the caller read them for many runs at once."""
+    for team_id, channel_id in q.channels_of(s, run.id) if channels is None else channels:
         notify_channel(s, conn, run, kind, episode, team_id, channel_id, now)
 
 

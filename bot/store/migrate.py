@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Engine
 
@@ -30,7 +31,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             _sqlite_foreign_keys(conn, on=False)
         cfg.attributes["connection"] = conn
         try:
+            before = MigrationContext.configure(conn).get_current_revision()
             command.upgrade(cfg, revision)
+            if MigrationContext.configure(conn).get_current_revision() != before:
+                # Fresh statistics for the planner: new tables and indexes have none until
+                # autovacuum gets to them, and a plan made without them may scan every run.
+                conn.exec_driver_sql("ANALYZE")
             # Commit before unlocking (a session lock outlives the commit): the replica that
             # takes the lock next must see the migrated schema, not migrate an empty one again.
             conn.commit()

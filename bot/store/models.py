@@ -309,6 +309,22 @@ class Lease(Base):
     expires_at: Mapped[datetime]
 
 
+class ConnectionPoll(Base):
+    """When a connection is next due to be polled, who is polling it now, and how it went.
+
+    Replicas share the polling by claiming due rows (bot/jobs/claims.py): `claimed_until` is
+    the claim's end, so a replica that dies gives its connections back when it runs out."""
+
+    __tablename__ = "connection_polls"
+    __table_args__ = (Index("ix_connection_polls_due", "next_poll_at"),)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
+    next_poll_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None]
+    polled_at: Mapped[datetime | None]  # last successful answer: the freshness of its runs' data
+    errors: Mapped[int] = mapped_column(Integer, default=0)  # failed polls in a row, for the backoff
+
+
 class UserProfile(Base):
     """Cached Slack profile bits we need: time zone for schedules and `<when>`."""
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, String, func, select
 from sqlalchemy.orm import Session
 
 from bot.core.eta import estimate_eta
 from bot.store.crypto import SecretBox
 from bot.store.models import Connection, Run, Watch, WatchRun
+from bot.store.sets import chunks, one_of
 from integrations.base import ConnectionInfo, RunSnapshot, RunState
 
 
@@ -36,13 +37,13 @@ def get_run(s: Session, connection_id: int, ref: str) -> Run | None:
 
 
 def runs_by_ref(s: Session, connection_id: int, refs: Iterable[str]) -> dict[str, Run]:
-    """Many runs of one connection in one query (the poll touches every run each cycle)."""
-    refs = list(refs)
+    """Many runs of one connection in one query (one array parameter on PostgreSQL, so its
+    plan does not depend on how many refs are asked; bot/store/sets.py)."""
     found: dict[str, Run] = {}
-    for start in range(0, len(refs), 500):  # keep IN lists well under SQLite's variable limit
-        chunk = refs[start : start + 500]
-        found.update({r.ref: r for r in s.scalars(select(Run).where(Run.connection_id == connection_id,
-                                                                    Run.ref.in_(chunk)))})
+    for chunk in chunks(s, list(dict.fromkeys(refs))):
+        if chunk:
+            query = select(Run).where(Run.connection_id == connection_id, one_of(s, Run.ref, chunk, String()))
+            found.update({r.ref: r for r in s.scalars(query)})
     return found
 
 
@@ -71,12 +72,19 @@ def apply_snapshot(run: Run, snap: RunSnapshot, now: datetime, partial: bool = F
     run.heartbeat_at = snap.heartbeat_at
     run.owner = snap.owner or run.owner
     run.url = snap.url or run.url
-    run.polled_at = now
     run.stale_since = None
     run.last_error = None
     run.missing_since = None  # seen again: an unconfirmed absence is forgotten
     run.missing_polls = 0
-    run.updated_at = now
+
+
+def touch(s: Session, run: Run, now: datetime) -> None:
+    """Stamp a run that changed: a poll that changes nothing writes nothing (each UPDATE of an
+    unchanged row would be a dead tuple on PostgreSQL). Its freshness is its connection's last
+    successful poll (connection_polls.polled_at), which mark_stale copies when it goes stale."""
+    if run not in s or s.is_modified(run):
+        run.polled_at = now
+        run.updated_at = now
 
 
 def _jsonable(value: float) -> float | str:
@@ -98,6 +106,7 @@ def ensure_run(s: Session, connection_id: int, snap: RunSnapshot, now: datetime)
         progress_at=now,
         created_at=now,
         updated_at=now,
+        polled_at=now,
     )
     apply_snapshot(run, snap, now)
     if snap.state == RunState.RUNNING:
@@ -123,6 +132,20 @@ def channels_of(s: Session, run_id: int) -> list[tuple[str, str]]:
         .order_by(Watch.channel_id)
     )
     return [(r[0], r[1]) for r in rows]
+
+
+def channels_of_runs(s: Session, run_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+    """channels_of for many runs in one query per chunk: the poll asks it once per answer."""
+    found: dict[int, set[tuple[str, str]]] = {}
+    for chunk in chunks(s, list(run_ids)):
+        rows = s.execute(
+            select(WatchRun.run_id, Watch.team_id, Watch.channel_id)
+            .join(WatchRun, WatchRun.watch_id == Watch.id)
+            .where(one_of(s, WatchRun.run_id, chunk, Integer()))
+        )
+        for run_id, team_id, channel_id in rows:
+            found.setdefault(run_id, set()).add((team_id, channel_id))
+    return {run_id: sorted(pairs, key=lambda p: p[1]) for run_id, pairs in found.items()}
 
 
 def channel_runs(s: Session, team_id: str, channel_id: str) -> list[tuple[Run, Connection]]:

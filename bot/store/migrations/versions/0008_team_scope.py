@@ -6,13 +6,13 @@ watch and the calendar feed token belong to the pair (team_id, channel_id). Ever
 relaxes a constraint: rows stored under the old ones already satisfy the new ones.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 """
 
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,96 @@
+"""Per-connection poll claims: how every replica shares the polling.
+
+Each polled connection has a row in `connection_polls` with the time it is next due. A
+replica claims one due row at a time (its `claimed_until` a few intervals ahead), polls that
+connection, and gives the row back with the next due time. So N replicas poll N times the
+connections, and a slow or timing-out tracker holds only its own row. A replica that dies
+mid-poll gives its rows back when their claims run out.
+
+- PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED` lets replicas claim distinct rows without
+  waiting on each other (https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE).
+- SQLite has no SKIP LOCKED: a compare-and-set UPDATE with a row-count check, inside a
+  transaction that starts with BEGIN IMMEDIATE (bot/store/db.py).
+
+After an error the connection backs off exponentially (one interval, doubling, capped at
+MAX_BACKOFF); a success resets it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.store.db import Store
+from bot.store.models import ConnectionPoll
+from bot.store.sets import insert, is_postgres, one_of
+
+MAX_BACKOFF = timedelta(minutes=30)
+
+
+def ensure(s: Session, connection_ids: Collection[int], now: datetime) -> None:
+    """A poll row for every connection that has work, due at once when new."""
+    have = set(s.scalars(select(ConnectionPoll.connection_id).where(
+        one_of(s, ConnectionPoll.connection_id, connection_ids, Integer()))))
+    missing = [cid for cid in connection_ids if cid not in have]
+    if missing:
+        s.execute(insert(s, ConnectionPoll).values([dict(connection_id=cid, next_poll_at=now, errors=0)
+                                                     for cid in missing]).on_conflict_do_nothing())
+
+
+def claim(store: Store, candidates: Collection[int], holder: str, now: datetime, ttl: timedelta,
+          due_only: bool = True) -> tuple[int, str] | None:
+    """Claim one of the candidate connections (the most overdue first): (its id, the claim
+    token to give it back with), or None when every candidate is claimed elsewhere or not due.
+    One statement, `UPDATE ... WHERE connection_id = (SELECT ... LIMIT 1) RETURNING`."""
+    if not candidates:
+        return None
+    token = f"{holder}/{uuid.uuid4().hex[:12]}"
+    with store.tx() as s:
+        free = or_(ConnectionPoll.claimed_until.is_(None), ConnectionPoll.claimed_until < now)
+        pick = (select(ConnectionPoll.connection_id)
+                .where(one_of(s, ConnectionPoll.connection_id, candidates, Integer()), free)
+                .order_by(ConnectionPoll.next_poll_at, ConnectionPoll.connection_id).limit(1))
+        if due_only:
+            pick = pick.where(ConnectionPoll.next_poll_at <= now)
+        if is_postgres(s):
+            pick = pick.with_for_update(skip_locked=True)
+        # `free` again in the UPDATE: the compare-and-set that makes SQLite's claim safe.
+        claimed = s.execute(update(ConnectionPoll)
+                            .where(ConnectionPoll.connection_id == pick.scalar_subquery(), free)
+                            .values(claimed_by=token, claimed_until=now + ttl)
+                            .returning(ConnectionPoll.connection_id)).scalar()
+        return (claimed, token) if claimed is not None else None
+
+
+def release(s: Session, connection_id: int, token: str | None, now: datetime, started: datetime,
+            every: timedelta, ok: bool) -> None:
+    """Give the claim back with the poll's outcome: due one interval after this poll started
+    after a success, later and later after errors in a row. token None (a poll without a
+    claim, as tests and `readybot poll` may make) records the outcome only when nobody holds
+    the row; a claim that ran out and was taken over is the new holder's to give back."""
+    row = s.get(ConnectionPoll, connection_id)
+    if row is None or row.claimed_by != token and (token is not None or row.claimed_by is not None):
+        return
+    row.claimed_by = None
+    row.claimed_until = None
+    if ok:
+        row.errors = 0
+        row.polled_at = now
+        row.next_poll_at = started + every
+    else:
+        row.errors = (row.errors or 0) + 1
+        row.next_poll_at = now + backoff(row.errors, every)
+
+
+def backoff(errors: int, every: timedelta) -> timedelta:
+    """One interval after the first error, doubling with each error in a row, capped."""
+    every = max(every, timedelta(seconds=1))
+    return min(every * 2 ** max(errors - 1, 0), max(MAX_BACKOFF, every))
+
+
+def last_polled(s: Session, connection_id: int) -> datetime | None:
+    return s.scalar(select(ConnectionPoll.polled_at).where(ConnectionPoll.connection_id == connection_id))

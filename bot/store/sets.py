@@ -1,0 +1,43 @@
+"""`column IN (values)` that keeps one plan on PostgreSQL whatever the number of values.
+
+An IN list of N parameters is a different statement for each N, and psycopg prepares a
+statement after a few executions, after which PostgreSQL may switch to a generic plan
+(https://www.postgresql.org/docs/current/sql-prepare.html, "plan_cache_mode"): measured, a
+generic plan for 500-ref chunks scanned every run of the connection (58 ms per chunk against
+2 ms). `= ANY(:array)` is one statement with one array parameter, and its generic plan still
+uses the index. SQLite has no arrays and no plan cache across statements: a plain IN list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
+
+SQLITE_MAX = 30_000  # under SQLite's 32,766 variables per statement (SQLITE_MAX_VARIABLE_NUMBER)
+
+
+def is_postgres(s: Session) -> bool:
+    return s.get_bind().dialect.name == "postgresql"
+
+
+def insert(s: Session, model: type):  # noqa: ANN201 - the dialect's Insert, with on_conflict_do_nothing
+    return (postgresql.insert if is_postgres(s) else sqlite.insert)(model)
+
+
+def one_of(s: Session, column: ColumnElement, values: Collection, item_type: TypeEngine) -> ColumnElement[bool]:
+    if is_postgres(s):
+        return column == any_(bindparam(None, list(values), type_=ARRAY(item_type)))
+    return column.in_(list(values))
+
+
+def chunks(s: Session, values: Collection) -> list[list]:
+    """The values in as few statements as the database allows: one on PostgreSQL."""
+    values = list(values)
+    if is_postgres(s) or len(values) <= SQLITE_MAX:
+        return [values]
+    return [values[i : i + SQLITE_MAX] for i in range(0, len(values), SQLITE_MAX)]

@@ -1,0 +1,130 @@
+"""The poll cycle per connection: one tracker's failure is its own, a quiet poll writes
+nothing but the connection's "last polled", and the cycle's queries do not grow with its runs.
+A real MLflow server; the broken tracker is the one thing made up (a tracker with a bug)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import event, select
+
+from bot.jobs import claims
+from bot.store.models import Connection, Run
+from tests.conftest import T0, quick_trackers
+
+pytestmark = pytest.mark.mlflow
+
+
+def ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+class BuggyTracker:
+    """A tracker whose code has a bug: not a TrackerError, an AttributeError."""
+
+    def fetch_runs(self, refs):  # noqa: ANN001, ANN201
+        return None.snapshots  # type: ignore[attr-defined]
+
+    def list_runs(self, experiment, since=None):  # noqa: ANN001, ANN201
+        return []
+
+    def metric_history(self, refs, key, start_step=None):  # noqa: ANN001, ANN201
+        return {}
+
+    def check(self) -> None:
+        return None
+
+
+def tracked_runs(bot, mlflow_logger, mlflow_server, names: list[str]) -> dict[str, str]:  # noqa: ANN001
+    exp = mlflow_logger.create_experiment(f"iso-{uuid.uuid4().hex[:8]}")
+    refs = {}
+    for name in names:
+        assert "Connected" in bot.reply(f"connect mlflow {mlflow_server} as {name}")
+        refs[name] = mlflow_logger.create_run(exp, start_ms=ms(T0 - timedelta(minutes=5)), name=f"run-{name}")
+        mlflow_logger.log_metrics(refs[name], [("loss", 0.5, 1, ms(T0))])
+        assert "Now tracking" in bot.reply(f"track {name}:{refs[name]}")
+    return refs
+
+
+def test_a_tracker_that_raises_attribute_error_does_not_stop_another_connections_poll(
+        bot, mlflow_server, mlflow_logger):
+    refs = tracked_runs(bot, mlflow_logger, mlflow_server, ["good", "buggy"])
+    bot.cycle()
+    bot.services.trackers = lambda info: BuggyTracker() if info.name == "buggy" else quick_trackers(info)
+    bot.services.tracker_cache.clear()
+    for ref in refs.values():
+        mlflow_logger.end_run(ref, "FINISHED", ms(T0 + timedelta(minutes=1)))
+    bot.clock.advance(minutes=2)
+    bot.cycle()
+    finished = [m["text"] for m in bot.fake.messages("C1") if "finished" in m.get("text", "")]
+    assert len(finished) == 1 and "run-good" in finished[0]
+    with bot.services.store.tx() as s:
+        buggy = s.scalar(select(Run).where(Run.ref == refs["buggy"]))
+        assert buggy.state == "running" and buggy.stale_since == bot.clock()
+    assert "tracker not answering" in bot.reply("runs")
+
+
+def count_statements(engine, into: list[str]):  # noqa: ANN001, ANN201
+    def seen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002
+        into.append(" ".join(statement.split()).upper())
+    event.listen(engine, "before_cursor_execute", seen)
+    return lambda: event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_a_quiet_poll_writes_only_the_connections_last_polled_and_staleness_counts_from_it(
+        bot, mlflow_server, mlflow_logger):
+    [ref] = tracked_runs(bot, mlflow_logger, mlflow_server, ["quiet"]).values()
+    bot.cycle()
+    bot.clock.advance(minutes=5)
+    statements: list[str] = []
+    stop = count_statements(bot.services.store.engine, statements)
+    try:
+        bot.poll()  # nothing changed on the tracker
+    finally:
+        stop()
+    writes = [st for st in statements if st.startswith(("UPDATE", "INSERT", "DELETE"))]
+    assert [w.split(" SET ")[0] for w in writes if "CONNECTION_POLLS" not in w] == [], writes
+    polled = [st for st in statements if "FROM RUNS" in st and "KIND NOT IN" not in st]  # not the pushed runs' sweep
+    assert len(polled) == 2, polled  # the plan and the record read the runs once each
+    with bot.services.store.tx() as s:
+        run = s.scalar(select(Run).where(Run.ref == ref))
+        assert run.updated_at == T0  # untouched by the quiet poll
+        conn_id = s.scalar(select(Connection.id).where(Connection.name == "quiet"))
+        assert claims.last_polled(s, conn_id) == bot.clock()
+    # The tracker stops answering a minute later: the data is as old as the quiet poll, not older.
+    last_good = bot.clock()
+    bot.services.trackers = lambda info: BuggyTracker()
+    bot.services.tracker_cache.clear()
+    bot.clock.advance(minutes=1)
+    bot.poll()
+    with bot.services.store.tx() as s:
+        run = s.scalar(select(Run).where(Run.ref == ref))
+        assert run.stale_since == bot.clock() and run.polled_at == last_good
+    assert "data 1m old" in bot.reply("runs")  # not 6m: the quiet poll counted
+
+
+def test_finishing_many_runs_reads_their_channels_and_reviews_once(bot, mlflow_server, mlflow_logger):
+    exp = mlflow_logger.create_experiment(f"many-{uuid.uuid4().hex[:8]}")
+    assert "Connected" in bot.reply(f"connect mlflow {mlflow_server}")
+    refs = [mlflow_logger.create_run(exp, start_ms=ms(T0 - timedelta(minutes=5)), name=f"m{i}") for i in range(8)]
+    for ref in refs:
+        mlflow_logger.log_metrics(ref, [("loss", 0.5, 1, ms(T0))])
+        assert "Now tracking" in bot.reply(f"track mlflow:{ref}")
+    bot.cycle()
+    for ref in refs:
+        mlflow_logger.end_run(ref, "FINISHED", ms(T0 + timedelta(minutes=1)))
+    bot.clock.advance(minutes=2)
+    statements: list[str] = []
+    stop = count_statements(bot.services.store.engine, statements)
+    try:
+        bot.poll()
+    finally:
+        stop()
+    channel_reads = [st for st in statements if "JOIN" in st and "WATCH_RUNS" in st and "WATCHES.CHANNEL_ID" in st]
+    review_reads = [st for st in statements if "FROM REVIEWS" in st]
+    assert len(channel_reads) == 1 and len(review_reads) == 1, channel_reads + review_reads
+    assert len([m for m in bot.fake.messages("C1")]) == 0  # queued, not yet delivered
+    bot.deliver()
+    assert len([m for m in bot.fake.messages("C1") if "finished" in m.get("text", "")]) == 8
