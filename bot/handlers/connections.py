@@ -56,8 +56,9 @@ def check_within(ctx: Ctx, info: ConnectionInfo) -> None:
     and never answers must not keep the user waiting through every HTTP retry. A check that
     times out goes on in its thread until its own HTTP timeout; nothing is saved either way."""
     limit = ctx.services.settings.tracker_check_seconds
-    future = CHECKS.submit(ctx.services.trackers(info).check)
     try:
+        # Building the tracker checks its address too (outbound policy, TensorBoard roots).
+        future = CHECKS.submit(ctx.services.trackers(info).check)
         future.result(timeout=limit)
     except FutureTimeout:
         raise Problem(f"No answer from {info.kind} at {info.url} within {limit:g} s. Nothing was saved; "

@@ -147,9 +147,10 @@ def watch_mlflow(demo: Demo, url: str, experiment: str) -> None:
     demo.page.banner = f"Demo: watching the MLflow experiment \"{experiment}\" at {url}."
     before = len(fake.ephemerals(CHANNEL))
     demo.page.command({"user": USER, "channel": CHANNEL, "text": f"/ready connect mlflow {url} as mlflow"})
-    # connect answers later, through the response_url, once it has reached the server.
-    answered = fake.wait_for(lambda: [e for e in fake.ephemerals(CHANNEL)[before:] if not e.get("sandbox")],
-                             timeout=60)
+    # connect acks with "Checking <url>..." and answers later, through the response_url, once it
+    # has reached the server (or given up): wait for that answer, not the ack.
+    answered = fake.wait_for(lambda: [e for e in fake.ephemerals(CHANNEL)[before:] if not e.get("sandbox")
+                                      and not str(e.get("text") or "").startswith(":hourglass")], timeout=60)
     reason = str(answered[-1].get("text") or "") if answered else "no answer in 60 s"
     if "Connected *mlflow*" not in reason:
         raise ConfigError(f"cannot watch MLflow at {url}: {reason}")
