@@ -18,7 +18,6 @@ import argparse
 import json
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ if str(ROOT) not in sys.path:  # runnable as a plain script from the repo root
     sys.path.insert(0, str(ROOT))
 
 from slack_sdk import WebClient  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.notify import outbox  # noqa: E402
@@ -37,6 +36,8 @@ try:
     from bot.notify.dispatch import DispatchLoop  # noqa: E402
 except ImportError:  # the code before the delivery thread, for before/after figures
     DispatchLoop = None  # noqa: N816
+from benchdb import scratch_database  # noqa: E402 - tests/perf is on sys.path when run as a script
+
 from bot.notify.fit import fit_message  # noqa: E402
 from bot.notify.messages import build  # noqa: E402
 from bot.sandbox import FakeSlack  # noqa: E402
@@ -45,7 +46,6 @@ from bot.store.db import Store  # noqa: E402
 from bot.store.migrate import upgrade  # noqa: E402
 from bot.store.models import Outbox  # noqa: E402
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TOKEN = "xoxb-bench"
 TIME_LIMIT = 300.0  # seconds; a round slower than this stops and says so
 
@@ -78,15 +78,7 @@ class TimedSlack(FakeSlack):
 
 
 def database(kind: str) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    schema = "rb_bench_dispatch"
-    admin = create_engine(PG)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    admin.dispose()
-    return f"{PG}?options=-csearch_path%3D{schema}"
+    return scratch_database(kind, "rb_bench_dispatch")
 
 
 def payload(n: int) -> dict:

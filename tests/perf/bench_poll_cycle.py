@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # runnable as a plain script from the repo root
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.jobs.poll import poll_once  # noqa: E402
@@ -34,7 +32,7 @@ from bot.store.models import Connection, Run, Target, Watch, WatchRun  # noqa: E
 from integrations.base import MetricPoint, RunSnapshot, RunState  # noqa: E402
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from benchdb import scratch_database  # noqa: E402 - tests/perf is on sys.path when run as a script
 
 
 class MemoryTracker:
@@ -64,15 +62,7 @@ class MemoryTracker:
 
 
 def database(kind: str) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    schema = "rb_bench"
-    admin = create_engine(PG)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    admin.dispose()
-    return f"{PG}?options=-csearch_path%3D{schema}"
+    return scratch_database(kind, "rb_bench")
 
 
 def seed(store: Store, n: int) -> dict[str, RunSnapshot]:

@@ -16,7 +16,6 @@ import json
 import re
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -27,7 +26,7 @@ if str(ROOT) not in sys.path:  # runnable as a plain script from the repo root
     sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from benchdb import scratch_database  # noqa: E402 - tests/perf is on sys.path when run as a script
 
 from bot.config import Settings  # noqa: E402
 from bot.sandbox import FakeSlack, SlackSender  # noqa: E402
@@ -38,7 +37,6 @@ from bot.store.migrate import upgrade  # noqa: E402
 from integrations.base import RunSnapshot, RunState  # noqa: E402
 from integrations.registry import tracker_for  # noqa: E402
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TOKEN = "xoxb-bench"
 SECRET = "bench-signing-secret"
 WAIT = 30.0  # seconds; a message later than this counts as lost and stops the round
@@ -88,15 +86,7 @@ class MemoryTracker:
 
 
 def database(kind: str) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    schema = "rb_bench_latency"
-    admin = create_engine(PG)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    admin.dispose()
-    return f"{PG}?options=-csearch_path%3D{schema}"
+    return scratch_database(kind, "rb_bench_latency")
 
 
 def say(sender: SlackSender, fake: FakeSlack, words: str) -> str:
