@@ -108,6 +108,17 @@ def retry_after_seconds(resp: requests.Response) -> float | None:
         return None
 
 
+def _reset_in(resp: requests.Response) -> float | None:
+    """Seconds until an `x-ratelimit-reset` epoch (or Retry-After when the answer gives one)."""
+    asked = retry_after_seconds(resp)
+    if asked is not None:
+        return asked
+    try:
+        return max(0.0, float(resp.headers["x-ratelimit-reset"]) - time.time())
+    except (KeyError, ValueError):
+        return None
+
+
 def _delay(resp: requests.Response, default: float) -> float:
     asked = retry_after_seconds(resp)
     return min(MAX_RETRY_AFTER, asked if asked is not None else default)
@@ -125,6 +136,10 @@ def _decode(resp: requests.Response) -> Any:
         except RecursionError:  # JSON nested thousands deep: no tracker answers that
             raise MalformedAnswer(f"tracker answered HTTP {status} with JSON nested too deep") from None
     detail = _error_detail(resp)
+    if status in (403, 429) and resp.headers.get("x-ratelimit-remaining") == "0":
+        # GitHub spends a quota: out of it, it answers 403 (or 429) and names the reset time.
+        # https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
+        raise TrackerError(f"tracker is rate limiting us (HTTP {status})", retry_after=_reset_in(resp), status=429)
     if status in (401, 403):
         raise TrackerError(
             f"tracker refused the credentials (HTTP {status}){detail}", permanent=True, status=status

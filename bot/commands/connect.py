@@ -1,4 +1,7 @@
-"""`connect <kind> <url> [as <name>] [key=<secret>]`."""
+"""`connect <kind> <url> [as <name>] [key=<secret>]`.
+
+Kinds are the experiment trackers readybot polls, `push`, and the issue trackers standup
+answers link to (`jira <site-url>`, `github` with no URL for github.com)."""
 
 import difflib
 import re
@@ -8,8 +11,8 @@ from .lexer import Fail, Token, has_control_chars, show, single, split_sections
 from .refs import parse_name
 from .types import Connect, ConnectModal
 
-KINDS = ("mlflow", "wandb", "comet", "tensorboard", "push")
-_SAAS_KINDS = {"wandb", "comet"}  # `default` means their hosted service
+KINDS = ("mlflow", "wandb", "comet", "tensorboard", "push", "jira", "github")
+_SAAS_KINDS = {"wandb", "comet", "github"}  # `default` means their hosted service
 _MAX_URL = 2000
 # `scheme://user:password@host`: the part before `@` in the authority is a credential.
 _USERINFO = re.compile(r"^<?[A-Za-z][A-Za-z0-9+.-]*://[^/?#|>]*@")
@@ -65,6 +68,8 @@ def _url(kind: str, head: list[Token]) -> str:
             # Accepting it would suggest readybot reaches out to that address; it never does.
             raise Fail("push takes no URL: your training code sends its runs to readybot")
         return ""  # training code pushes to us; there is nothing to reach
+    if kind == "github" and not head:
+        return "default"  # github.com; a GitHub Enterprise API root may be given instead
     url = _unwrap(single(head, "the URL", kind).text)
     if len(url) > _MAX_URL or any(c.isspace() for c in url) or has_control_chars(url):
         raise Fail(f"{show(url)} is not a URL")

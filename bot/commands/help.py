@@ -6,6 +6,7 @@ USAGE: dict[str, str] = {
     "connect": (
         "/ready connect <kind> <url> [as <name>] [key=<secret>]   kind: mlflow, wandb, comet, tensorboard\n"
         "/ready connect push [as <name>]\n"
+        "/ready connect jira <site-url> key=<email>:<api-token> | /ready connect github key=<token>\n"
         "/ready connect   (opens a form, so the key stays out of the channel)"
     ),
     "track": "/ready track <conn>:<run-id> | <conn>:experiment/<name> [steps <n>]",
@@ -30,7 +31,7 @@ USAGE: dict[str, str] = {
 GRAMMAR = "\n".join(USAGE.values())
 
 _SUMMARY = {
-    "connect": "add a tracker connection (kind: mlflow, wandb, comet, tensorboard, push)",
+    "connect": "add a tracker connection (kind: mlflow, wandb, comet, tensorboard, push), or jira/github for standup links",
     "track": "watch one run, or every run of an experiment",
     "untrack": "stop watching a run or experiment",
     "runs": "runs tracked in this channel: state, progress, ETA, key metrics",
@@ -48,7 +49,10 @@ _DETAILS = {
         "`<url>` is the tracker's http(s) address; W&B and Comet also take `default` for their cloud. "
         "TensorBoard takes an absolute log directory or a `file://` URL. Push takes no URL: your training "
         "code sends its runs to readybot with the token the reply gives. "
-        "`<name>` defaults to the kind. Run `/ready connect` alone to enter the key in a private form.",
+        "`<name>` defaults to the kind. Run `/ready connect` alone to enter the key in a private form. "
+        "`jira` and `github` are issue trackers: once connected, a Jira key (`PROJ-123`) or a GitHub "
+        "reference (`owner/repo#45`) in a standup answer is shown with its title and status. GitHub "
+        "takes no URL for github.com, or a GitHub Enterprise API root.",
         "/ready connect mlflow https://mlflow.example.com as prod",
     ),
     "track": (

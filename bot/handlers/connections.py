@@ -15,9 +15,11 @@ from bot.notify.blocks import text_input
 from bot.store import runs as q
 from bot.store.models import Connection
 from integrations.base import ConnectionInfo, TrackerError
+from integrations.issues import GITHUB_API, ISSUE_KINDS
 
-DEFAULT_URLS = {"wandb": "https://api.wandb.ai", "comet": "https://www.comet.com/api/rest/v2/"}
-NEEDS_KEY = {"wandb", "comet"}
+DEFAULT_URLS = {"wandb": "https://api.wandb.ai", "comet": "https://www.comet.com/api/rest/v2/", "github": GITHUB_API}
+NEEDS_KEY = {"wandb", "comet", "jira", "github"}
+KEY_FORMS = {"jira": "`key=&lt;email&gt;:&lt;api-token&gt;`", "github": "`key=&lt;token&gt;`"}
 CONNECT_MODAL = "connect_modal"
 CHECKS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tracker-check")
 # In the form the advice is different: there is a Name field, no `as <name>`.
@@ -32,7 +34,8 @@ def connect(ctx: Ctx, cmd: Connect) -> Reply:
             raise Problem(f"A connection named `{name}` already exists. Pick another with `as &lt;name&gt;`.", USAGE["connect"],
                           extra=TAKEN)
     if cmd.kind in NEEDS_KEY and not cmd.key:
-        raise Problem(f"{cmd.kind} needs an API key: add `key=&lt;secret&gt;` or run `/ready connect` for a private form.",
+        form = KEY_FORMS.get(cmd.kind, "`key=&lt;secret&gt;`")
+        raise Problem(f"{cmd.kind} needs an API key: add {form} or run `/ready connect` for a private form.",
                       extra={"field": "key", "form": f"{cmd.kind} needs an API key."})
     if cmd.kind == "push":
         return _connect_push(ctx, name)
@@ -40,6 +43,10 @@ def connect(ctx: Ctx, cmd: Connect) -> Reply:
     check_within(ctx, info)
     _save(ctx, name, cmd.kind, url, cmd.key)
     note = " The key is stored encrypted and will not be shown again." if cmd.key else ""
+    if cmd.kind in ISSUE_KINDS:
+        example = "PROJ-123" if cmd.kind == "jira" else "owner/repo#45"
+        return Reply(f":link: Connected *{name}* ({cmd.kind}, {url}).{note}\n"
+                     f"Standup answers that mention `{example}` now show its title and status.")
     return Reply(
         f":link: Connected *{name}* ({cmd.kind}, {url}).{note}\n"
         f"Track a run with `/ready track {name}:&lt;run-id&gt;` or `/ready track {name}:experiment/&lt;name&gt;`."
@@ -58,7 +65,8 @@ def check_within(ctx: Ctx, info: ConnectionInfo) -> None:
     limit = ctx.services.settings.tracker_check_seconds
     try:
         # Building the tracker checks its address too (outbound policy, TensorBoard roots).
-        future = CHECKS.submit(ctx.services.trackers(info).check)
+        client = ctx.services.issue_trackers(info) if info.kind in ISSUE_KINDS else ctx.services.trackers(info)
+        future = CHECKS.submit(client.check)
         future.result(timeout=limit)
     except FutureTimeout:
         raise Problem(f"No answer from {info.kind} at {info.url} within {limit:g} s. Nothing was saved; "
@@ -110,7 +118,7 @@ def connect_modal(ctx: Ctx, _cmd: ConnectModal) -> Reply:
 
 
 def connect_view(channel_id: str) -> dict:
-    kinds = ["mlflow", "wandb", "comet", "tensorboard", "push"]
+    kinds = ["mlflow", "wandb", "comet", "tensorboard", "push", "jira", "github"]
     return {
         "type": "modal",
         "callback_id": CONNECT_MODAL,

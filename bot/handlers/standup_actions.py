@@ -70,14 +70,20 @@ def submit_answer(services: Services, answer_id: str, user_id: str, team_id: str
         answer.submitted_at, answer.status = now, "answered"
         items = [{"question": question, "answer": text} for question, text in zip(rnd.questions or [], texts, strict=False)]
         payload = {"user_id": user_id, "items": items, "late": now > answer.due_at, "edited": rev > 1}
-        first_key = f"standup:{rnd.id}:{user_id}:answer"
+        first_key = answer_key(rnd.id, user_id, 1)
         if rev == 1:
             outbox.enqueue(s, key=first_key, team_id=rnd.team_id, channel_id=rnd.channel_id,
                            template="standup_answer", payload=payload, now=now, parent_key=rnd.message_key)
         else:
-            outbox.enqueue(s, key=f"{first_key}:rev{rev}", team_id=rnd.team_id, channel_id=rnd.channel_id,
+            outbox.enqueue(s, key=answer_key(rnd.id, user_id, rev), team_id=rnd.team_id, channel_id=rnd.channel_id,
                            op="update", template="standup_answer", payload=payload, now=now, parent_key=first_key)
         edit_prompts(s, rnd, answer, {"status": "answered", "rev": rev}, f"answered{rev}", now)
+
+
+def answer_key(round_id: int, user_id: str, rev: int) -> str:
+    """The outbox key of an answer's thread message: the first post, or the edit of revision `rev`."""
+    first = f"standup:{round_id}:{user_id}:answer"
+    return first if rev <= 1 else f"{first}:rev{rev}"
 
 
 PROMPTS = ("prompt", "standup_prompt"), ("reminder", "standup_reminder")  # the DMs with the choice buttons

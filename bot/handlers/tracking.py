@@ -15,19 +15,24 @@ from bot.notify.render import date_token, escape, link
 from bot.store import runs as q
 from bot.store.models import Connection, Run, Watch, WatchRun
 from integrations.base import RunSnapshot, RunState, TrackerError
+from integrations.issues import ISSUE_KINDS
 
 MAX_LISTED = 40  # /ready runs rows before it summarises
 
 
 def resolve_connection(ctx: Ctx, ref: RunRef, usage: str) -> Connection:
+    """The experiment tracker a run reference means; Jira and GitHub hold issues, never runs."""
     with ctx.store.tx() as s:
+        conns = [c for c in q.team_connections(s, ctx.team_id) if c.kind not in ISSUE_KINDS]
         if ref.conn:
             conn = q.find_connection(s, ctx.team_id, ref.conn)
+            names = ", ".join(f"`{c.name}`" for c in conns) or "none yet"
             if conn is None:
-                names = ", ".join(f"`{c.name}`" for c in q.team_connections(s, ctx.team_id)) or "none yet"
                 raise Problem(f"No connection named `{ref.conn}` (connections: {names}).", usage)
+            if conn.kind in ISSUE_KINDS:
+                raise Problem(f"`{conn.name}` is a {conn.kind} connection, for issue links in standups; "
+                              f"runs come from a tracker (connections: {names}).", usage)
             return conn
-        conns = q.team_connections(s, ctx.team_id)
     if len(conns) == 1:
         return conns[0]
     if not conns:

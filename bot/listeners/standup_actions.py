@@ -11,6 +11,7 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot.handlers import issue_links
 from bot.handlers import standup_actions as act
 from bot.handlers.base import Problem
 from bot.handlers.schedules import EDIT_QUESTIONS
@@ -85,6 +86,8 @@ def on_answer_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any
         ack(response_action="errors", errors={FIRST_ANSWER_BLOCK: problem.message[:150]})
         return
     ack()  # the answer's thread message and the prompt's edit go out with the dispatcher's next tick
+    # After the ack, so no issue tracker ever delays it: the answer is edited to show its links.
+    issue_links.link_answer(services, view_metadata(view), _user(body), _team(body))
 
 
 def on_away_submitted(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
