@@ -5,7 +5,6 @@ bot/templates/run_event.j2; run_payload is also the base of the non-finite loss 
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy.orm import Session
