@@ -231,3 +231,20 @@ def test_stop_on_wandb_sends_the_sdks_mutation_and_the_run_turns_killed(bot):
         bot.cycle()
         assert any("was killed" in shown(m) for m in top_level(bot))
         assert len(wandb.stops) == 1
+
+
+def test_a_stop_the_tracker_refuses_changes_nothing_and_can_be_tried_again(bot):
+    with WandbServer() as wandb:
+        wandb.add_run("team", "vision", "ab12cd34", history=[{"loss": 1.0}])
+        assert "Connected" in bot.reply(f"connect wandb {wandb.url} key={wandb.api_key}")
+        assert "Now tracking" in bot.reply("track wandb:team/vision/ab12cd34")
+        [button] = runs_buttons(bot)
+        wandb.runs[("team", "vision")][0].name = "renamed"  # W&B no longer knows the id we send
+        [notice] = click_stop(bot, button["value"])
+        assert notice.startswith(":warning: wandb did not take the stop of run `wandb:team/vision/ab12cd34`")
+        assert "run not found" in notice and notice.endswith("Nothing was changed; try again.")
+        assert stop_requests(bot) == [] and stop_messages(bot, expected=0) == []
+        assert runs_buttons(bot) == [button]  # still offered
+        wandb.runs[("team", "vision")][0].name = "ab12cd34"
+        [notice] = click_stop(bot, button["value"])
+        assert "sent" in notice and len(wandb.stops) == 2 and len(stop_requests(bot)) == 1
