@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.httpio import MAX_PUSH_BODY, Response, json_response, read_body
 from bot.jobs.record import record_pushed
 from bot.services import Services
-from bot.store.models import Connection
+from bot.store.models import Connection, Run, StopRequest
 from integrations.push import PushError, parse_body, snapshot_from_push
 
 
@@ -25,7 +25,22 @@ def handle_push(services: Services, environ: dict[str, Any], raw_ref: str) -> Re
     except PushError as exc:
         return json_response(400, {"ok": False, "error": str(exc)})
     state = record_pushed(services, conn.id, snap)
-    return json_response(200, {"ok": True, "run": snap.ref, "state": state})
+    return json_response(200, {"ok": True, "run": snap.ref, "state": state, **_stop_flag(services, conn.id, snap.ref)})
+
+
+def _stop_flag(services: Services, connection_id: int, ref: str) -> dict[str, Any]:
+    """Once someone asked from Slack that the run stop, every answer says so: the training loop
+    stops when it reads `"stop": true` (README, "Stopping a run from Slack")."""
+    with services.store.tx() as s:
+        row = s.execute(
+            select(StopRequest.requested_by_name, StopRequest.requested_by, StopRequest.reason, StopRequest.requested_at)
+            .join(Run, Run.id == StopRequest.run_id)
+            .where(Run.connection_id == connection_id, Run.ref == ref)
+        ).first()
+    if row is None:
+        return {}
+    return {"stop": True, "stop_requested_by": row.requested_by_name or row.requested_by,
+            "stop_reason": row.reason, "stop_requested_at": row.requested_at.isoformat()}
 
 
 def _ref_text(path_info: str) -> str:

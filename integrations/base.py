@@ -90,3 +90,21 @@ class Tracker(Protocol):
         """Points of one metric per run, ascending by step, from start_step (inclusive) on."""
 
 
+
+
+@dataclass(frozen=True)
+class StopAsk:
+    """Someone asked from Slack that a run stop: the tracker records who and why where its
+    own tools (or the training code) can see it."""
+
+    ref: str
+    requested_by: str  # a person's name, for the tracker's UI and the training code
+    reason: str = ""
+    at: datetime | None = None  # when it was asked (tz-aware UTC): the run's end time where one is set
+
+
+class Stoppable(Protocol):
+    """A tracker that can be told to stop a run (W&B, MLflow). Raise TrackerError when it refuses."""
+
+    def stop_run(self, ask: StopAsk) -> None:
+        """Send the stop; returns once the tracker has recorded it, not once the run ended."""

@@ -14,6 +14,10 @@ KINDS: dict[str, str] = {
     "push": "integrations.push",
 }
 POLLED = ("mlflow", "wandb", "comet", "tensorboard")  # push runs report themselves
+# Kinds a run can be stopped on from Slack: W&B and MLflow trackers take the request
+# (Stoppable.stop_run); a pushed run hears it in its next push answer. Comet's REST API and a
+# TensorBoard log folder have no way to tell a running process anything.
+STOPPABLE = ("wandb", "mlflow", "push")
 
 
 def tracker_for(conn: ConnectionInfo) -> Tracker:

@@ -12,6 +12,7 @@ USAGE: dict[str, str] = {
     "track": "/ready track <conn>:<run-id> | <conn>:experiment/<name> [steps <n>]",
     "untrack": "/ready untrack <conn>:<ref>",
     "runs": "/ready runs",
+    "stop": '/ready stop <conn>:<run-id> ["<reason>"]',
     "target": (
         "/ready target <metric> <op> <value> [on <conn>:<ref>] [for <n> evals]   op: >= > <= <\n"
         "/ready target remove <id>"
@@ -35,6 +36,7 @@ _SUMMARY = {
     "track": "watch one run, or every run of an experiment",
     "untrack": "stop watching a run or experiment",
     "runs": "runs tracked in this channel: state, progress, ETA, key metrics",
+    "stop": "ask the run's tracker to stop it (W&B, MLflow, pushed runs), after a confirmation",
     "target": "alert the channel when a metric crosses a value; remove a target",
     "targets": "list this channel's targets",
     "review": "hold a results review until its runs have finished; cancel one",
@@ -62,7 +64,15 @@ _DETAILS = {
         "/ready track prod:3f2a9c steps 20000",
     ),
     "untrack": ("Takes the same reference as `track`.", "/ready untrack prod:experiment/ablations"),
-    "runs": ("Lists what this channel is tracking.", "/ready runs"),
+    "runs": ("Lists what this channel is tracking, with a Stop button on runs that can be stopped.", "/ready runs"),
+    "stop": (
+        "Shows what stopping means on the run's tracker and a button to confirm. W&B stops the run at its "
+        "next heartbeat; a pushed run is told in the answer to its next push; MLflow marks the run KILLED "
+        "and tags it `readybot.stop_requested`, but the training process keeps running unless it checks "
+        "that tag. Comet and TensorBoard runs cannot be stopped from Slack. Only whoever tracked the run "
+        "here, or a workspace admin, can stop it.",
+        '/ready stop prod:3f2a9c "reached the target"',
+    ),
     "target": (
         "Metric names may contain letters, digits and `_ . / - :`. `for <n> evals` waits until the "
         "condition has held for n evaluations in a row (default 1). `<id>` is shown by `/ready targets`.",

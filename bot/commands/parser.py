@@ -5,15 +5,16 @@ from collections.abc import Callable
 
 from .connect import parse_connect
 from .help import GRAMMAR, USAGE
-from .lexer import Fail, Token, no_more, normalize, show, single, split_sections, tokenize
+from .lexer import Fail, Token, has_control_chars, no_more, normalize, show, single, split_sections, tokenize
 from .refs import parse_ref
 from .reviews import parse_review
 from .schedules import parse_digest, parse_standup
 from .targets import parse_target
-from .types import Command, Help, ParseError, ReviewList, Runs, TargetList, Track, Untrack
+from .types import Command, Help, ParseError, ReviewList, Runs, Stop, TargetList, Track, Untrack
 
 # Slack caps message text far below this; the cap keeps hostile input cheap to reject.
 MAX_TEXT = 4000
+MAX_REASON = 200  # a stop's reason travels in a button's block_id (255 characters at most)
 MAX_STEPS = 2**63 - 1  # the stored step columns are 64-bit (BIGINT), as MLflow's steps are
 
 
@@ -74,6 +75,27 @@ def _untrack(args: list[Token]) -> Untrack:
     return Untrack(parse_ref(single(args, "a run", "untrack")))
 
 
+def _stop(args: list[Token]) -> Stop:
+    if not args:
+        raise Fail("missing a run after `stop`")
+    target = parse_ref(args[0])
+    if target.experiment:
+        raise Fail("`stop` takes one run, not an experiment: stop its runs one by one")
+    if not args[1:]:
+        return Stop(target)
+    quoted = args[1].raw
+    if not (len(quoted) >= 2 and quoted[0] == quoted[-1] == '"' and quoted.count('"') == 2):
+        words = " ".join(t.text for t in args[1:])
+        raise Fail(f"put the reason in double quotes: {show(chr(34) + words + chr(34), 60)}")
+    no_more(args[2:])
+    reason = " ".join(args[1].text.split())
+    if len(reason) > MAX_REASON:
+        raise Fail(f"the reason is too long ({len(reason)} characters; at most {MAX_REASON})")
+    if has_control_chars(reason):
+        raise Fail("the reason contains control characters")
+    return Stop(target, reason)
+
+
 def _bare(command: Command) -> Callable[[list[Token]], Command]:
     def handler(args: list[Token]) -> Command:
         no_more(args)
@@ -88,6 +110,7 @@ _HANDLERS: dict[str, Callable[[list[Token]], Command]] = {
     "track": _track,
     "untrack": _untrack,
     "runs": _bare(Runs()),
+    "stop": _stop,
     "target": parse_target,
     "targets": _bare(TargetList()),
     "review": parse_review,

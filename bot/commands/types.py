@@ -87,6 +87,14 @@ class Runs:
 
 
 @dataclass(frozen=True)
+class Stop:
+    """Ask the run's tracker to stop it (after a confirmation button)."""
+
+    target: RunRef
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class TargetAdd:
     metric: str
     op: str
@@ -167,6 +175,7 @@ Command = (
     | Track
     | Untrack
     | Runs
+    | Stop
     | TargetAdd
     | TargetList
     | TargetRemove

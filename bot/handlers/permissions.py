@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError
@@ -33,10 +34,19 @@ def may_change(services: Services, team_id: str, user_id: str, created_by: str |
 
 def require(services: Services, team_id: str, user_id: str, created_by: str | None, what: str) -> None:
     """Raise the refusal naming who can `what` (e.g. "remove target #3") unless `user_id` may."""
-    if may_change(services, team_id, user_id, created_by):
+    require_one_of(services, team_id, user_id, [created_by or ""], what, "who set it")
+
+
+def require_one_of(services: Services, team_id: str, user_id: str, allowed: Sequence[str], what: str,
+                   role: str) -> None:
+    """As `require`, for something several people may act on (a run: whoever tracked it in the
+    channel); `role` says why they may ("who tracked it")."""
+    if user_id and user_id in allowed:
         return
-    who = f"<@{created_by}> who set it, or a workspace admin," if _USER_ID.fullmatch(created_by or "") else \
-        "a workspace admin"
+    if is_admin(services, team_id, user_id):
+        return
+    people = [f"<@{u}>" for u in dict.fromkeys(allowed) if _USER_ID.fullmatch(u or "")]
+    who = f"{' or '.join(people)} {role}, or a workspace admin," if people else "a workspace admin"
     raise Problem(f"Only {who} can {what}. Nothing was changed.")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot import commands as c
 from bot.commands.help import help_text
-from bot.handlers import connections, targets, tracking
+from bot.handlers import connections, run_stop, targets, tracking
 from bot.handlers import reviews as review_handlers
 from bot.handlers import schedules as sched
 from bot.handlers.base import Ctx, Reply
@@ -30,6 +30,7 @@ ROUTES: dict[type, tuple[Handler, bool]] = {
     c.Track: (tracking.track, True),
     c.Untrack: (tracking.untrack, False),
     c.Runs: (tracking.runs, False),
+    c.Stop: (run_stop.confirm_command, False),
     c.ReviewAdd: (review_handlers.add, True),  # may track runs: asks their tracker
     c.ReviewModal: (review_handlers.open_modal, False),
     c.ReviewList: (review_handlers.list_reviews, False),

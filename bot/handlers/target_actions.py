@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.notify.outbox import enqueue
+from bot.notify.outbox import edit
 from bot.notify.target_alert import REVIEW_STEPS
 from bot.services import Services
 from bot.store import targets as store
@@ -186,22 +186,4 @@ APPLY: dict[str, Callable[[Session, Found, str, datetime, Log], dict[str, Any] |
 def _log_and_edit(s: Session, message: Outbox, entry: dict[str, Any], now: datetime) -> None:
     payload = dict(message.payload or {})
     payload["log"] = [*payload.get("log", []), entry]
-    message.payload = payload  # a new object: SQLAlchemy does not see in-place JSON changes
-    # An earlier edit still waiting (backing off after an error) would now show less than this
-    # one; drop it so an older state can never overwrite a newer one.
-    s.execute(
-        update(Outbox)
-        .where(Outbox.parent_key == message.dedupe_key, Outbox.op == "update", Outbox.status == "pending")
-        .values(status="failed", error="superseded by a newer edit")
-    )
-    enqueue(
-        s,
-        key=f"{message.dedupe_key}:edit:{len(payload['log'])}",
-        team_id=message.team_id,
-        channel_id=message.channel_id,
-        template=message.template,
-        payload=payload,
-        now=now,
-        op="update",
-        parent_key=message.dedupe_key,
-    )
+    edit(s, message, payload, f"{message.dedupe_key}:edit:{len(payload['log'])}", now)

@@ -11,6 +11,8 @@ from bot.core.runs import staleness
 from bot.core.words import plural
 from bot.handlers import permissions
 from bot.handlers.base import Ctx, Problem, Reply
+from bot.notify import run_stop
+from bot.notify.blockkit import char_limit
 from bot.notify.render import date_token, escape, link
 from bot.store import runs as q
 from bot.store.models import Connection, Run, Watch, WatchRun
@@ -18,6 +20,7 @@ from integrations.base import RunSnapshot, RunState, TrackerError
 from integrations.issues import ISSUE_KINDS
 
 MAX_LISTED = 40  # /ready runs rows before it summarises
+SECTION_CHARS = char_limit("section", "text.text")
 
 
 def resolve_connection(ctx: Ctx, ref: RunRef, usage: str) -> Connection:
@@ -152,13 +155,34 @@ def runs(ctx: Ctx, _cmd: Runs) -> Reply:
     now = ctx.now
     with ctx.store.tx() as s:
         rows = q.channel_runs(s, ctx.team_id, ctx.channel_id)
-        lines = [_run_line(run, conn, now) for run, conn in rows[:MAX_LISTED]]
+        listed = rows[:MAX_LISTED]
+        lines = [_run_line(run, conn, now) for run, conn in listed]
+        stops = q.stop_requests(s, [run.id for run, _ in listed])
+        offers = [_stop_offer(run, conn, stops) for run, conn in listed]
     if not rows:
         return Reply("No runs are tracked in this channel yet. Try `/ready track &lt;conn&gt;:&lt;run-id&gt;`.")
-    text = f"*Runs tracked here ({len(rows)})*\n" + "\n".join(lines)
-    if len(rows) > MAX_LISTED:
-        text += f"\n…and {len(rows) - MAX_LISTED} more."
-    return Reply(text)
+    head = f"*Runs tracked here ({len(rows)})*"
+    more = f"…and {len(rows) - MAX_LISTED} more." if len(rows) > MAX_LISTED else ""
+    lines = [line + (f" · :octagonal_sign: stop requested by <@{stops[run.id]}>" if run.id in stops else "")
+             for line, (run, _) in zip(lines, listed, strict=True)]
+    text = "\n".join([head, *lines, *([more] if more else [])])
+    # One section per run, so each can carry its Stop button (at most 1 + 40 + 1 of Slack's 50 blocks).
+    blocks = [_section(head)] + [_section(line, offer) for line, offer in zip(lines, offers, strict=True)]
+    return Reply(text, blocks=blocks + ([_section(more)] if more else []))
+
+
+def _stop_offer(run: Run, conn: Connection, stops: dict[int, str]) -> dict | None:
+    """A Stop button for a run still training on a tracker that can stop it, not yet asked."""
+    if run.state in ("finished", "failed", "killed") or run.id in stops:
+        return None
+    return run_stop.offer({}, run.id, run.name or run.ref, conn.kind)
+
+
+def _section(text: str, accessory: dict | None = None) -> dict:
+    block: dict = {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_CHARS]}}
+    if accessory:
+        block["accessory"] = accessory
+    return block
 
 
 STATE_ICONS = {

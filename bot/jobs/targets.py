@@ -205,7 +205,7 @@ def _post(s: Session, conn: Connection, team_id: str, channel_id: str, items: li
     key = f"target-alert:{items[0].alert_id}"
     alerts = [msg.alert_item(f.alert_id, f.target, f.run, conn.name, f.crossing, f.now) for f in items]
     enqueue(s, key=key, team_id=team_id, channel_id=channel_id, template=msg.TEMPLATE,
-            payload={"alerts": alerts, "log": []}, now=now)
+            payload={"alerts": alerts, "log": [], "kind": conn.kind}, now=now)
     s.execute(update(Alert).where(Alert.id.in_([f.alert_id for f in items])).values(message_key=key))
     for f, item in zip(items, alerts, strict=True):
         enqueue(s, key=f"target-chart:{f.alert_id}", team_id=team_id, channel_id=channel_id,

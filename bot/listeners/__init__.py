@@ -20,6 +20,7 @@ from bot.listeners import (
     home,
     messages,
     review_actions,
+    run_actions,
     standup_actions,
     target_actions,
     views,
@@ -45,6 +46,7 @@ def register_all(app: App, services: Services) -> None:
     views.register(app)
     review_actions.register(app)
     target_actions.register(app)
+    run_actions.register(app)
     home.register(app)
     standup_actions.register(app)
     messages.register(app)

@@ -51,6 +51,11 @@ ELEMENT_RULES: tuple[tuple[str, str, str, int], ...] = (
     ("button", "text.text", "chars", 75),
     ("button", "value", "chars", 2000),
     ("button", "url", "chars", 3000),
+    # https://api.slack.com/reference/block-kit/composition-objects#confirm
+    ("button", "confirm.title.text", "chars", 100),
+    ("button", "confirm.text.text", "chars", 300),
+    ("button", "confirm.confirm.text", "chars", 30),
+    ("button", "confirm.deny.text", "chars", 30),
     ("static_select", "options", "items", 100),
     ("overflow", "options", "items", 5),
 )

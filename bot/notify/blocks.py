@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+# The "Stop run" button of every run message (target alert, diverged, unlikely to reach the
+# target) and of `/ready runs`; its value is the run's database id (runs.id) as text.
+# bot/listeners/run_actions.py answers it.
+STOP_RUN = "run_stop"
+
 
 def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
     element: dict[str, Any] = {
@@ -39,3 +44,15 @@ def text_input(block_id: str, label: str, placeholder: str, *, optional: bool = 
         element["initial_value"] = initial
     return {"type": "input", "block_id": block_id, "optional": optional,
             "label": {"type": "plain_text", "text": label[:2000]}, "element": element}
+
+
+def confirm(title: str, text: str, yes: str, no: str) -> dict[str, Any]:
+    """Slack's own confirmation dialog on a button: the click is sent only after "yes".
+    https://api.slack.com/reference/block-kit/composition-objects#confirm"""
+    return {
+        "title": {"type": "plain_text", "text": title[:100]},
+        "text": {"type": "mrkdwn", "text": text[:300]},
+        "confirm": {"type": "plain_text", "text": yes[:30]},
+        "deny": {"type": "plain_text", "text": no[:30]},
+        "style": "danger",
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.notify import review_messages, standup_messages, target_alert
+from bot.notify import review_messages, run_messages, standup_messages, target_alert
 from bot.notify.render import Message, render
 
 Builder = Callable[[dict[str, Any]], Message]
@@ -38,6 +38,7 @@ BUILDERS: dict[str, Builder] = {
     target_alert.TEMPLATE: target_alert.alert_message,
     target_alert.CHART: target_alert.chart_caption,
     "review_warning": review_messages.build_warning,
+    "run_nonfinite": run_messages.nonfinite_message,
     "standup_prompt": standup_messages.prompt_message,
     "standup_reminder": standup_messages.reminder_message,
 }

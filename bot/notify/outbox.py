@@ -67,6 +67,21 @@ def enqueue(
     return added
 
 
+def edit(session: Session, message: Outbox, payload: dict[str, Any], key: str, now: datetime) -> None:
+    """Store `payload` as the message's new content and queue the edit that shows it (op
+    "update", parent_key the message). `message` should be locked (SELECT ... FOR UPDATE), so
+    two edits at once apply in turn. An earlier edit still waiting (backing off after an error)
+    would now show less than this one: it is dropped, so an older state never overwrites a newer."""
+    message.payload = payload  # a new object: SQLAlchemy does not see in-place JSON changes
+    session.execute(
+        update(Outbox)
+        .where(Outbox.parent_key == message.dedupe_key, Outbox.op == "update", Outbox.status == "pending")
+        .values(status="failed", error="superseded by a newer edit")
+    )
+    enqueue(session, key=key, team_id=message.team_id, channel_id=message.channel_id, template=message.template,
+            payload=payload, now=now, op="update", parent_key=message.dedupe_key)
+
+
 def _wake_on_commit(session: Session, dialect: str) -> None:
     if not note_commit(session, TOPIC):
         return  # this transaction already asked once

@@ -67,6 +67,15 @@ def link(url: str | None, label: Any) -> Markup:
     return Markup(f"<{escape(url)}|{text}>")
 
 
+_USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
+
+
+def mention(user: Any) -> Markup:
+    """A Slack user id as a mention; anything else (a name, "readybot") as escaped text."""
+    text = str(user or "")
+    return Markup(f"<@{text}>") if _USER_ID.fullmatch(text) else Markup(escape(text or "someone"))
+
+
 class KeepLineEnds(jinja2.ext.Extension):
     """trim_blocks drops the newline after *every* block tag, which is right for a tag alone
     on its line but glues a line that merely ends in `{% endif %}` to the next one. Doubling
@@ -99,6 +108,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["link"] = link  # {{ run.url|link(run.name) }}
     env.filters["num"] = format_number
+    env.filters["mention"] = mention  # {{ user|mention }}: <@U123>, or the text escaped
     env.filters["pct"] = lambda x: "" if x is None else f"{100 * x:.0f}%"
     env.filters["hhmm"] = lambda d: d.strftime("%H:%M") if isinstance(d, datetime) else ""
     env.filters["duration"] = _duration

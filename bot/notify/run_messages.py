@@ -5,10 +5,14 @@ bot/templates/run_event.j2; run_payload is also the base of the non-finite loss 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.notify import run_stop
+from bot.notify.blocks import actions
 from bot.notify.outbox import enqueue
+from bot.notify.render import Message, render
 from bot.store import runs as q
 from bot.store.models import Connection, Run
 
@@ -55,4 +59,19 @@ def run_payload(conn: Connection, run: Run, now: datetime) -> dict:
             "heartbeat_at": run.heartbeat_at.isoformat() if run.heartbeat_at else None,
         },
         "connection": conn.name,
+        "kind": conn.kind,
     }
+
+
+def nonfinite_message(payload: dict[str, Any]) -> Message:
+    """The diverged-run alert, with a Stop button while the run may still be using compute."""
+    message = render("run_nonfinite", **payload)
+    run = payload["run"]
+    if run.get("state") in ("finished", "failed", "killed"):
+        return message
+    element = run_stop.offer(payload, run["id"], str(run["name"]), payload.get("kind"))
+    if element:
+        message.blocks.append(actions(element, block_id=f"run_nonfinite:{run['id']}"))
+    elif note := run_stop.requested_note(payload, run["id"]):
+        message.blocks.append(note)
+    return message

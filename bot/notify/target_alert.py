@@ -16,6 +16,7 @@ from typing import Any
 from markupsafe import Markup
 
 from bot.core.targets import Crossing
+from bot.notify import run_stop
 from bot.notify.blocks import actions, button
 from bot.notify.render import Message, escape, render
 from bot.store.models import Run, Target
@@ -123,9 +124,11 @@ def alert_message(payload: dict[str, Any]) -> Message:
         notes = [_note(n) for n in _current(log, item["alert_id"])]
         part = render(TEMPLATE, a=item, notes=notes, wrong=went_wrong(item))
         blocks += part.blocks
-        buttons = _buttons(item, notes)
+        buttons = _buttons(item, notes) + _stop(payload, item)
         if buttons:  # an actions block needs at least one element
             blocks.append(actions(*buttons, block_id=f"target_alert:{item['alert_id']}"))
+        if note := run_stop.requested_note(payload, item["run"]["id"]):
+            blocks.append(note)
         text = text or part.text
     return Message(text=text or "A run reached its target", blocks=blocks)
 
@@ -167,6 +170,15 @@ def _buttons(item: dict[str, Any], notes: list[dict[str, Any]]) -> list[dict[str
     if "ack" not in done:
         elements.append(button("Acknowledge", ACK_BUTTON, value))
     return elements
+
+
+def _stop(payload: dict[str, Any], item: dict[str, Any]) -> list[dict[str, Any]]:
+    """Reaching the target is the moment to stop spending compute: offered while the run trains."""
+    if not can_cross_again(item):  # ended, or went wrong: nothing left to stop
+        return []
+    run = item["run"]
+    element = run_stop.offer(payload, run["id"], str(run["name"]), payload.get("kind"))
+    return [element] if element else []
 
 
 def chart_caption(payload: dict[str, Any]) -> Message:

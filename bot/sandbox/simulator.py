@@ -138,6 +138,11 @@ class Simulator:
             return
         if resp.status_code != 200:
             log.warning("demo run %s: the bot answered %s: %s", ref, resp.status_code, resp.text[:200])
+            return
+        if body.get("state") == "running" and resp.json().get("stop") is True and ref not in self._ended:
+            # What README's loop does when someone clicks Stop run in Slack: report the end, exit.
+            self._ended.add(ref)
+            self.push(ref, {"state": "killed", "ended_at": self.clock().isoformat()})
 
 
 def review_command(now: datetime, tz: str) -> str:

@@ -123,6 +123,24 @@ class Run(Base):
     updated_at: Mapped[datetime]
 
 
+class StopRequest(Base):
+    """Someone asked, from Slack, that a run stop: one row per run, so a double click or two
+    people at once send the tracker one stop. Pushed runs read it back in every push answer."""
+
+    __tablename__ = "stop_requests"
+    __table_args__ = NEVER_REUSED
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), unique=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(32))  # Slack user id
+    requested_by_name: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="sending")  # sending | sent
+    requested_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
 class Watch(Base):
     """A channel tracking one run or every run of an experiment."""
 

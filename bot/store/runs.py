@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.eta import estimate_eta
 from bot.store.crypto import SecretBox
-from bot.store.models import Connection, Run, Watch, WatchRun
+from bot.store.models import Connection, Run, StopRequest, Watch, WatchRun
 from bot.store.sets import chunks, one_of
 from integrations.base import ConnectionInfo, RunSnapshot, RunState
 
@@ -158,3 +158,12 @@ def channel_runs(s: Session, team_id: str, channel_id: str) -> list[tuple[Run, C
         .order_by(Run.created_at, Run.id)
     )
     return [(r[0], r[1]) for r in rows]
+
+
+def stop_requests(s: Session, run_ids: list[int]) -> dict[int, str]:
+    """run id -> the Slack user who asked that it stop, for the runs someone asked about."""
+    if not run_ids:
+        return {}
+    rows = s.execute(select(StopRequest.run_id, StopRequest.requested_by)
+                     .where(one_of(s, StopRequest.run_id, run_ids, Integer())))
+    return {run_id: user for run_id, user in rows}

@@ -8,6 +8,7 @@ Requests per call (N = runs, E = experiments on the server, all measured on MLfl
 - metric_history: ceil(N / 100) get-history-bulk-interval; per-run get-history only when the
   bulk endpoint is missing (MLflow < 2.11) or sampled its answer (> 2,500 steps).
 - check: 1 experiments/search.
+- stop_run: 1 runs/log-batch (the stop tags) + 1 runs/update (status KILLED).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from requests.auth import HTTPBasicAuth
 
-from integrations.base import ConnectionInfo, MalformedAnswer, MetricPoint, RunSnapshot, TrackerError
+from integrations.base import ConnectionInfo, MalformedAnswer, MetricPoint, RunSnapshot, StopAsk, TrackerError
 from integrations.http import TrackerHttp
 from integrations.mlflow import history, search
 from integrations.mlflow.translate import latest_per_step, snapshot
@@ -30,6 +31,10 @@ from integrations.shape import maybe_run, obj
 CACHE_SECONDS = 600.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+# Tags a stop from Slack sets on the run; training code that polls them (MlflowClient().get_run)
+# can stop itself. MLflow has no way to tell a running process anything.
+STOP_TAG, STOP_BY_TAG, STOP_REASON_TAG = "readybot.stop_requested", "readybot.stop_requested_by", "readybot.stop_reason"
+MAX_TAG_VALUE = 5000  # MLflow's tag value limit (MAX_TAG_VAL_LENGTH) before 2.x widened it to 8000
 
 
 class MlflowTracker:
@@ -126,6 +131,22 @@ class MlflowTracker:
                 kept = (p for p in run_points if start_step is None or p.step >= start_step)
                 result[ref] = latest_per_step(kept)
         return result
+
+    def stop_run(self, ask: StopAsk) -> None:
+        """Tag the run (who asked and why, for training code that polls), then set its status
+        KILLED with runs/update (https://mlflow.org/docs/latest/rest-api.html#update-run).
+        MLflow only records this: the training process keeps running unless it reads the tag."""
+        if not search.is_run_id(ask.ref):
+            raise TrackerError(f"{ask.ref!r} is not an MLflow run id", permanent=True)
+        tags = [{"key": STOP_TAG, "value": "true"}, {"key": STOP_BY_TAG, "value": ask.requested_by[:MAX_TAG_VALUE]}]
+        if ask.reason:
+            tags.append({"key": STOP_REASON_TAG, "value": ask.reason[:MAX_TAG_VALUE]})
+        # https://mlflow.org/docs/latest/rest-api.html#log-batch: tags alone are a valid batch.
+        self.http.post(search.API + "runs/log-batch", {"run_id": ask.ref, "tags": tags})
+        update: dict[str, object] = {"run_id": ask.ref, "status": "KILLED"}
+        if ask.at is not None:
+            update["end_time"] = -(-(ask.at - _EPOCH) // _MS)
+        self.http.post(search.API + "runs/update", update)
 
     def _search_ids(self, refs: Sequence[str], experiment_ids: Sequence[str]) -> dict[str, RunSnapshot]:
         found: dict[str, RunSnapshot] = {}

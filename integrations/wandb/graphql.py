@@ -42,6 +42,25 @@ query RunSampledHistory($project: String!, $entity: String!, $name: String!, $sp
 }
 """
 
+# The stop request of the W&B App's "Stop run" button and the sweep scheduler, copied from the
+# SDK: `Api.stop_run` in
+# https://github.com/wandb/wandb/blob/main/wandb/sdk/internal/internal_api.py (the mutation) and
+# `Scheduler._stop_run` in https://github.com/wandb/wandb/blob/main/wandb/sdk/launch/sweeps/scheduler.py
+# (its `id`: the run's storage id, base64 of "Run:v1:<run name>:<project>:<entity>"). The running
+# process learns of it from its heartbeat, the `RunStoppedStatus` query's `stopped` field
+# (https://github.com/wandb/wandb/blob/main/core/api/graphql/query_run_stop_status.graphql),
+# and shuts the run down itself.
+STOP_RUN = """
+mutation stopRun($id: ID!) {
+  stopRun(input: {
+    id: $id
+  }) {
+    clientMutationId
+    success
+  }
+}
+"""
+
 # Messages that no retry will change. W&B's exact wording is not documented (trackers.md marks
 # GraphQL errors "unverified"), so match the usual phrasings loosely.
 _PERMANENT = re.compile(

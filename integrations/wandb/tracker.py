@@ -6,10 +6,12 @@ Requests per call (P = projects involved, N = runs):
 - list_runs: ceil(matching runs / PER_PAGE).
 - metric_history: 1 `sampledHistory` request per run.
 - check: 1 `viewer` request.
+- stop_run: 1 `stopRun` mutation.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -17,7 +19,7 @@ from typing import Any
 
 from requests.auth import HTTPBasicAuth
 
-from integrations.base import ConnectionInfo, MetricPoint, RunSnapshot, TrackerError
+from integrations.base import ConnectionInfo, MetricPoint, RunSnapshot, StopAsk, TrackerError
 from integrations.http import TrackerHttp
 from integrations.shape import items, maybe_run, obj
 from integrations.wandb import graphql, translate
@@ -104,6 +106,16 @@ class WandbTracker:
             history[ref] = translate.history_points(samples[0] or [], key, start_step)
         return history
 
+    def stop_run(self, ask: StopAsk) -> None:
+        """The stop W&B's own UI sends (graphql.STOP_RUN); the run's process stops at its next
+        heartbeat. W&B's mutation takes no reason or requester, so readybot's channel message
+        is where those are said."""
+        entity, project, name = self._run_path(ask.ref)
+        data = graphql.query(self.http, graphql.STOP_RUN, {"id": storage_id(entity, project, name)})
+        answer = data.get("stopRun")
+        if not isinstance(answer, dict) or answer.get("success") is not True:
+            raise TrackerError(f"W&B did not accept the stop of run {entity}/{project}/{name}", permanent=True)
+
     def _runs(self, entity: str, project: str, filters: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every run node matching `filters`, following the cursor page by page."""
         cursor = None
@@ -151,3 +163,8 @@ class WandbTracker:
         raise TrackerError(
             f"W&B experiment {experiment!r} should look like <entity>/<project>", permanent=True
         )
+
+
+def storage_id(entity: str, project: str, name: str) -> str:
+    """A run's GraphQL `ID`, built the way the SDK's sweep scheduler builds it for stopRun."""
+    return base64.standard_b64encode(f"Run:v1:{name}:{project}:{entity}".encode()).decode()

@@ -57,7 +57,7 @@ def test_issue_example_alerts_once_at_093_with_chart(connected, mlflow_logger):
     text = shown(message)
     assert "resnet-a" in text and "val_acc" in text and "0.93" in text and "step 5" in text
     assert ">= 0.9 for 2 evals" in text and "2h 5m after the run started" in text
-    assert set(buttons(message)) == {"target_review", "target_snooze", "target_mute", "target_ack"}
+    assert set(buttons(message)) == {"target_review", "target_snooze", "target_mute", "target_ack", "run_stop"}
     [alert] = alerts(bot)
     assert (alert.crossing, alert.step, alert.value, alert.message_key) == (1, 5, 0.93, f"target-alert:{alert.id}")
 
@@ -139,7 +139,8 @@ def test_runs_crossing_in_one_poll_share_one_message(connected, mlflow_logger):
     assert "2 runs reached their targets" in text
     assert "sweep-0" in text and "sweep-1" in text and "sweep-2" not in text
     assert len(thread_of(bot, message)) == 2  # one chart per run
-    assert len(buttons(message)) == 4 and len([b for b in message["blocks"] if b["type"] == "actions"]) == 2
+    # The four alert buttons and Stop run, in one actions row per run.
+    assert len(buttons(message)) == 5 and len([b for b in message["blocks"] if b["type"] == "actions"]) == 2
 
 
 def test_scoped_target_watches_only_its_run(connected, mlflow_logger):

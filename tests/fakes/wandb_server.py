@@ -7,6 +7,15 @@
 # ($and $in $eq $gt $gte $lt $lte); cursor pagination honouring `first`; `sampledHistory(specs:)`
 # returning one row list per spec; unknown projects as a GraphQL `errors` array (HTTP 200) with
 # `project: null` (set `project_errors = False` for null alone, as the SDK handles it).
+# The stop request: `mutation stopRun($id: ID!) { stopRun(input: {id: $id}) { clientMutationId success } }`
+# as the SDK sends it (https://github.com/wandb/wandb/blob/main/wandb/sdk/internal/internal_api.py,
+# `stop_run`), `id` the run's storage id (base64 "Run:v1:<name>:<project>:<entity>", as
+# wandb/sdk/launch/sweeps/scheduler.py builds it). Where the SDK says nothing, this fake chose: an
+# id that names no run is a GraphQL error "run not found" (HTTP 200, `stopRun: null`); a stop
+# sets the run's `stopped` flag (what RunStoppedStatus reads, core/api/graphql/query_run_stop_status.graphql)
+# and, as if its process saw that at its next heartbeat, the state "killed" (W&B's state for a run
+# stopped before it finished, https://docs.wandb.ai/guides/runs/#run-states); a second stop succeeds
+# and changes nothing, as the SDK's `Run.stop` docstring says.
 """Fake Weights & Biases GraphQL server for integration tests."""
 
 from __future__ import annotations
@@ -37,6 +46,11 @@ class FakeRun:
     history: list[dict[str, Any]]
     user: str = "alice"
     tags: list[str] = field(default_factory=list)
+    stopped: bool = False
+
+    @property
+    def storage_id(self) -> str:
+        return base64.b64encode(f"Run:v1:{self.name}:{self.project}:{self.entity}".encode()).decode()
 
     def node(self) -> dict[str, Any]:
         wrapped = {key: {"value": value, "desc": None} for key, value in self.config.items()}
@@ -47,7 +61,7 @@ class FakeRun:
             "lastStep": self.history[-1]["_step"] if self.history else -1,
         }
         return {
-            "id": base64.b64encode(f"Run:v1:{self.name}:{self.project}:{self.entity}".encode()).decode(),
+            "id": self.storage_id,
             "name": self.name,
             "displayName": self.display_name,
             "state": self.state,
@@ -82,6 +96,7 @@ class WandbServer(FakeServer):
         self.runs: dict[tuple[str, str], list[FakeRun]] = {}
         self.forbidden: set[tuple[str, str]] = set()
         self.project_errors = True
+        self.stops: list[str] = []  # the `id` of every stopRun mutation received, in order
 
     # the in-memory world
 
@@ -146,6 +161,8 @@ class WandbServer(FakeServer):
             return Reply(401, {"errors": [{"message": "user is not logged in"}]})
         body = request.body if isinstance(request.body, dict) else {}
         text, variables = str(body.get("query") or ""), body.get("variables") or {}
+        if re.search(r"\bmutation\s+stopRun\b", text):
+            return self._stop_run(variables)
         if "sampledHistory" in text:
             return self._sampled_history(variables)
         if re.search(r"\bruns\s*\(", text):
@@ -181,6 +198,18 @@ class WandbServer(FakeServer):
                 200, {"errors": [{"message": message, "path": ["project"]}], "data": {"project": None}}
             )
         return self.runs[key], None
+
+    def _stop_run(self, variables: dict[str, Any]) -> Reply:
+        run_id = variables.get("id")
+        self.stops.append(str(run_id))
+        run = next((r for runs in self.runs.values() for r in runs if r.storage_id == run_id), None)
+        if run is None:
+            return Reply(200, {"errors": [{"message": "run not found", "path": ["stopRun"]}],
+                               "data": {"stopRun": None}})
+        run.stopped = True
+        if run.state in ("running", "pending"):
+            run.state = "killed"
+        return Reply(200, {"data": {"stopRun": {"clientMutationId": None, "success": True}}})
 
     def _runs(self, variables: dict[str, Any]) -> Reply:
         runs, refusal = self._project(variables)

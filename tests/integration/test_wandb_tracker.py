@@ -266,3 +266,29 @@ def test_metric_history_is_ascending_from_start_step(server):
     assert server.count() == 3  # one sampledHistory query per run
     spec = json.loads(graphql_variables(server)[0]["specs"][0])
     assert spec["keys"] == ["_step", "_timestamp", "loss"] and spec["minStep"] == 2
+
+
+def test_stop_sends_the_sdks_stoprun_mutation_and_the_run_turns_killed(server):
+    from integrations.base import StopAsk
+    from integrations.wandb.graphql import STOP_RUN
+
+    server.add_run("team", "vision", "ab12cd34", history=[{"loss": 1.0}])
+    t = tracker(server)
+
+    t.stop_run(StopAsk("team/vision/ab12cd34", requested_by="alice", reason="reached its target"))
+
+    [request] = [r for r in server.requests if "stopRun" in r.body["query"]]
+    assert request.body == {"query": STOP_RUN, "variables": {"id": "UnVuOnYxOmFiMTJjZDM0OnZpc2lvbjp0ZWFt"}}
+    assert base64.b64decode(request.body["variables"]["id"]) == b"Run:v1:ab12cd34:vision:team"
+    assert "mutation stopRun($id: ID!)" in STOP_RUN and "stopRun(input: {" in STOP_RUN
+    assert t.fetch_runs(["team/vision/ab12cd34"])["team/vision/ab12cd34"].state is RunState.KILLED
+
+
+def test_stopping_a_run_wandb_does_not_know_is_a_permanent_error(server):
+    from integrations.base import StopAsk
+
+    server.add_project("team", "vision")
+    with pytest.raises(TrackerError) as err:
+        tracker(server).stop_run(StopAsk("team/vision/nope", requested_by="alice"))
+    assert err.value.permanent and "run not found" in str(err.value)
+    assert server.stops == [base64.b64encode(b"Run:v1:nope:vision:team").decode()]

@@ -21,6 +21,7 @@ from bot.commands import (
     StandupAt,
     StandupNow,
     StandupOff,
+    Stop,
     TargetAdd,
     TargetList,
     TargetRemove,
@@ -36,6 +37,9 @@ M1, M2 = RunRef("mlflow", "3f2a", False), RunRef("mlflow", "9c1d", False)
 FRI_1430 = When(None, 4, None, time(14, 30))
 
 GOOD = [
+    # stop
+    ("stop mlflow:3f2a", Stop(M1)),
+    ('STOP mlflow:3f2a  "reached  the target"', Stop(M1, "reached the target")),
     # help
     ("", Help(None)),
     ("   ", Help(None)),
@@ -258,6 +262,11 @@ BAD = [
     ("standup daily", ["expected `at <HH:MM>`, `now` or `off`", "`daily`"], "standup"),
     ("standup now please", ["unexpected `please`"], "standup"),
     ("digest at 9:30 on tuesdays", ["`tuesdays` is not a day of the week"], "digest"),
+    ("stop", ["missing a run after `stop`"], "stop"),
+    ("stop mlflow:experiment/sweep", ["one run, not an experiment"], "stop"),
+    ("stop mlflow:3f2a reached the target", ["put the reason in double quotes", '"reached the target"'], "stop"),
+    ('stop mlflow:3f2a "why" again', ["unexpected `again`"], "stop"),
+    ('stop mlflow:3f2a "' + "r" * 201 + '"', ["reason is too long", "201"], "stop"),
 ]
 
 
@@ -306,7 +315,7 @@ def test_echoed_input_is_short_and_cannot_break_code_spans():
 
 def test_usage_covers_every_subcommand():
     assert set(USAGE) == {
-        "connect", "track", "untrack", "runs", "target", "targets",
+        "connect", "track", "untrack", "runs", "stop", "target", "targets",
         "review", "reviews", "standup", "digest", "help",
     }  # fmt: skip
     assert all(line.startswith("/ready ") for usage in USAGE.values() for line in usage.splitlines())

@@ -72,6 +72,8 @@ def payloads(n: int) -> dict[str, dict]:
                            "decision": None},
         "run_event": {"run": run(1, "running"), "event": "stalled", "connection": "mlflow"},
         "run_nonfinite": {"run": run(1, "running"), "connection": "mlflow", "metric": "loss", "value": "nan"},
+        "run_stop": {"user": "U1", "run": run(1, "running"), "connection": "mlflow", "reason": "reached its target",
+                     "means": "MLflow marks the run KILLED."},
         "standup_answer": {"user_id": "U1", "items": [{"question": "Done?", "answer": "yes"}] * n, "late": False,
                            "edited": False},
         "standup_done": {"answer_id": 1, "channel_id": "C1", "day": "Mon 23 Nov", "questions": ["Done?"] * n,

@@ -77,3 +77,13 @@ def test_view_limits():
         "view.blocks: 101 blocks, max 100 in a home",
     ]
     assert view_errors({"type": "message"}) == ["view.type: must be modal or home"]
+
+
+def test_a_buttons_confirm_dialog_is_held_to_slacks_limits():
+    from bot.notify.blocks import STOP_RUN, actions, button, confirm
+
+    element = button("Stop run", STOP_RUN, "7")
+    element["confirm"] = confirm("Stop this run?", "x" * 300, "Stop run", "Keep going")
+    assert block_kit_errors([actions(element)]) == []
+    element["confirm"]["text"]["text"] = "x" * 301  # what confirm() itself never builds
+    assert block_kit_errors([actions(element)]) == ["blocks[0].elements[0].confirm.text.text: 301 characters, max 300"]

@@ -137,6 +137,10 @@
       return el("button", {
         type: "button", class: "btn " + (e.style || ""),
         onclick: () => {
+          // Slack's confirm dialog: the click is sent only after its "confirm" button.
+          // https://api.slack.com/reference/block-kit/composition-objects#confirm
+          const c = e.confirm;
+          if (c && !window.confirm(`${c.title.text}\n\n${c.text.text}`)) return;
           const href = safeUrl(e.url);
           if (href) window.open(href, "_blank", "noopener");
           ctx.onAction(e, blockId);
