@@ -6,7 +6,8 @@ USAGE: dict[str, str] = {
     "connect": (
         "/ready connect <kind> <url> [as <name>] [key=<secret>]   kind: mlflow, wandb, comet, tensorboard\n"
         "/ready connect push [as <name>]\n"
-        "/ready connect jira <site-url> key=<email>:<api-token> | /ready connect github key=<token>\n"
+        "/ready connect jira <site-url> key=<email>:<api-token>   (issue links in standups)\n"
+        "/ready connect github [<api-url>] key=<token>   (issue links in standups)\n"
         "/ready connect   (opens a form, so the key stays out of the channel)"
     ),
     "track": "/ready track <conn>:<run-id> | <conn>:experiment/<name> [steps <n>]",

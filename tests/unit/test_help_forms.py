@@ -58,7 +58,8 @@ def test_help_says_a_review_takes_an_experiment():
 def test_every_usage_line_parses_as_shown():
     """Each usage line, with its placeholders filled in, is accepted by the parser (or opens a form)."""
     filled = {
-        "connect": ["connect mlflow https://m.example.com as prod key=k", "connect push as ci", "connect"],
+        "connect": ["connect mlflow https://m.example.com as prod key=k", "connect push as ci",
+                    "connect jira https://acme.atlassian.net key=a@b.c:t", "connect github key=t", "connect"],
         "review": ['review "T" at fri 14:00 runs prod:1,prod:experiment/sweep lead 2h', "review runs prod:1",
                    "review cancel 3"],
     }

@@ -80,4 +80,6 @@ def test_a_refused_command_shows_what_was_typed_and_the_usage_as_written():
     text = parse_error_reply(parse("connect mlflow")).text
     # Every form of connect, as help writes them, escaped so Slack shows the <placeholders>.
     assert "Usage:\n```/ready connect &lt;kind&gt; &lt;url&gt; [as &lt;name&gt;] [key=&lt;secret&gt;]" in text
-    assert text.endswith("/ready connect push [as &lt;name&gt;]\n/ready connect   (opens a form, so the key stays out of the channel)```")
+    assert "/ready connect push [as &lt;name&gt;]\n" in text
+    assert "/ready connect github [&lt;api-url&gt;] key=&lt;token&gt;   (issue links in standups)\n" in text
+    assert text.endswith("/ready connect   (opens a form, so the key stays out of the channel)```")
