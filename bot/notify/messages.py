@@ -38,6 +38,8 @@ BUILDERS: dict[str, Builder] = {
     target_alert.TEMPLATE: target_alert.alert_message,
     target_alert.CHART: target_alert.chart_caption,
     "review_warning": review_messages.build_warning,
+    "review_results": review_messages.build_results,
+    "decision_recorded": review_messages.build_decision,
     "standup_prompt": standup_messages.prompt_message,
     "standup_reminder": standup_messages.reminder_message,
 }
