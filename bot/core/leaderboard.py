@@ -144,3 +144,11 @@ def new_leader(previous: tuple[int | None, str, float] | None, top: Mapping[str,
         return None
     return {"name": top["name"], "url": top["url"], "value": top["value"], "change": change_text(value, top["value"]),
             "was": name}
+
+
+def board(entries: Sequence[Entry], metric: str, maximize: bool, goal: Goal | None, limit: int,
+          new_best: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the leaderboard template shows (the slash command and the digest share it)."""
+    return {"metric": metric, "maximize": maximize,
+            "goal": f"{metric} {goal.op} {goal.threshold:g}" if goal else None,
+            "rows": rank(entries, metric, maximize, goal, limit), "new_best": new_best}

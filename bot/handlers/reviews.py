@@ -27,6 +27,7 @@ from bot.jobs.reviews import evaluate, last_decision
 from bot.notify.outbox import enqueue
 from bot.notify.render import escape, render_text
 from bot.notify.review_messages import review_info
+from bot.services import Services
 from bot.store import reviews as rq
 from bot.store import runs as q
 from bot.store.models import Connection, Review, ReviewRun, Run, Watch, WatchRun
@@ -233,6 +234,10 @@ def cancel(ctx: Ctx, cmd: ReviewCancel) -> Reply:
 
 
 def feed_url(ctx: Ctx, token: str) -> str:
-    settings = ctx.services.settings
-    base = settings.public_url or f"http://localhost:{settings.port}"
-    return f"{base}/calendar/{token}.ics"
+    return public_link(ctx.services, f"/calendar/{token}.ics")
+
+
+def public_link(services: Services, path: str) -> str:
+    """A link to one of the bot's HTTP routes (calendar feed, decision export)."""
+    settings = services.settings
+    return (settings.public_url or f"http://localhost:{settings.port}") + path

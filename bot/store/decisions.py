@@ -54,3 +54,16 @@ def last_on_runs(s: Session, team_id: str, channel_id: str, run_ids: list[int],
     if before is not None:
         query = query.where(Decision.decided_at < before)
     return s.scalar(query.order_by(Decision.decided_at.desc(), Decision.id.desc()).limit(1))
+
+
+def set_permalink(s: Session, decision_id: int, url: str) -> None:
+    decision = s.get(Decision, decision_id)
+    if decision is not None:
+        decision.permalink = url
+
+
+def export_row(d: Decision, review_title: str | None, permalink: str | None) -> dict[str, Any]:
+    """A decision as the plain dict the exports format."""
+    return {"id": d.id, "choice": d.choice, "note": d.note or "", "decided_by": d.decided_by,
+            "decided_at": d.decided_at.isoformat(), "review_title": review_title or "", "permalink": permalink,
+            "runs": d.runs or []}

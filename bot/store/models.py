@@ -421,6 +421,7 @@ class Decision(Base):
     decided_by: Mapped[str] = mapped_column(String(32))
     decided_at: Mapped[datetime]
     message_key: Mapped[str | None] = mapped_column(String(255))  # outbox key of its Slack message
+    permalink: Mapped[str | None] = mapped_column(Text)  # chat.getPermalink's answer, asked once
 
 
 class DecisionRun(Base):

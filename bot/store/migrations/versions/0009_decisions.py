@@ -10,7 +10,6 @@ Revises: 0008
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -30,6 +29,7 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.String(length=32), nullable=False),
         sa.Column("decided_at", sa.DateTime(), nullable=False),
         sa.Column("message_key", sa.String(length=255), nullable=True),
+        sa.Column("permalink", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["review_id"], ["reviews.id"], name=op.f("fk_decisions_review_id_reviews"),
                                 ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_decisions")),
