@@ -24,7 +24,7 @@ def parse_leaderboard(args: list[Token]) -> Leaderboard:
                 raise Fail(f"{show(token.raw)} is not a metric name; use letters, digits and _ . / - :")
             metric = token.text
         else:
-            raise Fail(f"unexpected {show(token.raw)}; write `leaderboard [<metric>] [max|min] [on <experiment>]`")
+            raise Fail(f"unexpected {show(token.raw)} after the metric and direction")
     scope = None
     if "on" in sections:
         scope = parse_ref(single(sections["on"], "an experiment", "on"))
