@@ -126,12 +126,9 @@ def test_results_decision_frozen_metrics_exports_and_the_next_review(bot):
     ok = submit(bot, view, "ship", "aug wins by 0.8 pt\nship it")
     assert ok.status_code == 200 and not ok.text.strip()
     assert bot.fake.wait_for(lambda: any("Recorded decision" in e["text"] for e in bot.fake.ephemerals(CHANNEL)))
-    # The listener delivers it right after the ack (racing this thread); wait for it, never sleep.
-    def decision_posts() -> list[dict]:
-        bot.deliver()
-        return [m for m in bot.fake.messages(CHANNEL) if "recorded the decision" in text_of(m)]
-
-    [posted] = bot.fake.wait_for(decision_posts)
+    # The listener delivers it right after its ephemeral answer; wait for it, never sleep.
+    [posted] = bot.fake.wait_for(
+        lambda: [m for m in bot.fake.messages(CHANNEL) if "recorded the decision" in text_of(m)])
     assert "Ship" in text_of(posted) and "val_acc=0.912" in text_of(posted)
     with bot.services.store.tx() as s:
         [decision] = s.scalars(select(Decision)).all()
