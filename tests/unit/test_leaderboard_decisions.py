@@ -9,7 +9,17 @@ import pytest
 
 from bot.commands import DecisionList, Leaderboard, ParseError, RunRef, parse
 from bot.core.decisions import csv_text, frozen_values, markdown
-from bot.core.leaderboard import Entry, Goal, NoMetric, change_text, choose_metric, direction, key_params, new_leader, rank
+from bot.core.leaderboard import (
+    Entry,
+    Goal,
+    NoMetric,
+    change_text,
+    choose_metric,
+    direction,
+    key_params,
+    new_leader,
+    rank,
+)
 
 
 def entry(i: int, name: str, value: float | None, **params: str) -> Entry:
