@@ -16,6 +16,7 @@ import requests
 from sqlalchemy import select
 
 from bot.jobs.digests import post_digest
+from bot.sandbox import view_errors
 from bot.sandbox.world import BOT_USER_ID, TEAM_ID
 from bot.store.models import Decision, Target
 from tests.e2e.test_push_runs import connect_push, push
@@ -113,6 +114,7 @@ def test_results_decision_frozen_metrics_exports_and_the_next_review(bot):
     assert "Record decision" in buttons(results)
 
     view = open_decision_form(bot, results)
+    assert view_errors(view) == []
     runs = next(b for b in view["blocks"] if b["block_id"] == "runs")["element"]
     assert sorted(o["text"]["text"] for o in runs["initial_options"]) == ["resnet-50", "resnet-50-aug"]
     assert {o["value"] for o in next(b for b in view["blocks"] if b["block_id"] == "choice")["element"]["options"]} \
@@ -164,6 +166,9 @@ def test_results_decision_frozen_metrics_exports_and_the_next_review(bot):
     bot.deliver()
     scheduled = [m for m in bot.fake.messages(CHANNEL) if "scheduled review" in text_of(m)]
     assert "Last decision on these runs: Ship" in text_of(scheduled[-1]).replace("*", "")
+    # Its runs are done already, so its results come at once, and say it too.
+    again = headed(bot, "Results ready")
+    assert len(again) == 2 and "Last decision on these runs: Ship" in text_of(again[-1]).replace("*", "")
 
 
 def test_a_decision_form_for_another_channel_or_team_changes_nothing(bot):
