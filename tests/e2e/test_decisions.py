@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot.jobs.digests import post_digest
 from bot.sandbox import view_errors
 from bot.sandbox.world import BOT_USER_ID, TEAM_ID
-from bot.store.models import Decision, Target
+from bot.store.models import Connection, Decision, Run, Target, Watch, WatchRun
 from tests.e2e.test_push_runs import connect_push, push
 
 CHANNEL = "C1"
@@ -237,3 +237,22 @@ def test_leaderboard_order_direction_and_the_digest_new_best(bot):
     assert post_digest(bot.services, TEAM_ID, CHANNEL, "2026-11-25", at(14))
     bot.deliver()
     assert "new best" not in text_of(bot.fake.messages(CHANNEL)[-1])  # nobody took the lead since
+
+
+def test_leaderboard_of_one_experiment_ranks_only_its_runs(bot):
+    two_runs(bot)
+    with bot.services.store.tx() as s:
+        conn = s.scalar(select(Connection).where(Connection.name == "trainer"))
+        run = s.scalar(select(Run).where(Run.ref == "resnet-50-aug"))
+        watch = Watch(team_id=TEAM_ID, channel_id=CHANNEL, connection_id=conn.id, ref="sweep", is_experiment=True,
+                      created_at=bot.clock.now)
+        s.add(watch)
+        s.flush()
+        s.add(WatchRun(watch_id=watch.id, run_id=run.id))
+    board = html.unescape(bot.reply("leaderboard val_acc on trainer:experiment/sweep"))
+    assert "Leaderboard of trainer:experiment/sweep" in board
+    assert "resnet-50-aug" in board and "resnet-50`" not in board
+    assert "No runs of" in bot.reply("leaderboard val_acc on trainer:experiment/other")
+    assert "No connection named" in bot.reply("leaderboard val_acc on nowhere:experiment/sweep")
+    # In another channel nothing of this one shows.
+    assert "No runs" in bot.reply("leaderboard val_acc", channel_id="C2")
