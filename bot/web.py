@@ -6,6 +6,7 @@
   GET  /metrics                   Prometheus
   POST /api/v1/runs/<ref>         pushed run updates (Bearer token of a push connection)
   GET  /calendar/<token>.ics      a channel's review calendar
+  GET  /decisions/<token>.md|.csv a channel's decision records (same token)
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ class WebApp:
                 from bot.handlers.calendar_feed import serve_feed
 
                 return serve_feed(self.services, path.removeprefix("/calendar/"))
+            if path.startswith("/decisions/") and method == "GET":
+                from bot.handlers.decision_export import serve_export
+
+                return serve_export(self.services, path.removeprefix("/decisions/"))
         except Exception:
             log.exception("error serving %s %s", method, path)
             return json_response(500, {"ok": False, "error": "internal error"})

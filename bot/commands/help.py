@@ -25,6 +25,8 @@ USAGE: dict[str, str] = {
         "/ready review cancel <id>"
     ),
     "reviews": "/ready reviews",
+    "leaderboard": "/ready leaderboard [<metric>] [max|min] [on <conn>:experiment/<name>]",
+    "decisions": "/ready decisions [last <n>]",
     "standup": "/ready standup at <HH:MM> [on <days>] | /ready standup now | /ready standup off",
     "digest": "/ready digest at <HH:MM> [on <days>] | /ready digest now | /ready digest off",
     "help": "/ready help [<command>]",
@@ -42,6 +44,8 @@ _SUMMARY = {
     "targets": "list this channel's targets",
     "review": "hold a results review until its runs have finished; cancel one",
     "reviews": "list upcoming reviews",
+    "leaderboard": "this channel's best runs by a metric, with key params, step and the gap to the target",
+    "decisions": "the decisions recorded on results reviews, with the metrics they rested on",
     "standup": "async standup prompts by DM on a schedule, now, or off",
     "digest": "a channel digest of the tracked runs on a schedule, now, or off",
     "help": "this help, or details on one command",
@@ -90,6 +94,20 @@ _DETAILS = {
         '/ready review "Ablation results" at fri 14:00 runs prod:3f2a9c,prod:9c1d lead 2h',
     ),
     "reviews": ("Lists the upcoming reviews with their ids.", "/ready reviews"),
+    "leaderboard": (
+        "Ranks the runs tracked here by `<metric>`; leave it out when the channel has a target on one "
+        "metric. Higher is better unless the channel's target on the metric says lower (`<=`, `<`) "
+        "or you write `min` (or `max`). `on` ranks one watched experiment's runs only. The digest "
+        "shows the top 3 and says when a new run took the lead.",
+        "/ready leaderboard val_acc on prod:experiment/ablations",
+    ),
+    "decisions": (
+        "Each results review offers *Record decision* (ship, continue training, stop, next experiment). "
+        "This lists the newest decisions (5 unless `last <n>`, at most 20), with who decided, a link to "
+        "the message and the metrics the runs had when it was made. The reply also gives the channel's "
+        "export links (Markdown and CSV).",
+        "/ready decisions last 10",
+    ),
     "standup": (
         "`<HH:MM>` is 24h in each member's time zone. `<days>`: `mon,wed,fri`, `mon-fri`, "
         "`weekdays`, `weekends` or `daily`; default Monday to Friday.",

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from .connect import parse_connect
 from .help import GRAMMAR, USAGE
 from .lexer import Fail, Token, has_control_chars, no_more, normalize, show, single, split_sections, tokenize
+from .records import parse_decisions, parse_leaderboard
 from .refs import parse_ref
 from .reviews import parse_review
 from .schedules import parse_digest, parse_standup
@@ -115,6 +116,8 @@ _HANDLERS: dict[str, Callable[[list[Token]], Command]] = {
     "targets": _bare(TargetList()),
     "review": parse_review,
     "reviews": _bare(ReviewList()),
+    "leaderboard": parse_leaderboard,
+    "decisions": parse_decisions,
     "standup": parse_standup,
     "digest": parse_digest,
 }

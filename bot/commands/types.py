@@ -137,6 +137,20 @@ class ReviewCancel:
 
 
 @dataclass(frozen=True)
+class Leaderboard:
+    """`metric` None: the channel's one target metric; `direction` "max", "min" or None (the target's)."""
+
+    metric: str | None = None
+    direction: str | None = None
+    scope: RunRef | None = None
+
+
+@dataclass(frozen=True)
+class DecisionList:
+    last: int = 5
+
+
+@dataclass(frozen=True)
 class StandupAt:
     time: dt.time
     days: frozenset[int]
@@ -183,6 +197,8 @@ Command = (
     | ReviewModal
     | ReviewList
     | ReviewCancel
+    | Leaderboard
+    | DecisionList
     | StandupAt
     | StandupNow
     | StandupOff

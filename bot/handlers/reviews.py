@@ -23,10 +23,11 @@ from bot.handlers.base import Ctx, Problem, Reply
 from bot.handlers.review_decisions import decide
 from bot.handlers.review_form import Draft, review_modal_view
 from bot.handlers.user_tz import UNKNOWN_ZONE, zone_of_user
-from bot.jobs.reviews import evaluate
+from bot.jobs.reviews import evaluate, last_decision
 from bot.notify.outbox import enqueue
 from bot.notify.render import escape, render_text
 from bot.notify.review_messages import review_info
+from bot.services import Services
 from bot.store import reviews as rq
 from bot.store import runs as q
 from bot.store.models import Connection, Review, ReviewRun, Run, Watch, WatchRun
@@ -64,8 +65,9 @@ def schedule(ctx: Ctx, draft: Draft) -> Reply:
         for run_id in dict.fromkeys(run_ids[: len(located) - bool(draft.baseline)]):
             s.add(ReviewRun(review_id=review.id, run_id=run_id))
         rq.created(s, review, ctx.user_id, now)
-        names = [run.name or run.ref for run, _ in rq.review_runs(s, review.id)]
-        _announce(s, review, names, ctx.user_id, lead, now)
+        linked = rq.review_runs(s, review.id)
+        names = [run.name or run.ref for run, _ in linked]
+        _announce(s, review, names, ctx.user_id, lead, now, last_decision(s, review, [run for run, _ in linked]))
         # Runs that are already done (or a meeting already inside its lead time) are told at
         # once, not at the readiness job's next tick.
         evaluate(s, review, now)
@@ -188,7 +190,8 @@ def _runs(n: int) -> str:
     return f"{n} run" if n == 1 else f"{n} runs"
 
 
-def _announce(s, review: Review, runs: list[str], user: str, lead: timedelta, now: datetime) -> None:  # noqa: ANN001
+def _announce(s, review: Review, runs: list[str], user: str, lead: timedelta, now: datetime,  # noqa: ANN001
+              last: dict | None = None) -> None:
     enqueue(
         s,
         key=f"review:{review.id}:scheduled",
@@ -196,7 +199,7 @@ def _announce(s, review: Review, runs: list[str], user: str, lead: timedelta, no
         channel_id=review.channel_id,
         template="review_scheduled",
         payload={"review": review_info(review), "user": user, "runs": runs, "lead": format_duration(lead),
-                 "auto": review.policy == AUTO_POSTPONE},
+                 "auto": review.policy == AUTO_POSTPONE, "last_decision": last},
         now=now,
     )
 
@@ -231,6 +234,10 @@ def cancel(ctx: Ctx, cmd: ReviewCancel) -> Reply:
 
 
 def feed_url(ctx: Ctx, token: str) -> str:
-    settings = ctx.services.settings
-    base = settings.public_url or f"http://localhost:{settings.port}"
-    return f"{base}/calendar/{token}.ics"
+    return public_link(ctx.services, f"/calendar/{token}.ics")
+
+
+def public_link(services: Services, path: str) -> str:
+    """A link to one of the bot's HTTP routes (calendar feed, decision export)."""
+    settings = services.settings
+    return (settings.public_url or f"http://localhost:{settings.port}") + path

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot import commands as c
 from bot.commands.help import help_text
-from bot.handlers import connections, run_stop, targets, tracking
+from bot.handlers import connections, decisions, leaderboard, run_stop, targets, tracking
 from bot.handlers import reviews as review_handlers
 from bot.handlers import schedules as sched
 from bot.handlers.base import Ctx, Reply
@@ -35,6 +35,8 @@ ROUTES: dict[type, tuple[Handler, bool]] = {
     c.ReviewModal: (review_handlers.open_modal, False),
     c.ReviewList: (review_handlers.list_reviews, False),
     c.ReviewCancel: (review_handlers.cancel, False),
+    c.Leaderboard: (leaderboard.leaderboard, False),
+    c.DecisionList: (decisions.list_decisions, True),  # asks Slack for the messages' permalinks
     c.TargetAdd: (targets.add, False),
     c.TargetList: (targets.list_targets, False),
     c.TargetRemove: (targets.remove, False),

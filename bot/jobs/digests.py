@@ -9,12 +9,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.core.digest import assemble
+from bot.core.leaderboard import DIGEST_ROWS, board, direction, new_leader
 from bot.core.schedules import Cadence, due_digest_day
 from bot.notify import outbox
 from bot.services import Services
 from bot.store import facts
+from bot.store import leaderboard as lq
 from bot.store import standups as q
 from bot.store.models import DigestPost
 
@@ -49,6 +52,7 @@ def post_digest(services: Services, team_id: str, channel_id: str, period: str, 
             runs = facts.channel_run_facts(s, team_id, channel_id)
             digest = assemble(runs, facts.channel_targets(s, team_id, channel_id, runs),
                               facts.channel_reviews(s, team_id, channel_id, now), since, now, tz)
+            digest["leaderboards"] = leaderboards(s, team_id, channel_id, now)
             s.add(DigestPost(team_id=team_id, channel_id=channel_id, period=period, since_at=since, at=now,
                              message_key=key))
             s.flush()
@@ -57,3 +61,25 @@ def post_digest(services: Services, team_id: str, channel_id: str, period: str, 
     except IntegrityError:
         return False  # another replica posted this period's digest a moment ago
     return True
+
+
+MAX_BOARDS = 3  # metrics with a target whose top runs a digest shows
+
+
+def leaderboards(s: Session, team_id: str, channel_id: str, now: datetime) -> list[dict]:
+    """The top runs per target metric, each saying whether a new run took the lead since the last
+    digest; the leader shown is remembered (per team, channel and metric) for the next one."""
+    goals = lq.goals(s, team_id, channel_id)
+    if not goals:
+        return []
+    entries = lq.entries(s, team_id, channel_id)
+    boards = []
+    for metric in sorted(goals)[:MAX_BOARDS]:
+        maximize = direction(metric, goals, None)
+        shown = board(entries, metric, maximize, goals[metric], DIGEST_ROWS)
+        top = shown["rows"][0] if shown["rows"] else None
+        shown["new_best"] = new_leader(lq.last_leader(s, team_id, channel_id, metric), top, maximize)
+        if top is not None:
+            lq.remember_leader(s, team_id, channel_id, metric, top["run_id"], top["name"], top["value"], now)
+        boards.append(shown)
+    return boards

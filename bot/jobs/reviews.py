@@ -29,6 +29,7 @@ from bot.core.reviews import (
 from bot.notify import review_messages as msg
 from bot.notify.outbox import enqueue, find
 from bot.services import Services
+from bot.store import decisions as dq
 from bot.store import reviews as rq
 from bot.store.models import Connection, Review, Run
 from integrations.base import RunState
@@ -97,8 +98,15 @@ def _results(s: Session, review: Review, runs: list[tuple[Run, Connection]], now
     )
     if review.state != DONE:
         rq.change(s, review, READY, rq.BOT, now, note="every run has finished")
+    payload = {**msg.results_payload(review, table, now), "last_decision": last_decision(s, review, run_objs)}
     return enqueue(s, key=f"review:{review.id}:results", team_id=review.team_id, channel_id=review.channel_id,
-                   template="review_results", payload=msg.results_payload(review, table, now), now=now)
+                   template="review_results", payload=payload, now=now)
+
+
+def last_decision(s: Session, review: Review, runs: list[Run]) -> dict | None:
+    """What the channel last decided about any of these runs, for the review's messages."""
+    found = dq.last_on_runs(s, review.team_id, review.channel_id, [run.id for run in runs])
+    return msg.decision_info(found)
 
 
 def _metrics(run: Run) -> RunMetrics:
@@ -121,6 +129,7 @@ def _checkpoint(s: Session, review: Review, runs: list[tuple[Run, Connection]], 
         payload = msg.warning_payload(review, runs, now, postpone_to=_postpone_hint(review, ready, now))
         if review.state != WAITING:
             rq.change(s, review, WAITING, rq.BOT, now, note=f"not ready at the {step.checkpoint} checkpoint")
+    payload["last_decision"] = last_decision(s, review, [run for run, _ in runs])
     return enqueue(s, key=key, team_id=review.team_id, channel_id=review.channel_id,
                    template="review_warning", payload=payload, now=now)
 

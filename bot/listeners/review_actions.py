@@ -15,6 +15,8 @@ from slack_bolt import App
 
 from bot.core.reviews import CANCELLED, HELD, POSTPONED
 from bot.handlers.base import Ctx, Problem, Reply
+from bot.handlers.decisions import DECISION_MODAL, InvalidForm, open_form, record, submitted
+from bot.handlers.decisions import form_origin as decision_origin
 from bot.handlers.review_decisions import decide
 from bot.handlers.review_form import REVIEW_MODAL, FormErrors, draft_from, form_origin
 from bot.handlers.reviews import schedule
@@ -23,7 +25,7 @@ from bot.listeners.commands import ACK_BUDGET_SECONDS, OOPS, SLOW_POOL
 from bot.listeners.ids import action_value, body_ids, ctx_for, view_metadata
 from bot.listeners.target_actions import deliver_now
 from bot.listeners.views import plain, view_values
-from bot.notify.review_messages import CANCEL, HOLD, POSTPONE
+from bot.notify.review_messages import CANCEL, HOLD, POSTPONE, RECORD_DECISION
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ def register(app: App) -> None:
         app.action(action_id)(on_decision)
     app.view(REVIEW_MODAL)(on_review_form)
     app.view_closed(REVIEW_MODAL)(on_review_form_closed)
+    app.action(RECORD_DECISION)(on_record_decision)
+    app.view(DECISION_MODAL)(on_decision_form)
 
 
 def on_review_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
@@ -109,3 +113,37 @@ def on_decision(ack: Callable, body: dict[str, Any], action: dict[str, Any], cli
     if problem is not None:
         client.chat_postEphemeral(channel=channel, user=user, text=problem.reply().text)
     # Success needs no reply: the warning is edited to show who decided what.
+
+
+def on_record_decision(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any,
+                       services: Services) -> None:
+    """The results message's *Record decision*: open the form (a trigger id lasts 3 s, so first)."""
+    ack()
+    ids = body_ids(body)
+    try:
+        open_form(services, client, ids.trigger or "", ids.team or "", ids.channel or "", int(action_value(action)))
+    except ValueError:
+        log.warning("record-decision button with a malformed value from %s", ids.user)
+    except Problem as problem:
+        client.chat_postEphemeral(channel=ids.channel or "", user=ids.user or "", text=problem.reply().text)
+
+
+def on_decision_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
+                     services: Services) -> None:
+    try:
+        form = submitted(view)
+    except InvalidForm as exc:
+        ack(response_action="errors", errors=exc.errors)
+        return
+    channel, review_id = decision_origin(view_metadata(view))
+    ctx = ctx_for(services, body, client, channel=channel)
+    try:
+        if review_id is None:
+            raise Problem("This form does not name a review.")
+        reply = record(ctx, review_id, form)
+    except Problem as problem:
+        ack(response_action="errors", errors={problem.extra.get("field", "choice"): plain(problem.message)[:150]})
+        return
+    ack()
+    client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=reply.text)
+    deliver_now(services)

@@ -39,6 +39,8 @@ BUILDERS: dict[str, Builder] = {
     target_alert.CHART: target_alert.chart_caption,
     "review_warning": review_messages.build_warning,
     "run_nonfinite": run_messages.nonfinite_message,
+    "review_results": review_messages.build_results,
+    "decision_recorded": review_messages.build_decision,
     "standup_prompt": standup_messages.prompt_message,
     "standup_reminder": standup_messages.reminder_message,
 }

@@ -9,15 +9,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.core.decisions import label, metrics_text
 from bot.core.eta import format_duration, progress_fraction, stalled_for
 from bot.core.results import Cell, Table
 from bot.core.words import plural
 from bot.notify.blocks import actions, button
 from bot.notify.render import Message, format_number, render
-from bot.store.models import Connection, Review, Run
+from bot.store.models import Connection, Decision, Review, Run
 from bot.store.reviews import status
 
 POSTPONE, HOLD, CANCEL = "review_postpone", "review_hold", "review_cancel"
+RECORD_DECISION = "review_record_decision"
 NAME_WIDTH = 28
 
 
@@ -56,6 +58,7 @@ def warning_payload(review: Review, runs: list[tuple[Run, Connection]], now: dat
         "postpone_to": postpone_to.isoformat() if postpone_to else None,
         "auto": {"from": auto_from.isoformat(), "to": review.at.isoformat()} if auto_from else None,
         "decision": None,
+        "last_decision": None,
     }
 
 
@@ -93,7 +96,25 @@ def results_payload(review: Review, table: Table, now: datetime) -> dict[str, An
         "table": table_lines(table),
         "goals": list(table.goals),
         "baseline": table.baseline.name if table.baseline else None,
+        "last_decision": None,
     }
+
+
+def decision_info(decision: Decision | None) -> dict[str, Any] | None:
+    """The last decision on a review's runs, as its messages show it ("last time: ...")."""
+    if decision is None:
+        return None
+    return {"id": decision.id, "choice": label(decision.choice), "user": decision.decided_by,
+            "at": decision.decided_at.isoformat(), "note": (decision.note or "")[:300]}
+
+
+def build_results(payload: dict[str, Any]) -> Message:
+    """The results table, ending with the button that records what the review decided."""
+    message = render("review_results", **payload)
+    review_id = str(payload["review"]["id"])
+    message.blocks.append(actions(button("Record decision", RECORD_DECISION, review_id, style="primary"),
+                                  block_id=f"review-results-{review_id}"))
+    return message
 
 
 def table_lines(table: Table) -> list[str]:
@@ -119,3 +140,17 @@ def _cell(cell: Cell) -> str:
 
 def _short(name: str) -> str:
     return name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"
+
+
+def decision_payload(decision: Decision, review: Review) -> dict[str, Any]:
+    runs = [{"name": r["name"], "url": r.get("url"), "connection": r["connection"], "state": r["state"],
+             "step": r.get("step"), "metrics_text": metrics_text(r)} for r in decision.runs[:30]]
+    return {"id": decision.id, "user": decision.decided_by, "choice": label(decision.choice),
+            "note": " ".join((decision.note or "").split()), "review": {"id": review.id, "title": review.title},
+            "runs": runs}
+
+
+def build_decision(payload: dict[str, Any]) -> Message:
+    message = render("decision_recorded", **payload)
+    message.text = f"Decision on review #{payload['review']['id']}: {payload['choice']}"
+    return message

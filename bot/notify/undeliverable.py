@@ -34,6 +34,7 @@ LOST = {
     "review_scheduled": "a results review notice",
     "review_warning": "a results review notice",
     "review_results": "a results review's results",
+    "decision_recorded": "a results review's decision",
     "standup_open": "a standup",
     "standup_summary": "a standup summary",
     "standup_unlisted": "a standup notice",

@@ -421,3 +421,43 @@ class RunPoint(Base):
     step: Mapped[int] = mapped_column(Step, primary_key=True)
     value: Mapped[float] = mapped_column(Float)
     at: Mapped[datetime]
+
+
+class Decision(Base):
+    """What a results review decided, who decided it and when, with a frozen copy of the cited
+    runs' metrics and params (`runs`: a JSON list), so later tracker changes cannot rewrite it."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_channel", "team_id", "channel_id", "decided_at"), NEVER_REUSED)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id", ondelete="SET NULL"))
+    choice: Mapped[str] = mapped_column(String(20))  # ship | continue | stop | next
+    note: Mapped[str] = mapped_column(Text, default="")
+    runs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    decided_by: Mapped[str] = mapped_column(String(32))
+    decided_at: Mapped[datetime]
+    message_key: Mapped[str | None] = mapped_column(String(255))  # outbox key of its Slack message
+    permalink: Mapped[str | None] = mapped_column(Text)  # chat.getPermalink's answer, asked once
+
+
+class DecisionRun(Base):
+    """Which runs a decision rests on: how the next review of the same runs finds it."""
+
+    __tablename__ = "decision_runs"
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class LeaderboardLeader(Base):
+    """The leader the channel's last digest showed for one metric, so the next can say "new best"."""
+
+    __tablename__ = "leaderboard_leaders"
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(250), primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    run_name: Mapped[str] = mapped_column(String(500))
+    value: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime]

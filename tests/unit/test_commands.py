@@ -316,7 +316,7 @@ def test_echoed_input_is_short_and_cannot_break_code_spans():
 def test_usage_covers_every_subcommand():
     assert set(USAGE) == {
         "connect", "track", "untrack", "runs", "stop", "target", "targets",
-        "review", "reviews", "standup", "digest", "help",
+        "review", "reviews", "leaderboard", "decisions", "standup", "digest", "help",
     }  # fmt: skip
     assert all(line.startswith("/ready ") for usage in USAGE.values() for line in usage.splitlines())
 
