@@ -13,8 +13,8 @@ import threading
 from waitress.server import create_server
 
 from bot.app import build_app
-from bot.jobs.lease import release
-from bot.jobs.scheduler import HOLDER, build_scheduler
+from bot.jobs.lease import release_all
+from bot.jobs.scheduler import build_scheduler
 from bot.services import Services
 from bot.web import WebApp
 
@@ -54,7 +54,9 @@ class Server:
     def stop(self) -> None:
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-            release(self.services.store, "poll", HOLDER)
+            # Every lease this process took (calendar sync, any leased job): the next replica
+            # takes over on its next tick, not after the TTL.
+            release_all(self.services.store)
         self._stopping.set()
         if self._thread and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)

@@ -5,8 +5,6 @@ FAQ), so all durable state lives in our own tables and each job is safe to run o
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,7 +19,6 @@ from bot.services import Services
 from bot.store.dedupe import forget_old
 
 log = logging.getLogger(__name__)
-HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ def build_scheduler(services: Services) -> BackgroundScheduler:
 
 
 def run_job(services: Services, job: Job) -> None:
-    if job.lease is None or lease.acquire(services.store, job.id, HOLDER, services.clock(), job.lease):
+    if job.lease is None or lease.acquire(services.store, job.id, lease.HOLDER, services.clock(), job.lease):
         safely(job.id, job.run)
 
 
