@@ -128,3 +128,39 @@ def test_finishing_many_runs_reads_their_channels_and_reviews_once(bot, mlflow_s
     assert len([m for m in bot.fake.messages("C1")]) == 0  # queued, not yet delivered
     bot.deliver()
     assert len([m for m in bot.fake.messages("C1") if "finished" in m.get("text", "")]) == 8
+
+
+def run_writes(bot) -> list[str]:  # noqa: ANN001
+    """The tables one poll writes to, but the connection's own "last polled" row."""
+    statements: list[str] = []
+    stop = count_statements(bot.services.store.engine, statements)
+    try:
+        bot.poll()
+    finally:
+        stop()
+    writes = [st.split(" SET ")[0] for st in statements if st.startswith(("UPDATE", "INSERT", "DELETE"))]
+    return [w for w in writes if "CONNECTION_POLLS" not in w]
+
+
+def test_a_run_gone_from_the_tracker_is_not_written_again_by_polls_that_learn_nothing_new(
+        bot, mlflow_server, mlflow_logger):
+    [ref] = tracked_runs(bot, mlflow_logger, mlflow_server, ["vanishing"]).values()
+    bot.cycle()
+    mlflow_logger.delete_run(ref)
+    for _ in range(3):  # three answers without it: as many as confirming the absence needs
+        bot.clock.advance(minutes=1)
+        assert run_writes(bot) != []  # each one counted
+    bot.clock.advance(minutes=1)
+    assert run_writes(bot) == []  # a fourth absence only waits for the ten minutes to pass
+    bot.clock.advance(minutes=10)
+    assert run_writes(bot) != []  # confirmed: the run is unknown now, and the channel is told
+    with bot.services.store.tx() as s:
+        run = s.scalar(select(Run).where(Run.ref == ref))
+        assert run.state == "unknown", run.state
+        confirmed_at = run.updated_at
+    bot.clock.advance(minutes=1)
+    assert run_writes(bot) == []  # still gone: nothing new to write
+    with bot.services.store.tx() as s:
+        assert s.scalar(select(Run.updated_at).where(Run.ref == ref)) == confirmed_at
+    bot.deliver()
+    assert len([m for m in bot.fake.messages("C1") if "can no longer be found" in m.get("text", "")]) == 1
