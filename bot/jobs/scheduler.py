@@ -75,6 +75,14 @@ def build_scheduler(services: Services) -> BackgroundScheduler:
     return scheduler
 
 
+def stop_scheduler(services: Services, scheduler: BackgroundScheduler) -> None:
+    """Stop this process's jobs and give back every lease it holds (calendar sync, any leased
+    job), so the next replica takes over on its next tick, not after the lease's TTL."""
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+        lease.release_all(services.store)
+
+
 def run_job(services: Services, job: Job) -> None:
     if job.lease is None or lease.acquire(services.store, job.id, lease.HOLDER, services.clock(), job.lease):
         safely(job.id, job.run)
