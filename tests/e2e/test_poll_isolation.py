@@ -66,11 +66,24 @@ def test_a_tracker_that_raises_attribute_error_does_not_stop_another_connections
     assert "tracker not answering" in bot.reply("runs")
 
 
-def count_statements(engine, into: list[str]):  # noqa: ANN001, ANN201
+def poll_statements(bot) -> list[str]:  # noqa: ANN001
+    """The SQL statements of one poll, as the engine sent them (upper case, one line each)."""
+    statements: list[str] = []
+
     def seen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002
-        into.append(" ".join(statement.split()).upper())
-    event.listen(engine, "before_cursor_execute", seen)
-    return lambda: event.remove(engine, "before_cursor_execute", seen)
+        statements.append(" ".join(statement.split()).upper())
+    event.listen(bot.services.store.engine, "before_cursor_execute", seen)
+    try:
+        bot.poll()
+    finally:
+        event.remove(bot.services.store.engine, "before_cursor_execute", seen)
+    return statements
+
+
+def run_writes(statements: list[str]) -> list[str]:
+    """The tables written to (`UPDATE RUNS`, ...), but the connection's own "last polled" row."""
+    writes = [st.split(" SET ")[0] for st in statements if st.startswith(("UPDATE", "INSERT", "DELETE"))]
+    return [w for w in writes if "CONNECTION_POLLS" not in w]
 
 
 def test_a_quiet_poll_writes_only_the_connections_last_polled_and_staleness_counts_from_it(
@@ -78,14 +91,8 @@ def test_a_quiet_poll_writes_only_the_connections_last_polled_and_staleness_coun
     [ref] = tracked_runs(bot, mlflow_logger, mlflow_server, ["quiet"]).values()
     bot.cycle()
     bot.clock.advance(minutes=5)
-    statements: list[str] = []
-    stop = count_statements(bot.services.store.engine, statements)
-    try:
-        bot.poll()  # nothing changed on the tracker
-    finally:
-        stop()
-    writes = [st for st in statements if st.startswith(("UPDATE", "INSERT", "DELETE"))]
-    assert [w.split(" SET ")[0] for w in writes if "CONNECTION_POLLS" not in w] == [], writes
+    statements = poll_statements(bot)  # nothing changed on the tracker
+    assert run_writes(statements) == [], statements
     polled = [st for st in statements if "FROM RUNS" in st and "KIND NOT IN" not in st]  # not the pushed runs' sweep
     assert len(polled) == 2, polled  # the plan and the record read the runs once each
     with bot.services.store.tx() as s:
@@ -116,30 +123,13 @@ def test_finishing_many_runs_reads_their_channels_and_reviews_once(bot, mlflow_s
     for ref in refs:
         mlflow_logger.end_run(ref, "FINISHED", ms(T0 + timedelta(minutes=1)))
     bot.clock.advance(minutes=2)
-    statements: list[str] = []
-    stop = count_statements(bot.services.store.engine, statements)
-    try:
-        bot.poll()
-    finally:
-        stop()
+    statements = poll_statements(bot)
     channel_reads = [st for st in statements if "JOIN" in st and "WATCH_RUNS" in st and "WATCHES.CHANNEL_ID" in st]
     review_reads = [st for st in statements if "FROM REVIEWS" in st]
     assert len(channel_reads) == 1 and len(review_reads) == 1, channel_reads + review_reads
     assert len([m for m in bot.fake.messages("C1")]) == 0  # queued, not yet delivered
     bot.deliver()
     assert len([m for m in bot.fake.messages("C1") if "finished" in m.get("text", "")]) == 8
-
-
-def run_writes(bot) -> list[str]:  # noqa: ANN001
-    """The tables one poll writes to, but the connection's own "last polled" row."""
-    statements: list[str] = []
-    stop = count_statements(bot.services.store.engine, statements)
-    try:
-        bot.poll()
-    finally:
-        stop()
-    writes = [st.split(" SET ")[0] for st in statements if st.startswith(("UPDATE", "INSERT", "DELETE"))]
-    return [w for w in writes if "CONNECTION_POLLS" not in w]
 
 
 def test_a_run_gone_from_the_tracker_is_not_written_again_by_polls_that_learn_nothing_new(
@@ -149,17 +139,17 @@ def test_a_run_gone_from_the_tracker_is_not_written_again_by_polls_that_learn_no
     mlflow_logger.delete_run(ref)
     for _ in range(3):  # three answers without it: as many as confirming the absence needs
         bot.clock.advance(minutes=1)
-        assert run_writes(bot) != []  # each one counted
+        assert run_writes(poll_statements(bot)) != []  # each one counted
     bot.clock.advance(minutes=1)
-    assert run_writes(bot) == []  # a fourth absence only waits for the ten minutes to pass
+    assert run_writes(poll_statements(bot)) == []  # a fourth absence only waits for the ten minutes to pass
     bot.clock.advance(minutes=10)
-    assert run_writes(bot) != []  # confirmed: the run is unknown now, and the channel is told
+    assert run_writes(poll_statements(bot)) != []  # confirmed: the run is unknown now, and the channel is told
     with bot.services.store.tx() as s:
         run = s.scalar(select(Run).where(Run.ref == ref))
         assert run.state == "unknown", run.state
         confirmed_at = run.updated_at
     bot.clock.advance(minutes=1)
-    assert run_writes(bot) == []  # still gone: nothing new to write
+    assert run_writes(poll_statements(bot)) == []  # still gone: nothing new to write
     with bot.services.store.tx() as s:
         assert s.scalar(select(Run.updated_at).where(Run.ref == ref)) == confirmed_at
     bot.deliver()
