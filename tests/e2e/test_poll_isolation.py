@@ -5,7 +5,7 @@ A real MLflow server; the broken tracker is the one thing made up (a tracker wit
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, select
@@ -13,12 +13,9 @@ from sqlalchemy import event, select
 from bot.jobs import claims
 from bot.store.models import Connection, Run
 from tests.conftest import T0, quick_trackers
+from tests.e2e.poll_support import ms, runs_just_finished
 
 pytestmark = pytest.mark.mlflow
-
-
-def ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
 
 
 class BuggyTracker:
@@ -113,16 +110,7 @@ def test_a_quiet_poll_writes_only_the_connections_last_polled_and_staleness_coun
 
 
 def test_finishing_many_runs_reads_their_channels_and_reviews_once(bot, mlflow_server, mlflow_logger):
-    exp = mlflow_logger.create_experiment(f"many-{uuid.uuid4().hex[:8]}")
-    assert "Connected" in bot.reply(f"connect mlflow {mlflow_server}")
-    refs = [mlflow_logger.create_run(exp, start_ms=ms(T0 - timedelta(minutes=5)), name=f"m{i}") for i in range(8)]
-    for ref in refs:
-        mlflow_logger.log_metrics(ref, [("loss", 0.5, 1, ms(T0))])
-        assert "Now tracking" in bot.reply(f"track mlflow:{ref}")
-    bot.cycle()
-    for ref in refs:
-        mlflow_logger.end_run(ref, "FINISHED", ms(T0 + timedelta(minutes=1)))
-    bot.clock.advance(minutes=2)
+    runs_just_finished(bot, mlflow_logger, mlflow_server, 8, "m")
     statements = poll_statements(bot)
     channel_reads = [st for st in statements if "JOIN" in st and "WATCH_RUNS" in st and "WATCHES.CHANNEL_ID" in st]
     review_reads = [st for st in statements if "FROM REVIEWS" in st]
