@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the bot over HTTP (Slack Events API) with the scheduler")
     serve.add_argument("--port", type=int, help="HTTP port (default READYBOT_PORT)")
+    serve.add_argument("--role", choices=("all", "web", "worker"), default="all",
+                       help="all: HTTP and the scheduler in one process (default); web: HTTP only, from "
+                            "READYBOT_WEB_WORKERS gunicorn worker processes; worker: the scheduler and "
+                            "delivery, with only /healthz and /metrics over HTTP")
     serve.set_defaults(func=cmd_serve)
     sock = sub.add_parser("socket", help="run the bot over Socket Mode (needs SLACK_APP_TOKEN)")
     sock.set_defaults(func=cmd_socket)
@@ -129,18 +133,24 @@ def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.server import serve
+    from bot.server import serve, serve_web
 
     require_secret_key(settings, "serve")
     require_slack(settings)
     services = prepared_services(settings)
-    serve(services, args.port if args.port is not None else settings.port)
+    port = args.port if args.port is not None else settings.port
+    if args.role == "web":
+        # Migrated; each web worker opens its own pool after gunicorn's fork, none inherits this one.
+        services.store.dispose()
+        serve_web(settings, port)
+    else:
+        serve(services, port, role=args.role)
     return 0
 
 
 def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_app
-    from bot.jobs.scheduler import build_scheduler
+    from bot.jobs.scheduler import build_scheduler, stop_scheduler
     from bot.socket_mode import run_socket_mode
 
     require_secret_key(settings, "socket")
@@ -153,7 +163,7 @@ def cmd_socket(settings: Settings, args: argparse.Namespace) -> int:
     try:
         run_socket_mode(build_app(services), settings.slack_app_token)
     finally:
-        scheduler.shutdown(wait=False)
+        stop_scheduler(services, scheduler)
     return 0
 
 

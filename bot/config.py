@@ -29,6 +29,8 @@ class Settings:
     slack_api_url: str = "https://slack.com/api/"
     database_url: str = "sqlite:///readybot.db"
     port: int = 3000
+    # HTTP worker processes of `readybot serve --role web` (gunicorn); see default_web_workers.
+    web_workers: int = 1
     poll_seconds: int = 60
     secret_key: str | None = field(default=None, repr=False)
     stall_minutes: int = 30
@@ -81,6 +83,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: str | Path | None = "
         slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
         database_url=db_url,
         port=_int(env, "READYBOT_PORT", 3000, 0, 65535),
+        web_workers=_int(env, "READYBOT_WEB_WORKERS", default_web_workers(), 1, 64),
         poll_seconds=_int(env, "READYBOT_POLL_SECONDS", 60, 1, 86400),
         secret_key=_secret(env, "READYBOT_SECRET_KEY"),
         stall_minutes=_int(env, "READYBOT_STALL_MINUTES", 30, 1, 10080),
@@ -91,6 +94,15 @@ def load(environ: Mapping[str, str] | None = None, dotenv: str | Path | None = "
         tracker_allow=_tracker_allow(env),
         tensorboard_roots=_tensorboard_roots(env),
     )
+
+
+def default_web_workers() -> int:
+    """gunicorn's suggested starting point, (2 x cores) + 1
+    (https://docs.gunicorn.org/en/stable/design.html#how-many-workers), counting the cores this
+    process may run on (a container's CPU set), capped so a large host does not open dozens of
+    database pools."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(2 * cores + 1, 9)
 
 
 def _tracker_allow(env: Mapping[str, str]) -> tuple[str, ...]:

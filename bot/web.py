@@ -7,6 +7,8 @@
   POST /api/v1/runs/<ref>         pushed run updates (Bearer token of a push connection)
   GET  /calendar/<token>.ics      a channel's review calendar
   GET  /decisions/<token>.md|.csv a channel's decision records (same token)
+
+`readybot serve --role worker` serves only /healthz and /metrics (HealthApp).
 """
 
 from __future__ import annotations
@@ -31,6 +33,26 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 MAX_SLACK_BODY = 2 * 1024 * 1024  # Slack's largest payloads (modal state) are far below this
+
+
+class HealthApp:
+    """The HTTP of `readybot serve --role worker`: the scheduler's process answers its health
+    checks and shows its metrics (polls, deliveries), and nothing else."""
+
+    def __init__(self, services: Services):
+        self.services = services
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
+        if method == "GET" and path == "/healthz":
+            status, headers, body = healthz(self.services)
+        elif method == "GET" and path == "/metrics":
+            status, headers, body = "200 OK", [("Content-Type", CONTENT_TYPE_LATEST)], generate_latest()
+        else:
+            status, headers, body = json_response(404, {"ok": False, "error": "not found (a worker serves only "
+                                                                          "/healthz and /metrics)"})
+        start_response(status, headers + [("Content-Length", str(len(body)))])
+        return [body]
 
 
 class WebApp:
@@ -71,12 +93,17 @@ class WebApp:
         return json_response(404, {"ok": False, "error": "not found"})
 
     def healthz(self) -> Response:
-        try:
-            with self.services.store.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            return json_response(503, {"ok": False, "database": type(exc).__name__})
-        return json_response(200, {"ok": True})
+        return healthz(self.services)
+
+
+def healthz(services: Services) -> Response:
+    """Liveness and database reachability."""
+    try:
+        with services.store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return json_response(503, {"ok": False, "database": type(exc).__name__})
+    return json_response(200, {"ok": True})
 
 
 class SlackEdge(SlackRequestHandler):

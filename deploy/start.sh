@@ -3,6 +3,9 @@
 # (tests/deploy/test_start_script.py) both start it through this script.
 #
 #   start.sh [serve]     HTTP mode (Slack Events API) on READYBOT_PORT, with /healthz and /metrics
+#   start.sh serve --role web | worker   one tier of a split deployment: web is HTTP only (gunicorn,
+#                        READYBOT_WEB_WORKERS processes), worker is the scheduler and delivery with
+#                        only /healthz and /metrics on READYBOT_PORT (so `healthcheck` works for both)
 #   start.sh socket      Socket Mode (needs SLACK_APP_TOKEN; serves no HTTP, so no /healthz)
 #   start.sh poll | db upgrade | demo | --help    any other `readybot` command
 #   start.sh healthcheck exit 0 when GET /healthz on READYBOT_PORT answers 200 (Docker HEALTHCHECK)

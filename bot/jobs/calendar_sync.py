@@ -9,8 +9,6 @@ and a restart loses nothing. One replica at a time does it (lease): Google's quo
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -24,7 +22,6 @@ from integrations.calendar.google import CalendarError, GoogleCalendar, ServiceA
 log = logging.getLogger(__name__)
 ACTOR = "google-calendar"
 RECENT = timedelta(days=1)  # a meeting further in the past than this is not moved any more
-HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def receipt(sequence: int) -> str:
@@ -43,7 +40,7 @@ def sync_calendar(services: Services) -> int:
     """Bring linked Google events up to date; returns how many reviews were synced."""
     client = calendar_client(services)
     now = services.clock()
-    if client is None or not lease.acquire(services.store, "calendar-sync", HOLDER, now, timedelta(minutes=5)):
+    if client is None or not lease.acquire(services.store, "calendar-sync", lease.HOLDER, now, timedelta(minutes=5)):
         return 0
     synced = 0
     for review in pending(services):

@@ -8,6 +8,8 @@ docs/architecture.md, "How replicas coordinate".
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, update
@@ -15,6 +17,10 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import Store
 from bot.store.models import Lease
+
+# Who this process is, in every lease and claim it takes: one name, so stop() can give back
+# everything it holds.
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def acquire(store: Store, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
@@ -40,3 +46,10 @@ def release(store: Store, name: str, holder: str) -> None:
     """Give the lease up at shutdown so a restarted replica takes over at once."""
     with store.tx() as s:
         s.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
+
+
+def release_all(store: Store, holder: str = HOLDER) -> int:
+    """Give up every lease this holder has, whichever job took it (the scheduler's leased jobs
+    and those that lease inside, like calendar sync): a stopping replica hands over at once."""
+    with store.tx() as s:
+        return s.execute(delete(Lease).where(Lease.holder == holder)).rowcount

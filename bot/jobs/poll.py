@@ -19,15 +19,13 @@ One connection's failure, whatever it is, is that connection's alone: the others
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import Integer, select, union
 
-from bot.jobs import claims, targets
+from bot.jobs import claims, lease, targets
 from bot.jobs.answers import Answer, Work
 from bot.jobs.record import record
 from bot.jobs.silence import sweep_silent_runs
@@ -41,7 +39,6 @@ from integrations.base import Tracker, TrackerError
 from integrations.registry import POLLED
 
 log = logging.getLogger(__name__)
-HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 POOL_SIZE = 4  # connections polled at once per process: trackers wait on the network, not the CPU
 _cache_lock = threading.Lock()  # the tracker cache is shared by the pool's threads
 
@@ -81,7 +78,7 @@ class Cycle:
 
     def _next(self) -> tuple[int, str] | None:
         with self._lock:
-            claimed = claims.claim(self.services.store, self._left, HOLDER, self.services.clock(), self.ttl,
+            claimed = claims.claim(self.services.store, self._left, lease.HOLDER, self.services.clock(), self.ttl,
                                    self.due_only)
             if claimed is not None:
                 self._left.discard(claimed[0])

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from bot.core.eta import estimate_eta
-from bot.core.runs import Known, adopted, confirm_missing, observe, vanished, with_total
+from bot.core.runs import MISSING_AFTER_POLLS, Known, adopted, confirm_missing, observe, vanished, with_total
 from bot.jobs import claims, reviews, targets
 from bot.jobs.answers import Answer, Work
 from bot.metrics import RUN_EVENTS
@@ -167,18 +167,23 @@ def mark_missing(s: Session, conn: Connection, run: Run, now: datetime) -> None:
     """The tracker answered without this run. It stays polled, so a restored run comes back.
     Until the absence is confirmed (bot/core/runs.py confirm_missing) the run keeps its state
     and /ready runs says since when the tracker has not listed it; a run seen again in between
-    says nothing (apply_snapshot clears the count)."""
-    run.polled_at = now
+    says nothing (apply_snapshot clears the count).
+
+    Written only when something changed (q.touch): absences are counted up to the number the
+    confirmation needs, no further, and confirming a run already confirmed gone sets what it has
+    already, so a poll that learns nothing new writes nothing."""
     run.stale_since = None  # the tracker does answer: the data is not stale
     run.missing_since = run.missing_since or now
-    run.missing_polls = (run.missing_polls or 0) + 1
+    run.missing_polls = min((run.missing_polls or 0) + 1, MISSING_AFTER_POLLS)
     if not confirm_missing(run.missing_since, run.missing_polls, now):
+        q.touch(s, run, now)
         return
     # The first absence names this vanishing: a run that comes back and vanishes again is told again.
     events = vanished(RunState(run.state), run.missing_since)
     run.state = RunState.UNKNOWN.value
     run.eta = None
     run.last_error = f"not found on {conn.name} (deleted?)"
+    q.touch(s, run, now)
     for event in events:
         RUN_EVENTS.labels(event.kind).inc()
         notify_run_event(s, conn, run, event.kind, event.episode, now)

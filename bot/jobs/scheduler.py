@@ -5,8 +5,6 @@ FAQ), so all durable state lives in our own tables and each job is safe to run o
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,7 +19,6 @@ from bot.services import Services
 from bot.store.dedupe import forget_old
 
 log = logging.getLogger(__name__)
-HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -78,8 +75,16 @@ def build_scheduler(services: Services) -> BackgroundScheduler:
     return scheduler
 
 
+def stop_scheduler(services: Services, scheduler: BackgroundScheduler) -> None:
+    """Stop this process's jobs and give back every lease it holds (calendar sync, any leased
+    job), so the next replica takes over on its next tick, not after the lease's TTL."""
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+        lease.release_all(services.store)
+
+
 def run_job(services: Services, job: Job) -> None:
-    if job.lease is None or lease.acquire(services.store, job.id, HOLDER, services.clock(), job.lease):
+    if job.lease is None or lease.acquire(services.store, job.id, lease.HOLDER, services.clock(), job.lease):
         safely(job.id, job.run)
 
 

@@ -107,16 +107,6 @@ def test_mlflow_and_no_sim_are_alternatives():
         build_parser().parse_args(["demo", "--speed", "0"])
 
 
-@pytest.fixture
-def quiet_demo(tmp_path) -> Iterator[Demo]:  # noqa: ANN001
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'demo.db'}", secret_key="test-secret-key")
-    running = start_demo(settings, port=0, sandbox_port=0, scheduler=False)
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
 def test_demo_watches_a_real_mlflow_experiment(quiet_demo, mlflow_server, mlflow_logger):
     mlflow_logger.create_experiment("demo-watch")
     watch_mlflow(quiet_demo, mlflow_server, "demo-watch")

@@ -5,7 +5,7 @@ A real MLflow server; the broken tracker is the one thing made up (a tracker wit
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, select
@@ -13,12 +13,9 @@ from sqlalchemy import event, select
 from bot.jobs import claims
 from bot.store.models import Connection, Run
 from tests.conftest import T0, quick_trackers
+from tests.e2e.poll_support import ms, runs_just_finished
 
 pytestmark = pytest.mark.mlflow
-
-
-def ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
 
 
 class BuggyTracker:
@@ -66,11 +63,24 @@ def test_a_tracker_that_raises_attribute_error_does_not_stop_another_connections
     assert "tracker not answering" in bot.reply("runs")
 
 
-def count_statements(engine, into: list[str]):  # noqa: ANN001, ANN201
+def poll_statements(bot) -> list[str]:  # noqa: ANN001
+    """The SQL statements of one poll, as the engine sent them (upper case, one line each)."""
+    statements: list[str] = []
+
     def seen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002
-        into.append(" ".join(statement.split()).upper())
-    event.listen(engine, "before_cursor_execute", seen)
-    return lambda: event.remove(engine, "before_cursor_execute", seen)
+        statements.append(" ".join(statement.split()).upper())
+    event.listen(bot.services.store.engine, "before_cursor_execute", seen)
+    try:
+        bot.poll()
+    finally:
+        event.remove(bot.services.store.engine, "before_cursor_execute", seen)
+    return statements
+
+
+def run_writes(statements: list[str]) -> list[str]:
+    """The tables written to (`UPDATE RUNS`, ...), but the connection's own "last polled" row."""
+    writes = [st.split(" SET ")[0] for st in statements if st.startswith(("UPDATE", "INSERT", "DELETE"))]
+    return [w for w in writes if "CONNECTION_POLLS" not in w]
 
 
 def test_a_quiet_poll_writes_only_the_connections_last_polled_and_staleness_counts_from_it(
@@ -78,14 +88,8 @@ def test_a_quiet_poll_writes_only_the_connections_last_polled_and_staleness_coun
     [ref] = tracked_runs(bot, mlflow_logger, mlflow_server, ["quiet"]).values()
     bot.cycle()
     bot.clock.advance(minutes=5)
-    statements: list[str] = []
-    stop = count_statements(bot.services.store.engine, statements)
-    try:
-        bot.poll()  # nothing changed on the tracker
-    finally:
-        stop()
-    writes = [st for st in statements if st.startswith(("UPDATE", "INSERT", "DELETE"))]
-    assert [w.split(" SET ")[0] for w in writes if "CONNECTION_POLLS" not in w] == [], writes
+    statements = poll_statements(bot)  # nothing changed on the tracker
+    assert run_writes(statements) == [], statements
     polled = [st for st in statements if "FROM RUNS" in st and "KIND NOT IN" not in st]  # not the pushed runs' sweep
     assert len(polled) == 2, polled  # the plan and the record read the runs once each
     with bot.services.store.tx() as s:
@@ -106,25 +110,35 @@ def test_a_quiet_poll_writes_only_the_connections_last_polled_and_staleness_coun
 
 
 def test_finishing_many_runs_reads_their_channels_and_reviews_once(bot, mlflow_server, mlflow_logger):
-    exp = mlflow_logger.create_experiment(f"many-{uuid.uuid4().hex[:8]}")
-    assert "Connected" in bot.reply(f"connect mlflow {mlflow_server}")
-    refs = [mlflow_logger.create_run(exp, start_ms=ms(T0 - timedelta(minutes=5)), name=f"m{i}") for i in range(8)]
-    for ref in refs:
-        mlflow_logger.log_metrics(ref, [("loss", 0.5, 1, ms(T0))])
-        assert "Now tracking" in bot.reply(f"track mlflow:{ref}")
-    bot.cycle()
-    for ref in refs:
-        mlflow_logger.end_run(ref, "FINISHED", ms(T0 + timedelta(minutes=1)))
-    bot.clock.advance(minutes=2)
-    statements: list[str] = []
-    stop = count_statements(bot.services.store.engine, statements)
-    try:
-        bot.poll()
-    finally:
-        stop()
+    runs_just_finished(bot, mlflow_logger, mlflow_server, 8, "m")
+    statements = poll_statements(bot)
     channel_reads = [st for st in statements if "JOIN" in st and "WATCH_RUNS" in st and "WATCHES.CHANNEL_ID" in st]
     review_reads = [st for st in statements if "FROM REVIEWS" in st]
     assert len(channel_reads) == 1 and len(review_reads) == 1, channel_reads + review_reads
     assert len([m for m in bot.fake.messages("C1")]) == 0  # queued, not yet delivered
     bot.deliver()
     assert len([m for m in bot.fake.messages("C1") if "finished" in m.get("text", "")]) == 8
+
+
+def test_a_run_gone_from_the_tracker_is_not_written_again_by_polls_that_learn_nothing_new(
+        bot, mlflow_server, mlflow_logger):
+    [ref] = tracked_runs(bot, mlflow_logger, mlflow_server, ["vanishing"]).values()
+    bot.cycle()
+    mlflow_logger.delete_run(ref)
+    for _ in range(3):  # three answers without it: as many as confirming the absence needs
+        bot.clock.advance(minutes=1)
+        assert run_writes(poll_statements(bot)) != []  # each one counted
+    bot.clock.advance(minutes=1)
+    assert run_writes(poll_statements(bot)) == []  # a fourth absence only waits for the ten minutes to pass
+    bot.clock.advance(minutes=10)
+    assert run_writes(poll_statements(bot)) != []  # confirmed: the run is unknown now, and the channel is told
+    with bot.services.store.tx() as s:
+        run = s.scalar(select(Run).where(Run.ref == ref))
+        assert run.state == "unknown", run.state
+        confirmed_at = run.updated_at
+    bot.clock.advance(minutes=1)
+    assert run_writes(poll_statements(bot)) == []  # still gone: nothing new to write
+    with bot.services.store.tx() as s:
+        assert s.scalar(select(Run.updated_at).where(Run.ref == ref)) == confirmed_at
+    bot.deliver()
+    assert len([m for m in bot.fake.messages("C1") if "can no longer be found" in m.get("text", "")]) == 1

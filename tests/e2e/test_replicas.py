@@ -13,25 +13,13 @@ from bot.jobs.poll import poll_once
 from bot.notify.dispatch import Dispatcher
 from bot.services import build_services
 from tests.conftest import T0, make_settings, quick_trackers
+from tests.e2e.poll_support import ms, runs_just_finished
 
 pytestmark = pytest.mark.mlflow
 
 
-def ms(at) -> int:
-    return int(at.timestamp() * 1000)
-
-
 def test_three_replicas_polling_and_sending_together_post_once(bot, mlflow_server, mlflow_logger):
-    exp = mlflow_logger.create_experiment(f"replicas-{uuid.uuid4().hex[:8]}")
-    run_ids = [mlflow_logger.create_run(exp, start_ms=ms(T0 - timedelta(minutes=5)), name=f"r{i}") for i in range(5)]
-    assert "Connected" in bot.reply(f"connect mlflow {mlflow_server}")
-    for run_id in run_ids:
-        mlflow_logger.log_metrics(run_id, [("loss", 0.5, 1, ms(T0))])
-        assert "Now tracking" in bot.reply(f"track mlflow:{run_id}")
-    bot.cycle()
-    for run_id in run_ids:
-        mlflow_logger.end_run(run_id, "FINISHED", ms(T0 + timedelta(minutes=1)))
-    bot.clock.advance(minutes=2)
+    runs_just_finished(bot, mlflow_logger, mlflow_server, 5, "r")
 
     settings = make_settings(bot.fake, bot.services.store.url)
     replicas = [build_services(settings, clock=bot.clock, trackers=quick_trackers)

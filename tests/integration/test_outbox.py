@@ -128,11 +128,11 @@ class Died(BaseException):
     """The sender process dying between Slack's answer and the database commit."""
 
 
-def test_sender_dying_after_posting_does_not_post_twice(services, fake_slack, clock, monkeypatch):
-    queue(services, "k1")
+def die_after_posting(services, monkeypatch) -> None:  # noqa: ANN001
+    """A sender drains the outbox and dies after Slack answered, before it marks the rows sent."""
     dying = dispatcher(services)
 
-    def die(*_args):
+    def die(*_args):  # noqa: ANN002
         raise Died()
 
     monkeypatch.setattr(dying, "_mark_sent", die)
@@ -140,6 +140,11 @@ def test_sender_dying_after_posting_does_not_post_twice(services, fake_slack, cl
         dying.drain()
     except Died:
         pass
+
+
+def test_sender_dying_after_posting_does_not_post_twice(services, fake_slack, clock, monkeypatch):
+    queue(services, "k1")
+    die_after_posting(services, monkeypatch)
     assert len(fake_slack.messages("C1")) == 1
     clock.advance(seconds=outbox.CLAIM_SECONDS + 1)  # its claim runs out; another sender takes over
     assert dispatcher(services).drain() == 1
@@ -151,12 +156,7 @@ def test_sender_dying_after_posting_does_not_post_twice(services, fake_slack, cl
 
 def test_without_history_access_a_retry_posts_again_rather_than_lose(services, fake_slack, clock, monkeypatch):
     queue(services, "k1")
-    dying = dispatcher(services)
-    monkeypatch.setattr(dying, "_mark_sent", lambda *_a: (_ for _ in ()).throw(Died()))
-    try:
-        dying.drain()
-    except Died:
-        pass
+    die_after_posting(services, monkeypatch)
     fake_slack.fail_next("conversations.history", "missing_scope")
     clock.advance(seconds=outbox.CLAIM_SECONDS + 1)
     assert dispatcher(services).drain() == 1
@@ -258,12 +258,7 @@ def test_sender_dying_after_uploading_a_chart_does_not_upload_it_twice(services,
     with services.store.tx() as s:
         outbox.enqueue(s, key="alert-chart", team_id="T0SANDBOX", channel_id="C1", template="target_chart",
                        payload=chart, now=clock(), op="upload", parent_key="alert")
-    dying = dispatcher(services)
-    monkeypatch.setattr(dying, "_mark_sent", lambda *_a: (_ for _ in ()).throw(Died()))
-    try:
-        dying.drain()
-    except Died:
-        pass
+    die_after_posting(services, monkeypatch)
     assert len(fake_slack.files()) == 1
     clock.advance(seconds=outbox.CLAIM_SECONDS + 1)  # its claim runs out; another sender takes over
     assert dispatcher(services).drain() == 1

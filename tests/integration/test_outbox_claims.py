@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 from bot.notify import outbox
 from bot.notify.dispatch import Dispatcher
 from bot.store.models import Outbox
-from tests.integration.test_outbox import Died, dispatcher, queue, run_payload
+from tests.integration.test_outbox import die_after_posting, dispatcher, queue, run_payload
 
 
 def test_a_dead_senders_rows_are_retaken_within_15_seconds(services, fake_slack, clock):
@@ -29,12 +29,7 @@ def test_a_dead_senders_rows_are_retaken_within_15_seconds(services, fake_slack,
 def test_a_sender_killed_after_posting_is_not_posted_twice_by_the_next_one(services, fake_slack, clock,
                                                                             monkeypatch):
     queue(services, "k1")
-    dying = dispatcher(services)
-    monkeypatch.setattr(dying, "_mark_sent", lambda *_a: (_ for _ in ()).throw(Died()))
-    try:
-        dying.drain()
-    except Died:
-        pass
+    die_after_posting(services, monkeypatch)
     clock.advance(seconds=16)
     assert dispatcher(services).drain() == 1  # recovered from the channel's history, not posted again
     assert len(fake_slack.messages("C1")) == 1

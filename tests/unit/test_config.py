@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import ConfigError, load, require_slack
+from bot.config import ConfigError, default_web_workers, load, require_slack
 
 
 def test_defaults_match_the_readme():
     s = load({}, dotenv=None)
     assert s.database_url == "sqlite:///readybot.db"
     assert s.port == 3000 and s.poll_seconds == 60
+    assert s.web_workers == default_web_workers() and 3 <= s.web_workers <= 9  # (2 x cores) + 1, capped
+    assert load({"READYBOT_WEB_WORKERS": "4"}, dotenv=None).web_workers == 4
     assert s.slack_api_url == "https://slack.com/api/"
     assert not s.oauth_mode
 
@@ -21,6 +23,8 @@ def test_defaults_match_the_readme():
         ({"READYBOT_PORT": "abc"}, "READYBOT_PORT"),
         ({"READYBOT_PORT": "70000"}, "READYBOT_PORT"),
         ({"READYBOT_POLL_SECONDS": "0"}, "READYBOT_POLL_SECONDS"),
+        ({"READYBOT_WEB_WORKERS": "0"}, "READYBOT_WEB_WORKERS"),
+        ({"READYBOT_WEB_WORKERS": "many"}, "READYBOT_WEB_WORKERS"),
         ({"SLACK_API_URL": "ftp://x"}, "SLACK_API_URL"),
         ({"READYBOT_DATABASE_URL": "readybot.db"}, "READYBOT_DATABASE_URL"),
         ({"SLACK_CLIENT_ID": "123"}, "SLACK_CLIENT_SECRET"),
