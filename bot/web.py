@@ -24,6 +24,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 
 from bot.httpio import Response, json_response
+from bot.listeners.replays import REPLAY_KEY, signed_request_key
 from bot.push import handle_push
 from bot.services import Services
 
@@ -106,6 +107,9 @@ class SlackEdge(SlackRequestHandler):
             req = BoltRequest(body="", query=request.query_string, headers=headers)
             req.raw_body, req.body = raw, body
             req.context = build_context(BoltContext({}), body)
+            if self.verifier is not None:
+                timestamp = str(headers.get("x-slack-request-timestamp") or "")
+                req.context[REPLAY_KEY] = signed_request_key(timestamp, raw)
         except (ValueError, TypeError, AttributeError, KeyError):
             log.warning("malformed request body from Slack (%s bytes)", len(raw))
             return _bolt_error(400, "malformed body")
