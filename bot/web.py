@@ -27,6 +27,8 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 
 from bot.httpio import Response, json_response
+from bot.listeners.replays import REPLAY_KEY, signed_request_key
+from bot.listeners.shapes import IGNORED_TYPES, shape_problem
 from bot.push import handle_push
 from bot.services import Services
 
@@ -138,9 +140,19 @@ class SlackEdge(SlackRequestHandler):
             req = BoltRequest(body="", query=request.query_string, headers=headers)
             req.raw_body, req.body = raw, body
             req.context = build_context(BoltContext({}), body)
+            if self.verifier is not None:
+                timestamp = str(headers.get("x-slack-request-timestamp") or "")
+                req.context[REPLAY_KEY] = signed_request_key(timestamp, raw)
         except (ValueError, TypeError, AttributeError, KeyError):
             log.warning("malformed request body from Slack (%s bytes)", len(raw))
             return _bolt_error(400, "malformed body")
+        field = shape_problem(body)
+        if field is not None:
+            log.warning("malformed Slack request: field %s is missing or of the wrong type", field)
+            return _bolt_error(400, f"malformed field: {field}")
+        if body.get("type") in IGNORED_TYPES:
+            log.info("ignored a %s request nothing handles", body["type"])
+            return BoltResponse(status=200, body="")
         return self.app.dispatch(req)
 
     def _signed(self, raw: str, headers: dict[str, Any]) -> bool:

@@ -16,6 +16,7 @@ from bot.handlers.base import Ctx, Problem, Reply, usage_text
 from bot.handlers.connections import connect_url
 from bot.handlers.reach import reach_warning
 from bot.handlers.routes import route
+from bot.listeners import replays
 from bot.listeners.ids import ctx_for
 from bot.metrics import COMMANDS
 from bot.notify.render import escape
@@ -35,14 +36,20 @@ def register(app: App) -> None:
     app.command("/ready")(on_ready)
 
 
-def on_ready(ack: Callable, command: dict[str, Any], respond: Callable, client: Any, services: Services) -> None:
+def on_ready(ack: Callable, command: dict[str, Any], respond: Callable, client: Any, services: Services,
+             context: Any = None) -> None:
     cmd = parse(command.get("text") or "")
     if isinstance(cmd, ParseError):
         COMMANDS.labels("ParseError", "refused").inc()
         ack(**parse_error_reply(cmd).as_response())
         return
+    key = replays.command_key(context, cmd)
+    if not replays.claim(services, key):
+        ack(**Reply(replays.ALREADY).as_response())
+        return
     ctx = ctx_for(services, command, client)
     handler, slow = route(cmd)
+    handler = replays.giving_back(services, key, handler)
     if not slow:
         ack(**run_handler(handler, ctx, cmd).as_response())
         return

@@ -9,13 +9,16 @@ deliveries are dropped before this by bot/listeners/dedupe.py.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import App, BoltContext
+from slack_sdk.errors import SlackApiError
 
 from bot.commands import Help, ParseError, help_text, parse
 from bot.notify.render import escape
 
+log = logging.getLogger(__name__)
 MAX_ECHO = 200
 INTRO = (":wave: I answer `/ready` commands, typed in a channel or here; I don't read other messages. "
          "`/ready help <command>` explains one.")
@@ -33,8 +36,13 @@ def typed_by_a_person_in_a_dm(event: dict[str, Any], context: BoltContext) -> bo
 
 
 def on_direct_message(event: dict[str, Any], client: Any) -> None:
-    client.chat_postMessage(channel=event["channel"], text=dm_answer(event.get("text")),
-                            thread_ts=event.get("thread_ts"))
+    try:
+        client.chat_postMessage(channel=event["channel"], text=dm_answer(event.get("text")),
+                                thread_ts=event.get("thread_ts"))
+    except SlackApiError as exc:
+        # Slack acks events before listeners run: a DM that cannot be answered (the channel
+        # is gone, or was never a DM with us) is one line in the log, not a traceback.
+        log.warning("could not answer a direct message: %s", exc.response.get("error"))
 
 
 def dm_answer(typed: Any) -> str:

@@ -23,6 +23,7 @@ from bot.handlers.reviews import schedule
 from bot.handlers.target_actions import review_outcome
 from bot.listeners.commands import ACK_BUDGET_SECONDS, OOPS, SLOW_POOL
 from bot.listeners.ids import action_value, body_ids, ctx_for, view_metadata
+from bot.listeners.replays import once_per_view
 from bot.listeners.target_actions import deliver_now
 from bot.listeners.views import plain, view_values
 from bot.notify.review_messages import CANCEL, HOLD, POSTPONE, RECORD_DECISION
@@ -35,7 +36,7 @@ DECISIONS = {POSTPONE: POSTPONED, HOLD: HELD, CANCEL: CANCELLED}
 def register(app: App) -> None:
     for action_id in DECISIONS:
         app.action(action_id)(on_decision)
-    app.view(REVIEW_MODAL)(on_review_form)
+    app.view(REVIEW_MODAL)(once_per_view(on_review_form))
     app.view_closed(REVIEW_MODAL)(on_review_form_closed)
     app.action(RECORD_DECISION)(on_record_decision)
     app.view(DECISION_MODAL)(on_decision_form)

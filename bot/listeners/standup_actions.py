@@ -16,6 +16,7 @@ from bot.handlers import standup_actions as act
 from bot.handlers.base import Problem
 from bot.handlers.schedules import EDIT_QUESTIONS
 from bot.listeners.ids import action_value, body_ids, view_metadata
+from bot.listeners.replays import once_per_view
 from bot.listeners.target_actions import deliver_now
 from bot.notify.standup_messages import (
     ANSWER,
@@ -41,9 +42,9 @@ def register(app: App) -> None:
     app.action(AWAY)(on_away)
     app.action(EDIT_QUESTIONS)(on_edit_questions)
     app.action(SKIP)(on_skip)
-    app.view(ANSWER_VIEW)(on_answer_submitted)
-    app.view(AWAY_VIEW)(on_away_submitted)
-    app.view(QUESTIONS_VIEW)(on_questions_submitted)
+    app.view(ANSWER_VIEW)(once_per_view(on_answer_submitted))
+    app.view(AWAY_VIEW)(once_per_view(on_away_submitted))
+    app.view(QUESTIONS_VIEW)(once_per_view(on_questions_submitted))
 
 
 def on_answer(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any, services: Services) -> None:

@@ -11,11 +11,12 @@ from bot.commands import Connect, ParseError, parse
 from bot.handlers.base import Problem
 from bot.handlers.connections import CONNECT_MODAL, connect
 from bot.listeners.ids import ctx_for, view_metadata
+from bot.listeners.replays import once_per_view
 from bot.services import Services
 
 
 def register(app: App) -> None:
-    app.view(CONNECT_MODAL)(on_connect)
+    app.view(CONNECT_MODAL)(once_per_view(on_connect))
 
 
 def on_connect(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any, services: Services) -> None:

@@ -34,6 +34,12 @@ def first_time(store: Store, key: str, now: datetime) -> bool:
     return True
 
 
+def forget(store: Store, key: str) -> None:
+    """Let `key` be new again: the request it named was refused and changed nothing."""
+    with store.tx() as s:
+        s.execute(delete(SeenRequest).where(SeenRequest.key == key[:255]))
+
+
 def forget_old(services: Clocked) -> None:
     with services.store.tx() as s:
         s.execute(delete(SeenRequest).where(SeenRequest.at < services.clock() - KEEP))
