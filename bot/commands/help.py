@@ -1,6 +1,8 @@
 """Usage lines and `/ready help` text: the one statement of the `/ready` grammar (README
 "Using it" shows examples of it)."""
 
+from .types import RUNS_PER_PAGE
+
 # Order matters: it is the order of the full help and of the grammar summary.
 USAGE: dict[str, str] = {
     "connect": (
@@ -11,7 +13,7 @@ USAGE: dict[str, str] = {
     ),
     "track": "/ready track <conn>:<run-id> | <conn>:experiment/<name> [steps <n>]",
     "untrack": "/ready untrack <conn>:<ref>",
-    "runs": "/ready runs",
+    "runs": "/ready runs [page <n>]",
     "target": (
         "/ready target <metric> <op> <value> [on <conn>:<ref>] [for <n> evals]   op: >= > <= <\n"
         "/ready target remove <id>"
@@ -62,7 +64,8 @@ _DETAILS = {
         "/ready track prod:3f2a9c steps 20000",
     ),
     "untrack": ("Takes the same reference as `track`.", "/ready untrack prod:experiment/ablations"),
-    "runs": ("Lists what this channel is tracking.", "/ready runs"),
+    "runs": (f"Lists what this channel is tracking, {RUNS_PER_PAGE} runs a page: `page <n>` shows the next ones.",
+             "/ready runs page 2"),
     "target": (
         "Metric names may contain letters, digits and `_ . / - :`. `for <n> evals` waits until the "
         "condition has held for n evaluations in a row (default 1). `<id>` is shown by `/ready targets`.",

@@ -74,6 +74,20 @@ def _untrack(args: list[Token]) -> Untrack:
     return Untrack(parse_ref(single(args, "a run", "untrack")))
 
 
+MAX_PAGE = 10_000
+
+
+def _runs(args: list[Token]) -> Runs:
+    if not args or args[0].keyword != "page":
+        no_more(args)
+        return Runs()
+    token = single(args[1:], "the page number", "page")
+    digits = token.text
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 5 or not 1 <= int(digits) <= MAX_PAGE:
+        raise Fail(f"{show(token.raw)} is not a page number; use a whole number from 1 to {MAX_PAGE:,}")
+    return Runs(int(digits))
+
+
 def _bare(command: Command) -> Callable[[list[Token]], Command]:
     def handler(args: list[Token]) -> Command:
         no_more(args)
@@ -87,7 +101,7 @@ _HANDLERS: dict[str, Callable[[list[Token]], Command]] = {
     "connect": parse_connect,
     "track": _track,
     "untrack": _untrack,
-    "runs": _bare(Runs()),
+    "runs": _runs,
     "target": parse_target,
     "targets": _bare(TargetList()),
     "review": parse_review,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Integer, String, func, select
 from sqlalchemy.orm import Session
@@ -148,13 +150,66 @@ def channels_of_runs(s: Session, run_ids: Iterable[int]) -> dict[int, list[tuple
     return {run_id: sorted(pairs, key=lambda p: p[1]) for run_id, pairs in found.items()}
 
 
+def channel_run_ids(team_id: str, channel_id: str):  # noqa: ANN201 - a SQLAlchemy select
+    """The ids of the channel's runs, as a subquery for `Run.id.in_(...)`."""
+    return (select(WatchRun.run_id).join(Watch, Watch.id == WatchRun.watch_id)
+            .where(Watch.team_id == team_id, Watch.channel_id == channel_id))
+
+
 def channel_runs(s: Session, team_id: str, channel_id: str) -> list[tuple[Run, Connection]]:
-    in_channel = (select(WatchRun.run_id).join(Watch, Watch.id == WatchRun.watch_id)
-                  .where(Watch.team_id == team_id, Watch.channel_id == channel_id))
+    """Every run of the channel as ORM objects, JSON and all: for code that changes them.
+    Listings read channel_run_page instead, which loads only what they show."""
     rows = s.execute(
         select(Run, Connection)
         .join(Connection, Connection.id == Run.connection_id)
-        .where(Run.id.in_(in_channel))  # IN, not DISTINCT: PostgreSQL json has no equality
+        .where(Run.id.in_(channel_run_ids(team_id, channel_id)))  # IN, not DISTINCT: PostgreSQL json has no equality
         .order_by(Run.created_at, Run.id)
     )
     return [(r[0], r[1]) for r in rows]
+
+
+@dataclass(frozen=True)
+class ListedRun:
+    """A run as a listing line shows it (bot/handlers/tracking.py run_line): no params, no ORM."""
+
+    ref: str
+    name: str | None
+    state: str
+    url: str | None
+    step: int | None
+    total_steps: int | None
+    eta: datetime | None
+    metrics: dict[str, Any] | None
+    last_error: str | None
+    missing_since: datetime | None
+    polled_at: datetime | None
+    stale_since: datetime | None
+    heartbeat_at: datetime | None
+    progress_at: datetime | None
+    connection: str  # the connection's name
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: tuple[ListedRun, ...]
+    total: int  # runs in the channel, on every page
+
+
+_LISTED = [getattr(Run, f.name) for f in fields(ListedRun) if f.name != "connection"]
+
+
+def channel_run_page(s: Session, team_id: str, channel_id: str, limit: int, offset: int = 0) -> RunPage:
+    """One page of the channel's runs, oldest first, and how many there are: two small queries
+    whose cost is the page's, however many runs the channel tracks."""
+    in_channel = channel_run_ids(team_id, channel_id)
+    total = s.scalar(select(func.count()).select_from(in_channel.distinct().subquery())) or 0
+    if offset >= total:
+        return RunPage((), total)
+    rows = s.execute(
+        select(*_LISTED, Connection.name.label("connection"))
+        .join(Connection, Connection.id == Run.connection_id)
+        .where(Run.id.in_(in_channel))
+        .order_by(Run.created_at, Run.id)
+        .limit(limit).offset(offset)
+    )
+    return RunPage(tuple(ListedRun(**row._mapping) for row in rows), total)
