@@ -7,13 +7,13 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, func, select
+from sqlalchemy import JSON, Integer, Select, String, bindparam, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from bot.core.eta import estimate_eta
 from bot.store.crypto import SecretBox
 from bot.store.models import Connection, Run, Watch, WatchRun
-from bot.store.sets import chunks, one_of
+from bot.store.sets import chunks, is_postgres, one_of
 from integrations.base import ConnectionInfo, RunSnapshot, RunState
 
 
@@ -150,7 +150,7 @@ def channels_of_runs(s: Session, run_ids: Iterable[int]) -> dict[int, list[tuple
     return {run_id: sorted(pairs, key=lambda p: p[1]) for run_id, pairs in found.items()}
 
 
-def channel_run_ids(team_id: str, channel_id: str):  # noqa: ANN201 - a SQLAlchemy select
+def channel_run_ids(team_id, channel_id):  # noqa: ANN001, ANN201 - values or bindparams; a SQLAlchemy select
     """The ids of the channel's runs, as a subquery for `Run.id.in_(...)`."""
     return (select(WatchRun.run_id).join(Watch, Watch.id == WatchRun.watch_id)
             .where(Watch.team_id == team_id, Watch.channel_id == channel_id))
@@ -195,21 +195,58 @@ class RunPage:
     total: int  # runs in the channel, on every page
 
 
-_LISTED = [getattr(Run, f.name) for f in fields(ListedRun) if f.name != "connection"]
+SHOWN_METRICS = 3  # a listing line shows the run's first few metrics, in the tracker's order
+_LISTED = [getattr(Run, f.name) for f in fields(ListedRun) if f.name not in ("connection", "metrics")]
+
+
+def _first_metrics(s: Session, n: int):  # noqa: ANN202 - a correlated scalar subquery
+    """The run's first n metrics as a JSON object, cut in the database: a run carries hundreds of
+    metrics, and decoding all of them for every listed run was most of `/ready runs`' CPU.
+    Both json_each walk a `json` value in its stored order (PostgreSQL keeps json text as
+    written, https://www.postgresql.org/docs/current/datatype-json.html; SQLite's json_each
+    rows come in document order, `id` ascending, https://www.sqlite.org/json1.html#jeach)."""
+    if is_postgres(s):
+        each = func.json_each(Run.metrics).table_valued("key", "value", with_ordinality="n").render_derived()
+        first = select(each.c.key, each.c.value).order_by(each.c.n).limit(n).subquery()
+        agg = func.json_object_agg(first.c.key, first.c.value)
+    else:
+        each = func.json_each(Run.metrics).table_valued("key", "value", "id")
+        first = select(each.c.key, each.c.value).order_by(each.c.id).limit(n).subquery()
+        agg = func.json_group_object(first.c.key, first.c.value)
+    return select(type_coerce(agg, JSON)).scalar_subquery().label("metrics")
 
 
 def channel_run_page(s: Session, team_id: str, channel_id: str, limit: int, offset: int = 0) -> RunPage:
-    """One page of the channel's runs, oldest first, and how many there are: two small queries
-    whose cost is the page's, however many runs the channel tracks."""
-    in_channel = channel_run_ids(team_id, channel_id)
-    total = s.scalar(select(func.count()).select_from(in_channel.distinct().subquery())) or 0
-    if offset >= total:
-        return RunPage((), total)
-    rows = s.execute(
-        select(*_LISTED, Connection.name.label("connection"))
-        .join(Connection, Connection.id == Run.connection_id)
-        .where(Run.id.in_(in_channel))
-        .order_by(Run.created_at, Run.id)
-        .limit(limit).offset(offset)
-    )
-    return RunPage(tuple(ListedRun(**row._mapping) for row in rows), total)
+    """One page of the channel's runs, oldest first, and how many there are, in one query whose
+    cost is the page's however many runs the channel tracks (the count is a window over the
+    same rows). A page past the end has no row to carry the count: then it is counted alone."""
+    keys = {"team_id": team_id, "channel_id": channel_id}
+    rows = s.execute(_page_statement(s), {**keys, "limit": limit, "offset": offset}).all()
+    if not rows:
+        total = s.scalar(select(func.count()).select_from(_channel_run_ids_param().distinct().subquery()), keys)
+        return RunPage((), total or 0)
+    return RunPage(tuple(ListedRun(**{k: v for k, v in row._mapping.items() if k != "total"}) for row in rows),
+                   rows[0].total)
+
+
+_PAGE_STATEMENTS: dict[str, Select] = {}
+
+
+def _page_statement(s: Session) -> Select:
+    """Built once per dialect with bound parameters: building the statement anew cost as much
+    CPU as running it (SQLAlchemy still caches its compiled form either way)."""
+    dialect = s.get_bind().dialect.name
+    if dialect not in _PAGE_STATEMENTS:
+        _PAGE_STATEMENTS[dialect] = (
+            select(*_LISTED, _first_metrics(s, SHOWN_METRICS), Connection.name.label("connection"),
+                   func.count().over().label("total"))
+            .join(Connection, Connection.id == Run.connection_id)
+            .where(Run.id.in_(_channel_run_ids_param()))
+            .order_by(Run.created_at, Run.id)
+            .limit(bindparam("limit", type_=Integer())).offset(bindparam("offset", type_=Integer()))
+        )
+    return _PAGE_STATEMENTS[dialect]
+
+
+def _channel_run_ids_param():  # noqa: ANN202 - a SQLAlchemy select
+    return channel_run_ids(bindparam("team_id", type_=String()), bindparam("channel_id", type_=String()))
