@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
+from json.decoder import scanstring
 from typing import Any
 
-from sqlalchemy import JSON, Integer, Select, String, bindparam, func, select, type_coerce
+from sqlalchemy import Integer, String, Text, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from bot.core.eta import estimate_eta
 from bot.store.crypto import SecretBox
 from bot.store.models import Connection, Run, Watch, WatchRun
-from bot.store.sets import chunks, is_postgres, one_of
+from bot.store.sets import chunks, one_of
 from integrations.base import ConnectionInfo, RunSnapshot, RunState
 
 
@@ -199,21 +202,49 @@ SHOWN_METRICS = 3  # a listing line shows the run's first few metrics, in the tr
 _LISTED = [getattr(Run, f.name) for f in fields(ListedRun) if f.name not in ("connection", "metrics")]
 
 
-def _first_metrics(s: Session, n: int):  # noqa: ANN202 - a correlated scalar subquery
-    """The run's first n metrics as a JSON object, cut in the database: a run carries hundreds of
-    metrics, and decoding all of them for every listed run was most of `/ready runs`' CPU.
-    Both json_each walk a `json` value in its stored order (PostgreSQL keeps json text as
-    written, https://www.postgresql.org/docs/current/datatype-json.html; SQLite's json_each
-    rows come in document order, `id` ascending, https://www.sqlite.org/json1.html#jeach)."""
-    if is_postgres(s):
-        each = func.json_each(Run.metrics).table_valued("key", "value", with_ordinality="n").render_derived()
-        first = select(each.c.key, each.c.value).order_by(each.c.n).limit(n).subquery()
-        agg = func.json_object_agg(first.c.key, first.c.value)
-    else:
-        each = func.json_each(Run.metrics).table_valued("key", "value", "id")
-        first = select(each.c.key, each.c.value).order_by(each.c.id).limit(n).subquery()
-        agg = func.json_group_object(first.c.key, first.c.value)
-    return select(type_coerce(agg, JSON)).scalar_subquery().label("metrics")
+def leading_items(raw: str | None, n: int) -> dict[str, Any]:
+    """The first n members of a JSON object, read from its text without decoding the rest.
+
+    A run carries up to MAX_METRICS metrics and a listing line shows SHOWN_METRICS of them:
+    decoding every metric of every listed run was most of `/ready runs`' CPU, and cutting them
+    in SQL is worse (PostgreSQL's json_each expands the whole object for each row). The stored
+    text keeps the tracker's order on both databases (PostgreSQL `json` keeps its input text,
+    https://www.postgresql.org/docs/current/datatype-json.html)."""
+    if not raw:
+        return {}
+    try:
+        return _leading(raw, n)
+    except (ValueError, IndexError):  # not the object text json.dumps writes: decode it whole
+        decoded = json.loads(raw)
+        return dict(list(decoded.items())[:n]) if isinstance(decoded, dict) else {}
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+_VALUES = json.JSONDecoder()
+
+
+def _leading(raw: str, n: int) -> dict[str, Any]:
+    pos = _SPACE.match(raw).end()
+    if raw[pos] != "{":
+        raise ValueError("not an object")
+    out: dict[str, Any] = {}
+    pos += 1
+    while len(out) < n:
+        pos = _SPACE.match(raw, pos).end()
+        if raw[pos] == "}":
+            break
+        if raw[pos] != '"':
+            raise ValueError("expected a key")
+        key, pos = scanstring(raw, pos + 1)
+        pos = _SPACE.match(raw, pos).end()
+        if raw[pos] != ":":
+            raise ValueError("expected ':'")
+        out[key], pos = _VALUES.raw_decode(raw, _SPACE.match(raw, pos + 1).end())
+        pos = _SPACE.match(raw, pos).end()
+        if raw[pos] != ",":
+            break
+        pos += 1
+    return out
 
 
 def channel_run_page(s: Session, team_id: str, channel_id: str, limit: int, offset: int = 0) -> RunPage:
@@ -221,32 +252,26 @@ def channel_run_page(s: Session, team_id: str, channel_id: str, limit: int, offs
     cost is the page's however many runs the channel tracks (the count is a window over the
     same rows). A page past the end has no row to carry the count: then it is counted alone."""
     keys = {"team_id": team_id, "channel_id": channel_id}
-    rows = s.execute(_page_statement(s), {**keys, "limit": limit, "offset": offset}).all()
+    rows = s.execute(_PAGE, {**keys, "limit": limit, "offset": offset}).all()
     if not rows:
         total = s.scalar(select(func.count()).select_from(_channel_run_ids_param().distinct().subquery()), keys)
         return RunPage((), total or 0)
-    return RunPage(tuple(ListedRun(**{k: v for k, v in row._mapping.items() if k != "total"}) for row in rows),
-                   rows[0].total)
-
-
-_PAGE_STATEMENTS: dict[str, Select] = {}
-
-
-def _page_statement(s: Session) -> Select:
-    """Built once per dialect with bound parameters: building the statement anew cost as much
-    CPU as running it (SQLAlchemy still caches its compiled form either way)."""
-    dialect = s.get_bind().dialect.name
-    if dialect not in _PAGE_STATEMENTS:
-        _PAGE_STATEMENTS[dialect] = (
-            select(*_LISTED, _first_metrics(s, SHOWN_METRICS), Connection.name.label("connection"),
-                   func.count().over().label("total"))
-            .join(Connection, Connection.id == Run.connection_id)
-            .where(Run.id.in_(_channel_run_ids_param()))
-            .order_by(Run.created_at, Run.id)
-            .limit(bindparam("limit", type_=Integer())).offset(bindparam("offset", type_=Integer()))
-        )
-    return _PAGE_STATEMENTS[dialect]
+    listed = (ListedRun(**{k: v for k, v in row._mapping.items() if k != "total"}
+                        | {"metrics": leading_items(row.metrics, SHOWN_METRICS)}) for row in rows)
+    return RunPage(tuple(listed), rows[0].total)
 
 
 def _channel_run_ids_param():  # noqa: ANN202 - a SQLAlchemy select
     return channel_run_ids(bindparam("team_id", type_=String()), bindparam("channel_id", type_=String()))
+
+
+# Built once, with bound parameters: building it anew for each request cost as much CPU as running
+# it (SQLAlchemy caches the compiled form either way). The count is a window over the same rows.
+_PAGE = (
+    select(*_LISTED, cast(Run.metrics, Text).label("metrics"), Connection.name.label("connection"),
+           func.count().over().label("total"))
+    .join(Connection, Connection.id == Run.connection_id)
+    .where(Run.id.in_(_channel_run_ids_param()))
+    .order_by(Run.created_at, Run.id)
+    .limit(bindparam("limit", type_=Integer())).offset(bindparam("offset", type_=Integer()))
+)
