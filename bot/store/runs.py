@@ -199,7 +199,11 @@ class RunPage:
 
 
 SHOWN_METRICS = 3  # a listing line shows the run's first few metrics, in the tracker's order
-_LISTED = [getattr(Run, f.name) for f in fields(ListedRun) if f.name not in ("connection", "metrics")]
+_FIELDS = [f.name for f in fields(ListedRun)]
+_METRICS_AT = _FIELDS.index("metrics")
+# In ListedRun's field order, so a row becomes one without a dict per row.
+_LISTED = [cast(Run.metrics, Text) if name == "metrics" else Connection.name if name == "connection"
+           else getattr(Run, name) for name in _FIELDS]
 
 
 def leading_items(raw: str | None, n: int) -> dict[str, Any]:
@@ -256,9 +260,13 @@ def channel_run_page(s: Session, team_id: str, channel_id: str, limit: int, offs
     if not rows:
         total = s.scalar(select(func.count()).select_from(_channel_run_ids_param().distinct().subquery()), keys)
         return RunPage((), total or 0)
-    listed = (ListedRun(**{k: v for k, v in row._mapping.items() if k != "total"}
-                        | {"metrics": leading_items(row.metrics, SHOWN_METRICS)}) for row in rows)
-    return RunPage(tuple(listed), rows[0].total)
+    return RunPage(tuple(_listed(row) for row in rows), rows[0].total)
+
+
+def _listed(row) -> ListedRun:  # noqa: ANN001 - a Row of _PAGE
+    values = list(row[:-1])  # the last column is the total
+    values[_METRICS_AT] = leading_items(values[_METRICS_AT], SHOWN_METRICS)
+    return ListedRun(*values)
 
 
 def _channel_run_ids_param():  # noqa: ANN202 - a SQLAlchemy select
@@ -268,8 +276,7 @@ def _channel_run_ids_param():  # noqa: ANN202 - a SQLAlchemy select
 # Built once, with bound parameters: building it anew for each request cost as much CPU as running
 # it (SQLAlchemy caches the compiled form either way). The count is a window over the same rows.
 _PAGE = (
-    select(*_LISTED, cast(Run.metrics, Text).label("metrics"), Connection.name.label("connection"),
-           func.count().over().label("total"))
+    select(*_LISTED, func.count().over().label("total"))
     .join(Connection, Connection.id == Run.connection_id)
     .where(Run.id.in_(_channel_run_ids_param()))
     .order_by(Run.created_at, Run.id)
