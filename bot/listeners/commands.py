@@ -39,11 +39,12 @@ def register(app: App) -> None:
 
 def answer_in_request_thread(body: dict[str, Any], client: Any, services: Services,
                              next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
-    """A /ready command answered from the database alone is answered here, in the request's
-    own thread, after Bolt's signature and authorization middleware: Bolt would run its listener
-    on another thread and look for the ack every 10 ms (slack_bolt/listener/thread_runner.py),
-    which measured as much CPU per `/ready help` as the help itself, plus the wait. Commands
-    that call trackers or Slack go on to on_ready, which acks them within Slack's 3 s."""
+    """A /ready command whose reply is its ack (a route not marked slow) is answered here, in
+    the request's own thread, after Bolt's signature and authorization middleware: Bolt would
+    run its listener on another thread and look for the ack every 10 ms
+    (slack_bolt/listener/thread_runner.py), which measured as much CPU per `/ready help` as the
+    help itself, plus the wait. Slow commands (they call trackers) go on to on_ready, which acks
+    them within Slack's 3 s."""
     if body.get("command") != "/ready" or "type" in body:
         return next()
     reply = quick_reply(body, client, services)
@@ -55,7 +56,7 @@ def answer_in_request_thread(body: dict[str, Any], client: Any, services: Servic
 
 
 def quick_reply(command: dict[str, Any], client: Any, services: Services) -> Reply | None:
-    """The reply to a command that needs nothing but the database; None for a slow one."""
+    """The reply to a command that is answered in its ack; None for a slow one."""
     cmd = parse(command.get("text") or "")
     if isinstance(cmd, ParseError):
         COMMANDS.labels("ParseError", "refused").inc()
