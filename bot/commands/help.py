@@ -1,6 +1,8 @@
 """Usage lines and `/ready help` text: the one statement of the `/ready` grammar (README
 "Using it" shows examples of it)."""
 
+from .types import RUNS_PER_PAGE
+
 # Order matters: it is the order of the full help and of the grammar summary.
 USAGE: dict[str, str] = {
     "connect": (
@@ -12,7 +14,7 @@ USAGE: dict[str, str] = {
     ),
     "track": "/ready track <conn>:<run-id> | <conn>:experiment/<name> [steps <n>]",
     "untrack": "/ready untrack <conn>:<ref>",
-    "runs": "/ready runs",
+    "runs": "/ready runs [page <n>]",
     "stop": '/ready stop <conn>:<run-id> ["<reason>"]',
     "target": (
         "/ready target <metric> <op> <value> [on <conn>:<ref>] [for <n> evals]   op: >= > <= <\n"
@@ -69,7 +71,8 @@ _DETAILS = {
         "/ready track prod:3f2a9c steps 20000",
     ),
     "untrack": ("Takes the same reference as `track`.", "/ready untrack prod:experiment/ablations"),
-    "runs": ("Lists what this channel is tracking, with a Stop button on runs that can be stopped.", "/ready runs"),
+    "runs": (f"Lists what this channel is tracking, {RUNS_PER_PAGE} runs a page (`page <n>` shows the next "
+             "ones), with a Stop button on runs that can be stopped.", "/ready runs page 2"),
     "stop": (
         "Shows what stopping means on the run's tracker and a button to confirm. W&B stops the run at its "
         "next heartbeat; a pushed run is told in the answer to its next push; MLflow marks the run KILLED "

@@ -97,6 +97,20 @@ def _stop(args: list[Token]) -> Stop:
     return Stop(target, reason)
 
 
+MAX_PAGE = 10_000
+
+
+def _runs(args: list[Token]) -> Runs:
+    if not args or args[0].keyword != "page":
+        no_more(args)
+        return Runs()
+    token = single(args[1:], "the page number", "page")
+    digits = token.text
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 5 or not 1 <= int(digits) <= MAX_PAGE:
+        raise Fail(f"{show(token.raw)} is not a page number; use a whole number from 1 to {MAX_PAGE:,}")
+    return Runs(int(digits))
+
+
 def _bare(command: Command) -> Callable[[list[Token]], Command]:
     def handler(args: list[Token]) -> Command:
         no_more(args)
@@ -110,7 +124,7 @@ _HANDLERS: dict[str, Callable[[list[Token]], Command]] = {
     "connect": parse_connect,
     "track": _track,
     "untrack": _untrack,
-    "runs": _bare(Runs()),
+    "runs": _runs,
     "stop": _stop,
     "target": parse_target,
     "targets": _bare(TargetList()),

@@ -81,9 +81,12 @@ class Untrack:
     target: RunRef
 
 
+RUNS_PER_PAGE = 40  # `/ready runs` lines per reply: a page stays well inside Slack's message limits
+
+
 @dataclass(frozen=True)
 class Runs:
-    pass
+    page: int = 1  # `/ready runs page <n>`: a long listing is shown a page at a time
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from sqlalchemy import delete, select
 
 from bot.commands import RunRef, Runs, Track, Untrack
 from bot.commands.help import USAGE
+from bot.commands.types import RUNS_PER_PAGE
 from bot.core.eta import format_duration, has_eta, progress_fraction, stalled_for
 from bot.core.runs import staleness
 from bot.core.words import plural
@@ -19,9 +20,7 @@ from bot.store.models import Connection, Run, Watch, WatchRun
 from integrations.base import RunSnapshot, RunState, TrackerError
 from integrations.issues import ISSUE_KINDS
 
-MAX_LISTED = 40  # /ready runs rows before it summarises
 SECTION_CHARS = char_limit("section", "text.text")
-
 
 def resolve_connection(ctx: Ctx, ref: RunRef, usage: str) -> Connection:
     """The experiment tracker a run reference means; Jira and GitHub hold issues, never runs."""
@@ -86,7 +85,7 @@ def track(ctx: Ctx, cmd: Track) -> Reply:
             run.active = not RunState(run.state).is_terminal
             q.link(s, watch, run)
             runs.append(run)
-        summary = [_run_line(run, conn, now) for run in runs[:10]]
+        summary = [_run_line(run, conn.name, now) for run in runs[:10]]
     label = f"experiment *{escape(ref)}*" if cmd.target.experiment else f"run *{escape(ref)}*"
     head = "Already tracking" if already else "Now tracking"
     text = f":eyes: {head} {label} on *{conn.name}* in this channel."
@@ -151,31 +150,37 @@ def _not_tracked(s, ctx: Ctx, conn: Connection, target: RunRef) -> str:  # noqa:
     return f"This channel is not tracking `{escape(str(target))}`."
 
 
-def runs(ctx: Ctx, _cmd: Runs) -> Reply:
+def runs(ctx: Ctx, cmd: Runs) -> Reply:
     now = ctx.now
     with ctx.store.tx() as s:
-        rows = q.channel_runs(s, ctx.team_id, ctx.channel_id)
-        listed = rows[:MAX_LISTED]
-        lines = [_run_line(run, conn, now) for run, conn in listed]
-        stops = q.stop_requests(s, [run.id for run, _ in listed])
-        offers = [_stop_offer(run, conn, stops) for run, conn in listed]
-    if not rows:
+        page = q.channel_run_page(s, ctx.team_id, ctx.channel_id, RUNS_PER_PAGE, (cmd.page - 1) * RUNS_PER_PAGE)
+        stops = q.stop_requests(s, [run.id for run in page.runs])
+    if not page.total:
         return Reply("No runs are tracked in this channel yet. Try `/ready track &lt;conn&gt;:&lt;run-id&gt;`.")
-    head = f"*Runs tracked here ({len(rows)})*"
-    more = f"…and {len(rows) - MAX_LISTED} more." if len(rows) > MAX_LISTED else ""
-    lines = [line + (f" · :octagonal_sign: stop requested by <@{stops[run.id]}>" if run.id in stops else "")
-             for line, (run, _) in zip(lines, listed, strict=True)]
+    pages = -(-page.total // RUNS_PER_PAGE)
+    if not page.runs:
+        raise Problem(f"There is no page {cmd.page}: this channel tracks {plural(page.total, 'run')}, "
+                      f"{plural(pages, 'page')} of {RUNS_PER_PAGE}.", USAGE["runs"])
+    head = f"*Runs tracked here ({page.total})*"
+    lines = [_run_line(run, run.connection, now)
+             + (f" · :octagonal_sign: stop requested by <@{stops[run.id]}>" if run.id in stops else "")
+             for run in page.runs]
+    more = ""
+    if pages > 1:
+        first = (cmd.page - 1) * RUNS_PER_PAGE + 1
+        more = f"Showing {first}–{first + len(page.runs) - 1} of {page.total}"
+        more += f" — `/ready runs page {cmd.page + 1}` for more." if cmd.page < pages else "."
     text = "\n".join([head, *lines, *([more] if more else [])])
     # One section per run, so each can carry its Stop button (at most 1 + 40 + 1 of Slack's 50 blocks).
-    blocks = [_section(head)] + [_section(line, offer) for line, offer in zip(lines, offers, strict=True)]
+    blocks = [_section(head)] + [_section(line, _stop_offer(run, stops)) for line, run in zip(lines, page.runs, strict=True)]
     return Reply(text, blocks=blocks + ([_section(more)] if more else []))
 
 
-def _stop_offer(run: Run, conn: Connection, stops: dict[int, str]) -> dict | None:
+def _stop_offer(run: q.ListedRun, stops: dict[int, str]) -> dict | None:
     """A Stop button for a run still training on a tracker that can stop it, not yet asked."""
     if run.state in ("finished", "failed", "killed") or run.id in stops:
         return None
-    return run_stop.offer({}, run.id, run.name or run.ref, conn.kind)
+    return run_stop.offer({}, run.id, run.name or run.ref, run.kind)
 
 
 def _section(text: str, accessory: dict | None = None) -> dict:
@@ -196,11 +201,12 @@ STATE_ICONS = {
 }
 
 
-def _run_line(run: Run, conn: Connection, now) -> str:  # noqa: ANN001
+def _run_line(run: Run | q.ListedRun, connection: str, now) -> str:  # noqa: ANN001
+    """One run in a listing: a stored run, or a ListedRun read for `/ready runs` (same fields)."""
     state = run.state
     if state == "stalled":  # instead of an ETA: a run that is not moving has none
         state = stalled_for(now, run.heartbeat_at, run.progress_at)
-    parts = [f"{STATE_ICONS.get(run.state, '')} {link(run.url, run.name or run.ref)} `{conn.name}` {state}"]
+    parts = [f"{STATE_ICONS.get(run.state, '')} {link(run.url, run.name or run.ref)} `{connection}` {state}"]
     frac = progress_fraction(run.step, run.total_steps)
     if run.step is not None:
         parts.append(f"step {run.step}" + (f"/{run.total_steps} ({frac:.0%})" if frac is not None else ""))
@@ -213,7 +219,7 @@ def _run_line(run: Run, conn: Connection, now) -> str:  # noqa: ANN001
     if run.state == "unknown" and run.last_error:
         parts.append(escape(run.last_error))
     elif run.missing_since is not None:  # absent from the tracker's answers, not yet confirmed gone
-        parts.append(f":grey_question: not listed by `{conn.name}` since {date_token(run.missing_since)} (checking again)")
+        parts.append(f":grey_question: not listed by `{connection}` since {date_token(run.missing_since)} (checking again)")
     stale = staleness(run.polled_at, run.stale_since, now)
     if stale is not None:
         parts.append(f":warning: data {format_duration(stale)} old (tracker not answering)")

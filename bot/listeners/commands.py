@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 
 from bot import commands as c
 from bot.commands import ParseError, parse
@@ -33,26 +34,57 @@ OOPS = ":x: Something went wrong on our side; nothing was changed. Please try ag
 
 
 def register(app: App) -> None:
+    app.middleware(answer_in_request_thread)
     app.command("/ready")(on_ready)
+
+
+def answer_in_request_thread(body: dict[str, Any], client: Any, services: Services, context: Any,
+                             next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+    """A /ready command whose reply is its ack (a route not marked slow) is answered here, in
+    the request's own thread, after Bolt's signature and authorization middleware: Bolt would
+    run its listener on another thread and look for the ack every 10 ms
+    (slack_bolt/listener/thread_runner.py), which measured as much CPU per `/ready help` as the
+    help itself, plus the wait. Slow commands (they call trackers) go on to on_ready, which acks
+    them within Slack's 3 s."""
+    if body.get("command") != "/ready" or "type" in body:
+        return next()
+    reply = quick_reply(body, client, services, context)
+    if reply is None:
+        return next()
+    answer = reply.as_response()
+    return BoltResponse(status=200, body=json.dumps(answer) if answer else "",
+                        headers={"content-type": "application/json;charset=utf-8"} if answer else {})
+
+
+def quick_reply(command: dict[str, Any], client: Any, services: Services, context: Any = None) -> Reply | None:
+    """The reply to a command that is answered in its ack; None for a slow one. A replayed
+    request that changes something is done once (bot/listeners/replays.py)."""
+    cmd = parse(command.get("text") or "")
+    if isinstance(cmd, ParseError):
+        COMMANDS.labels("ParseError", "refused").inc()
+        return parse_error_reply(cmd)
+    handler, slow = route(cmd)
+    if slow:
+        return None
+    key = replays.command_key(context, cmd)
+    if not replays.claim(services, key):
+        return Reply(replays.ALREADY)
+    return run_handler(replays.giving_back(services, key, handler), ctx_for(services, command, client), cmd)
 
 
 def on_ready(ack: Callable, command: dict[str, Any], respond: Callable, client: Any, services: Services,
              context: Any = None) -> None:
-    cmd = parse(command.get("text") or "")
-    if isinstance(cmd, ParseError):
-        COMMANDS.labels("ParseError", "refused").inc()
-        ack(**parse_error_reply(cmd).as_response())
+    reply = quick_reply(command, client, services, context)
+    if reply is not None:
+        ack(**reply.as_response())
         return
+    cmd = parse(command.get("text") or "")
     key = replays.command_key(context, cmd)
     if not replays.claim(services, key):
         ack(**Reply(replays.ALREADY).as_response())
         return
     ctx = ctx_for(services, command, client)
-    handler, slow = route(cmd)
-    handler = replays.giving_back(services, key, handler)
-    if not slow:
-        ack(**run_handler(handler, ctx, cmd).as_response())
-        return
+    handler = replays.giving_back(services, key, route(cmd)[0])
     # Slow handlers talk to trackers or Slack. Slack wants an ack within 3 s: answer in the
     # ack when the work is done in time, otherwise ack now saying what we are doing, and
     # replace that same reply with the outcome through response_url, so the answer lands where

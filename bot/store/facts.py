@@ -22,18 +22,24 @@ from bot.store.models import (
     WatchRun,
 )
 
-
-def run_facts(run: Run, conn: Connection) -> RunFacts:
-    return RunFacts(
-        id=run.id, name=run.name or run.ref, state=run.state, connection=conn.name, url=run.url,
-        owner=run.owner, step=run.step, total_steps=run.total_steps, eta=run.eta,
-        metrics=dict(run.metrics or {}), started_at=run.started_at, ended_at=run.ended_at,
-        updated_at=run.updated_at, progress_at=run.progress_at, stale_since=run.stale_since,
-    )
+_FACT_COLUMNS = (Run.id, Run.name, Run.ref, Run.state, Connection.name.label("connection"), Run.url, Run.owner,
+                 Run.step, Run.total_steps, Run.eta, Run.metrics, Run.started_at, Run.ended_at, Run.updated_at,
+                 Run.progress_at, Run.stale_since)
 
 
 def channel_run_facts(s: Session, team_id: str, channel_id: str) -> list[RunFacts]:
-    return [run_facts(run, conn) for run, conn in q.channel_runs(s, team_id, channel_id)]
+    """Every run of the channel, oldest first, read as plain columns (no params, no ORM objects):
+    a digest over hundreds of runs costs its rows, not an identity map of them."""
+    rows = s.execute(
+        select(*_FACT_COLUMNS)
+        .join(Connection, Connection.id == Run.connection_id)
+        .where(Run.id.in_(q.channel_run_ids(team_id, channel_id)))
+        .order_by(Run.created_at, Run.id)
+    )
+    return [RunFacts(id=r.id, name=r.name or r.ref, state=r.state, connection=r.connection, url=r.url, owner=r.owner,
+                     step=r.step, total_steps=r.total_steps, eta=r.eta, metrics=dict(r.metrics or {}),
+                     started_at=r.started_at, ended_at=r.ended_at, updated_at=r.updated_at,
+                     progress_at=r.progress_at, stale_since=r.stale_since) for r in rows]
 
 
 def alerts_since(s: Session, run_ids: Iterable[int], since: datetime) -> list[AlertFacts]:

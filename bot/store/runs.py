@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from datetime import datetime
+from json.decoder import scanstring
+from typing import Any
 
-from sqlalchemy import Integer, String, func, select
+from sqlalchemy import Integer, String, Text, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from bot.core.eta import estimate_eta
@@ -148,13 +153,19 @@ def channels_of_runs(s: Session, run_ids: Iterable[int]) -> dict[int, list[tuple
     return {run_id: sorted(pairs, key=lambda p: p[1]) for run_id, pairs in found.items()}
 
 
+def channel_run_ids(team_id, channel_id):  # noqa: ANN001, ANN201 - values or bindparams; a SQLAlchemy select
+    """The ids of the channel's runs, as a subquery for `Run.id.in_(...)`."""
+    return (select(WatchRun.run_id).join(Watch, Watch.id == WatchRun.watch_id)
+            .where(Watch.team_id == team_id, Watch.channel_id == channel_id))
+
+
 def channel_runs(s: Session, team_id: str, channel_id: str) -> list[tuple[Run, Connection]]:
-    in_channel = (select(WatchRun.run_id).join(Watch, Watch.id == WatchRun.watch_id)
-                  .where(Watch.team_id == team_id, Watch.channel_id == channel_id))
+    """Every run of the channel as ORM objects, JSON and all: for code that changes them.
+    Listings read channel_run_page instead, which loads only what they show."""
     rows = s.execute(
         select(Run, Connection)
         .join(Connection, Connection.id == Run.connection_id)
-        .where(Run.id.in_(in_channel))  # IN, not DISTINCT: PostgreSQL json has no equality
+        .where(Run.id.in_(channel_run_ids(team_id, channel_id)))  # IN, not DISTINCT: PostgreSQL json has no equality
         .order_by(Run.created_at, Run.id)
     )
     return [(r[0], r[1]) for r in rows]
@@ -167,3 +178,119 @@ def stop_requests(s: Session, run_ids: list[int]) -> dict[int, str]:
     rows = s.execute(select(StopRequest.run_id, StopRequest.requested_by)
                      .where(one_of(s, StopRequest.run_id, run_ids, Integer())))
     return {run_id: user for run_id, user in rows}
+
+
+@dataclass(frozen=True)
+class ListedRun:
+    """A run as a listing line shows it (bot/handlers/tracking.py run_line): no params, no ORM."""
+
+    id: int
+    ref: str
+    name: str | None
+    state: str
+    url: str | None
+    step: int | None
+    total_steps: int | None
+    eta: datetime | None
+    metrics: dict[str, Any] | None
+    last_error: str | None
+    missing_since: datetime | None
+    polled_at: datetime | None
+    stale_since: datetime | None
+    heartbeat_at: datetime | None
+    progress_at: datetime | None
+    connection: str  # the connection's name
+    kind: str  # the connection's kind: whether the run can be stopped from Slack
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: tuple[ListedRun, ...]
+    total: int  # runs in the channel, on every page
+
+
+SHOWN_METRICS = 3  # a listing line shows the run's first few metrics, in the tracker's order
+_FIELDS = [f.name for f in fields(ListedRun)]
+_METRICS_AT = _FIELDS.index("metrics")
+# In ListedRun's field order, so a row becomes one without a dict per row.
+_JOINED = {"connection": Connection.name, "kind": Connection.kind}
+_LISTED = [cast(Run.metrics, Text) if name == "metrics" else _JOINED[name] if name in _JOINED
+           else getattr(Run, name) for name in _FIELDS]
+
+
+def leading_items(raw: str | None, n: int) -> dict[str, Any]:
+    """The first n members of a JSON object, read from its text without decoding the rest.
+
+    A run carries up to MAX_METRICS metrics and a listing line shows SHOWN_METRICS of them:
+    decoding every metric of every listed run was most of `/ready runs`' CPU, and cutting them
+    in SQL is worse (PostgreSQL's json_each expands the whole object for each row). The stored
+    text keeps the tracker's order on both databases (PostgreSQL `json` keeps its input text,
+    https://www.postgresql.org/docs/current/datatype-json.html)."""
+    if not raw:
+        return {}
+    try:
+        return _leading(raw, n)
+    except (ValueError, IndexError):  # not the object text json.dumps writes: decode it whole
+        decoded = json.loads(raw)
+        return dict(list(decoded.items())[:n]) if isinstance(decoded, dict) else {}
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+_VALUES = json.JSONDecoder()
+
+
+def _leading(raw: str, n: int) -> dict[str, Any]:
+    pos = _SPACE.match(raw).end()
+    if raw[pos] != "{":
+        raise ValueError("not an object")
+    out: dict[str, Any] = {}
+    pos += 1
+    while len(out) < n:
+        pos = _SPACE.match(raw, pos).end()
+        if raw[pos] == "}":
+            break
+        if raw[pos] != '"':
+            raise ValueError("expected a key")
+        key, pos = scanstring(raw, pos + 1)
+        pos = _SPACE.match(raw, pos).end()
+        if raw[pos] != ":":
+            raise ValueError("expected ':'")
+        out[key], pos = _VALUES.raw_decode(raw, _SPACE.match(raw, pos + 1).end())
+        pos = _SPACE.match(raw, pos).end()
+        if raw[pos] != ",":
+            break
+        pos += 1
+    return out
+
+
+def channel_run_page(s: Session, team_id: str, channel_id: str, limit: int, offset: int = 0) -> RunPage:
+    """One page of the channel's runs, oldest first, and how many there are, in one query whose
+    cost is the page's however many runs the channel tracks (the count is a window over the
+    same rows). A page past the end has no row to carry the count: then it is counted alone."""
+    keys = {"team_id": team_id, "channel_id": channel_id}
+    rows = s.execute(_PAGE, {**keys, "limit": limit, "offset": offset}).all()
+    if not rows:
+        total = s.scalar(select(func.count()).select_from(_channel_run_ids_param().distinct().subquery()), keys)
+        return RunPage((), total or 0)
+    return RunPage(tuple(_listed(row) for row in rows), rows[0].total)
+
+
+def _listed(row) -> ListedRun:  # noqa: ANN001 - a Row of _PAGE
+    values = list(row[:-1])  # the last column is the total
+    values[_METRICS_AT] = leading_items(values[_METRICS_AT], SHOWN_METRICS)
+    return ListedRun(*values)
+
+
+def _channel_run_ids_param():  # noqa: ANN202 - a SQLAlchemy select
+    return channel_run_ids(bindparam("team_id", type_=String()), bindparam("channel_id", type_=String()))
+
+
+# Built once, with bound parameters: building it anew for each request cost as much CPU as running
+# it (SQLAlchemy caches the compiled form either way). The count is a window over the same rows.
+_PAGE = (
+    select(*_LISTED, func.count().over().label("total"))
+    .join(Connection, Connection.id == Run.connection_id)
+    .where(Run.id.in_(_channel_run_ids_param()))
+    .order_by(Run.created_at, Run.id)
+    .limit(bindparam("limit", type_=Integer())).offset(bindparam("offset", type_=Integer()))
+)

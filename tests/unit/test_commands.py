@@ -81,6 +81,8 @@ GOOD = [
     ("untrack mlflow:3f2a", Untrack(M1)),
     # runs, targets, reviews
     ("runs", Runs()),
+    ("runs page 2", Runs(2)),
+    ("RUNS Page 10000", Runs(10_000)),
     ("Targets", TargetList()),
     ("reviews", ReviewList()),
     # target
@@ -195,6 +197,11 @@ BAD = [
     ('track mlflow:experiment/"open', ["double quote is not closed"], "track"),
     ("untrack", ["missing a run after `untrack`"], "untrack"),
     ("runs now", ["unexpected `now` at the end"], "runs"),
+    ("runs page", ["missing the page number after `page`"], "runs"),
+    ("runs page 0", ["`0` is not a page number", "1 to 10,000"], "runs"),
+    ("runs page two", ["`two` is not a page number"], "runs"),
+    ("runs page 10001", ["`10001` is not a page number"], "runs"),
+    ("runs page 2 3", ["unexpected `3` at the end"], "runs"),
     ("targets all", ["unexpected `all`"], "targets"),
     ("target", ["missing `<metric> <op> <value>`"], "target"),
     ("target val_acc >=< 0.9", ["`>=<` is not a comparison; use one of >= > <= <"], "target"),

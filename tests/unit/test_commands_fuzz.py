@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from bot.commands import USAGE, Command, ParseError, RunRef, Track, parse
 
 FRAGMENTS = [
-    *USAGE, "remove", "cancel", "now", "off", "at", "on", "for", "runs", "lead", "steps", "as", "key=",
+    *USAGE, "remove", "cancel", "now", "off", "at", "on", "for", "runs", "page", "lead", "steps", "as", "key=",
     "evals", '"', "“", "”", "&lt;", "&gt;", "&amp;", ">=", "<", "=>", ":", ",", "#", "-", "/",
     "experiment/", 'experiment/"', "mlflow:", "default", "https://", "file:///", "14:00", "2pm",
     "today", "tomorrow", "fri", "mon-fri", "2026-03-29", "1h30m", "nan", "inf", "1e999", "0", "9" * 30,

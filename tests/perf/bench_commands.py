@@ -1,0 +1,210 @@
+"""Benchmark: `/ready runs` and `/ready help` under load, against a bare Bolt app on the same server.
+
+    python tests/perf/bench_commands.py [--requests 1000] [--concurrency 50] [--runs 200] [--rounds 3] [--db postgres|sqlite]
+
+- "readybot": the bot's own HTTP stack (bot/server.py `Server`: waitress and the WSGI router in
+  front of Bolt, exactly what `readybot serve` answers Slack with; the scheduler is off so only the
+  web tier is measured), in a process of its own, on a channel tracking --runs runs that carry
+  MLflow-sized metrics and params.
+- "bare_bolt" (the reference): a slack_bolt App with one `/ready` listener that only acks, behind
+  Bolt's own WSGI adapter on the same waitress settings, in a process of its own.
+Both answer --requests signed slash commands (signed as Slack signs them) sent --concurrency at
+a time over keep-alive connections; each reply is checked. Prints JSON: per command the median
+round's p50/p99 and requests/s, and the ratio of readybot's p99 to the bare app's. Goals: p99
+within 2x of the bare app and under 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing as mp
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # runnable as a plain script from the repo root
+    sys.path.insert(0, str(ROOT))
+PERF = str(Path(__file__).resolve().parent)
+if PERF not in sys.path:  # spawned children import this module by name
+    sys.path.insert(0, PERF)
+
+import requests  # noqa: E402
+from benchdb import scratch_database  # noqa: E402 - tests/perf is on sys.path when run as a script
+from slack_sdk.signature import SignatureVerifier  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
+
+from bot.sandbox import FakeSlack  # noqa: E402
+from bot.sandbox.world import TEAM_ID  # noqa: E402
+
+TOKEN = "xoxb-bench"
+SECRET = "bench-signing-secret"
+CHANNEL = "C0BENCH"
+T0 = datetime.now(UTC) - timedelta(hours=2)
+STATES = ("running", "running", "running", "finished", "failed", "stalled", "queued")
+COMMANDS = {"runs": ("runs", "Runs tracked here"), "help": ("help", "/ready")}
+
+
+def seed(url: str, runs: int) -> None:
+    """One MLflow connection and an experiment watch in CHANNEL with `runs` runs, each with 60
+    metrics and 30 params (the JSON a real MLflow run brings along)."""
+    from bot.store.db import Store
+    from bot.store.migrate import upgrade
+    from bot.store.models import Connection, Run, Watch, WatchRun
+
+    store = Store(url)
+    upgrade(store.engine)
+    with store.tx() as s:
+        conn = Connection(team_id=TEAM_ID, name="prod", kind="mlflow", url="http://127.0.0.1:9", options={},
+                          created_at=T0)
+        s.add(conn)
+        s.flush()
+        watch = Watch(team_id=TEAM_ID, channel_id=CHANNEL, connection_id=conn.id, ref="ablations",
+                      is_experiment=True, created_by="U1", created_at=T0)
+        s.add(watch)
+        s.flush()
+        s.execute(insert(Run), [dict(
+            connection_id=conn.id, ref=f"{i:032x}", name=f"resnet50-ablation-{i}", experiment="ablations",
+            state=STATES[i % len(STATES)], step=100 * (i % 97), total_steps=10_000,
+            metrics={f"val/metric_{k:02d}": 0.5 + (i * k % 100) / 1000 for k in range(60)},
+            params={f"param_{k:02d}": f"value-{i}-{k}" for k in range(30)},
+            started_at=T0, heartbeat_at=T0 + timedelta(minutes=90), progress_at=T0 + timedelta(minutes=90),
+            eta=T0 + timedelta(hours=5), owner=f"user{i % 20}", url=f"http://mlflow.example/#/runs/{i}",
+            polled_at=datetime.now(UTC), active=True, created_at=T0 + timedelta(seconds=i), updated_at=T0,
+        ) for i in range(runs)])
+        ids = s.scalars(select(Run.id).where(Run.connection_id == conn.id)).all()
+        s.execute(insert(WatchRun), [dict(watch_id=watch.id, run_id=i) for i in ids])
+    store.dispose()
+
+
+def quiet_waitress() -> None:
+    # At 50 concurrent requests on 8 threads waitress logs "Task queue depth" on every burst.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+def serve_readybot(url: str, slack_api: str, ready) -> None:  # noqa: ANN001
+    from bot.config import Settings
+    from bot.server import Server
+    from bot.services import build_services
+
+    quiet_waitress()
+    settings = Settings(database_url=url, slack_api_url=slack_api, slack_bot_token=TOKEN,
+                        slack_signing_secret=SECRET, secret_key="bench-secret-key", port=0)
+    server = Server(build_services(settings), port=0, host="127.0.0.1", scheduler=False)
+    ready.send(server.port)
+    server.run()
+
+
+def serve_bare_bolt(slack_api: str, ready) -> None:  # noqa: ANN001
+    from slack_bolt import App
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+    from waitress.server import create_server
+
+    quiet_waitress()
+    app = App(token=TOKEN, signing_secret=SECRET, token_verification_enabled=False)
+    app.client.base_url = slack_api
+
+    @app.command("/ready")
+    def ready_command(ack) -> None:  # noqa: ANN001
+        ack("ok")
+
+    http = create_server(SlackRequestHandler(app), host="127.0.0.1", port=0, threads=8, ident="bare")
+    ready.send(http.effective_port)
+    http.run()
+
+
+def signed(text: str, fake: FakeSlack, user: str) -> tuple[bytes, dict]:
+    form = {"token": "bench", "team_id": TEAM_ID, "team_domain": "bench", "channel_id": CHANNEL,
+            "channel_name": "bench", "user_id": user, "user_name": user.lower(), "command": "/ready",
+            "text": text, "api_app_id": "A0BENCH", "is_enterprise_install": "false",
+            "response_url": fake.new_response_url(CHANNEL, None, user), "trigger_id": f"1.{time.time()}.bench"}
+    body = urlencode(form)
+    ts = str(int(time.time()))
+    signature = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
+    return body.encode(), {"Content-Type": "application/x-www-form-urlencoded",
+                           "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+
+
+def load(url: str, bodies: list[tuple[bytes, dict]], concurrency: int, expect: str) -> dict:
+    """Send every body, `concurrency` at a time, each worker on its own keep-alive connection."""
+    latencies: list[float] = []
+    bad = [0]
+    lock = threading.Lock()
+    todo = iter(bodies)
+
+    def worker() -> None:
+        http = requests.Session()
+        while True:
+            with lock:
+                item = next(todo, None)
+            if item is None:
+                return
+            start = time.perf_counter()
+            resp = http.post(url, data=item[0], headers=item[1], timeout=30)
+            took = time.perf_counter() - start
+            with lock:
+                latencies.append(took)
+                if resp.status_code != 200 or expect not in resp.text:
+                    bad[0] += 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for _ in range(concurrency):
+            pool.submit(worker)
+    wall = time.perf_counter() - started
+    q = statistics.quantiles(sorted(latencies), n=100, method="inclusive")
+    return {"p50_ms": round(q[49] * 1000, 1), "p99_ms": round(q[98] * 1000, 1),
+            "req_per_s": round(len(latencies) / wall, 1), "bad_replies": bad[0]}
+
+
+def measure(target, args: tuple, fake: FakeSlack, text: str, expect: str, n: int, concurrency: int,
+            rounds: int) -> dict:
+    ctx = mp.get_context("spawn")
+    mine, theirs = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(*args, theirs), daemon=True)
+    proc.start()
+    try:
+        url = f"http://127.0.0.1:{mine.recv()}/slack/events"
+        load(url, [signed(text, fake, "U1") for _ in range(100)], concurrency, expect)  # warm up
+        results = [load(url, [signed(text, fake, f"U{i % 50}") for i in range(n)], concurrency, expect)
+                   for _ in range(rounds)]
+    finally:
+        proc.terminate()
+        proc.join()
+    return sorted(results, key=lambda r: r["p99_ms"])[len(results) // 2]  # the median round
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    args = parser.parse_args()
+
+    url = scratch_database(args.db, "rb_bench_commands")
+    seed(url, args.runs)
+    out: dict = {"benchmark": "commands", "db": args.db, "runs_in_channel": args.runs, "requests": args.requests,
+                 "concurrency": args.concurrency, "rounds": args.rounds}
+    with FakeSlack(tokens=(TOKEN,)) as fake:
+        run = (args.requests, args.concurrency, args.rounds)
+        bare = measure(serve_bare_bolt, (fake.api_url,), fake, "runs", "ok", *run)
+        out["bare_bolt"] = bare
+        for name, (text, expect) in COMMANDS.items():
+            ours = measure(serve_readybot, (url, fake.api_url), fake, text, expect, *run)
+            ratio = round(ours["p99_ms"] / bare["p99_ms"], 2)
+            out[name] = {**ours, "p99_vs_bare": ratio,
+                         "goals": {"p99_within_2x_bare": ratio <= 2, "p99_under_200ms": ours["p99_ms"] < 200}}
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
