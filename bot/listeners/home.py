@@ -103,7 +103,7 @@ def act(ctx: Ctx, action_id: str, fields: dict[str, Any]) -> str | None:
         # The trigger expires 3 s after the click: the form opens before anything slower.
         refs = [r for r in fields.get("runs") or [] if isinstance(r, str)]
         ctx.client.views_open(trigger_id=ctx.trigger_id,
-                              view=review_modal_view(ctx.channel_id, refs, gcal_enabled(ctx)))
+                              view=review_modal_view(ctx.channel_id, refs, gcal_enabled(ctx), from_home=True))
         return None
     if ctx.channel_id not in member_channel_ids(ctx.client, ctx.user_id):
         raise Problem("You are not a member of that channel (any more), so nothing was changed there.")

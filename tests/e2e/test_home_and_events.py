@@ -143,8 +143,15 @@ def test_the_review_button_opens_the_form_for_that_channel_with_its_runs(bot):
     bot.slack.block_action("home_review", home_button(view, "home_review", "results review"), user_id="U1", view=view)
     assert bot.fake.wait_for(lambda: len(bot.fake.modals()) > opened)
     form = bot.fake.modals()[-1]
-    assert form["callback_id"] == "review_modal" and form["private_metadata"] == "C2"
+    assert form["callback_id"] == "review_modal" and form["private_metadata"].startswith("C2 ")
     assert "trainer:resnet-7" in str(form["blocks"])
+    before = len(bot.fake.calls("views.publish"))
+    resp = bot.slack.view_submission("review_modal", {"title": {"value": "Sweep"}, "when": {"value": "tomorrow 15:00"},
+                                                      "runs": {"value": "trainer:resnet-7"}}, user_id="U1")
+    assert resp.status_code == 200
+    assert bot.fake.wait_for(lambda: len(bot.fake.calls("views.publish")) > before)
+    home = home_text(bot.fake.home("U1"))
+    assert "Scheduled review #1" in home and "Sweep" in home and "home_postpone" in home
 
 
 def test_connect_a_tracker_from_home(bot):
