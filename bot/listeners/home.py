@@ -93,6 +93,9 @@ def on_home_button(ack: Callable, body: dict[str, Any], action: dict[str, Any], 
         notice = f"In <#{channel}>: {problem.reply().text}"
     except (ValueError, KeyError, TypeError):
         notice = ":warning: That button is out of date; here is the tab as it is now."
+    except SlackApiError as exc:  # users.conversations or views.open refused: nothing was changed
+        log.warning("home button %s: Slack said %s", action.get("action_id"), exc.response.get("error"))
+        notice = ":warning: Slack did not answer just now, so nothing was changed; try again."
     if notice:
         publish(services, client, team, user, notice)
 

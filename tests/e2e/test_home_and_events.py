@@ -196,3 +196,12 @@ def test_users_conversations_is_read_page_by_page(bot):
     bot.reply("track trainer:late-run", channel_id="C8999")
     assert "late-run" in home_text(open_home(bot, "U1"))
     assert len(bot.fake.calls("users.conversations")) >= 3
+
+
+def test_a_home_click_when_slack_cannot_list_channels_changes_nothing_and_says_so(bot):
+    team_home(bot)
+    view = open_home(bot, "U2")
+    bot.fake.fail_next("users.conversations", "internal_error")
+    after = click(bot, view, "home_untrack", home_button(view, "home_untrack", "hidden-run"), "U2")
+    assert "nothing was changed" in home_text(after)
+    assert "hidden-run" in bot.reply("runs", user_id="U2", channel_id="C3")
