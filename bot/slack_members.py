@@ -62,3 +62,21 @@ def fetch_member(client: WebClient, store: Store, team_id: str, user_id: str, no
     )
     remember(store, team_id, member, now)
     return member
+
+
+MAX_CHANNELS = 1000  # a person in more channels than this sees the first thousand on their Home
+
+
+def member_channel_ids(client: WebClient, user_id: str) -> list[str]:
+    """The public and private channels `user_id` is a member of: users.conversations, every page
+    (https://api.slack.com/methods/users.conversations; next_cursor is "" on the last page)."""
+    channels: list[str] = []
+    cursor = None
+    while len(channels) < MAX_CHANNELS:
+        resp = client.users_conversations(user=user_id, types="public_channel,private_channel",
+                                          exclude_archived=True, limit=200, cursor=cursor)
+        channels.extend(c["id"] for c in resp.get("channels") or [] if isinstance(c, dict) and c.get("id"))
+        cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
+    return channels[:MAX_CHANNELS]

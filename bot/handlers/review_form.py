@@ -49,7 +49,7 @@ class FormErrors(Exception):
 
 
 def review_modal_view(channel_id: str, prefill_refs: list[str], calendar_sync: bool = False,
-                      alert_id: int | None = None) -> dict:
+                      alert_id: int | None = None, from_home: bool = False) -> dict:
     """The review form for a channel, its runs filled in (the target alert's button uses this).
 
     Opened from a target alert (`alert_id`), the form asks Slack to tell us when it is closed
@@ -69,7 +69,8 @@ def review_modal_view(channel_id: str, prefill_refs: list[str], calendar_sync: b
     view = {
         "type": "modal",
         "callback_id": REVIEW_MODAL,
-        "private_metadata": channel_id if alert_id is None else f"{channel_id}{FROM_ALERT}{alert_id}",
+        "private_metadata": (channel_id if alert_id is None else f"{channel_id}{FROM_ALERT}{alert_id}")
+        + (FROM_HOME if from_home else ""),
         "title": {"type": "plain_text", "text": "Results review"},
         "submit": {"type": "plain_text", "text": "Schedule"},
         "close": {"type": "plain_text", "text": "Cancel"},
@@ -83,10 +84,17 @@ def review_modal_view(channel_id: str, prefill_refs: list[str], calendar_sync: b
 FROM_ALERT = " alert:"  # private_metadata: "<channel id> alert:<alert id>" for a form an alert opened
 
 
+FROM_HOME = " home"  # ...and " home" at the end for a form the Home tab opened (Home is redrawn after)
+
+
 def form_origin(metadata: str) -> tuple[str, int | None]:
     """The channel a review form schedules in, and the target alert that opened it (if any)."""
-    channel, _, alert = metadata.partition(FROM_ALERT)
+    channel, _, alert = metadata.removesuffix(FROM_HOME).partition(FROM_ALERT)
     return channel, int(alert) if alert.isdigit() else None
+
+
+def opened_from_home(metadata: str) -> bool:
+    return metadata.endswith(FROM_HOME)
 
 
 def _text(block_id: str, label: str, placeholder: str, optional: bool = False, initial: str = "") -> dict:

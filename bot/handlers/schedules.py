@@ -7,6 +7,8 @@ from typing import Any
 from bot.commands import DigestAt, DigestNow, DigestOff, StandupAt, StandupNow, StandupOff
 from bot.core.schedules import Cadence, next_fire
 from bot.core.standups import questions_of
+from bot.core.words import plural
+from bot.core.working_hours import WORKDAY_END, WORKDAY_START
 from bot.handlers import permissions
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.handlers.user_tz import UNKNOWN_ZONE, user_zone, zone_of_user
@@ -78,8 +80,16 @@ def standup_now(ctx: Ctx, _cmd: StandupNow) -> Reply:
     if asked == 0:
         return Reply("Nobody to ask: this channel has no members besides bots.")
     advance_round(ctx.services, opened.round_id, ctx.now)  # the DMs go out now, not at the next job tick
-    return Reply(f":sunrise: Standup started: {asked} member{'s' if asked != 1 else ''} get the questions by DM; "
-                 "answers will be threaded under the standup message here.")
+    now_asked = asked - len(opened.deferred)
+    verb = "gets" if now_asked == 1 else "get"
+    text = (f":sunrise: Standup started: {plural(now_asked, 'member')} {verb} the questions by DM now; "
+            "answers will be threaded under the standup message here.")
+    if opened.deferred:
+        text += (f"\n:crescent_moon: {plural(len(opened.deferred), 'member')} outside working hours "
+                 f"({WORKDAY_START:%H:%M}-{WORKDAY_END:%H:%M} their time, Monday to Friday) get them at the start "
+                 "of their next working day:\n"
+                 + "\n".join(f"• {line}" for line in opened.deferred))
+    return Reply(text)
 
 
 def _running(ctx: Ctx) -> Reply | None:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.core.schedules import Cadence, member_window
 from bot.core.standups import questions_of
+from bot.core.working_hours import deferral
 from bot.services import Services
 from bot.slack_members import channel_member_ids, fetch_member
 from bot.store import standups as q
@@ -35,6 +36,8 @@ Timing = Callable[[Member], tuple[str, datetime, datetime] | None]
 class Opened:
     round_id: int
     asked: int
+    # `/ready standup now`: who is asked later, and why ("<@U3>: it is 02:10 for them; ...")
+    deferred: tuple[str, ...] = ()
 
 
 def open_scheduled(services: Services, schedule: Schedule, day: dt.date, now: datetime) -> Opened | None:
@@ -56,14 +59,25 @@ def open_scheduled(services: Services, schedule: Schedule, day: dt.date, now: da
 
 
 def open_now(services: Services, team_id: str, channel_id: str, user_id: str, now: datetime) -> Opened | None:
-    """`/ready standup now`: everyone is asked at once, with the usual answer window."""
+    """`/ready standup now`: everyone is asked at once, with the usual answer window, except a
+    member for whom it is night or the weekend: they are asked at the start of their next working
+    day (bot.core.working_hours). Whoever typed the command is awake, and is asked at once."""
     with services.store.tx() as s:
         schedule = q.schedule_of(s, team_id, channel_id, "standup")
         config = dict(schedule.questions or {}) if schedule else {}
     win = q.window(config)
     period = f"now-{now:%Y%m%dT%H%M%S}"
-    return open_round(services, team_id, channel_id, period, questions_of(config),
-                      lambda m: (m.tz or "UTC", now, now + win), now, user_id)
+    deferred: dict[str, str] = {}
+
+    def timing(member: Member) -> tuple[str, datetime, datetime]:
+        later = None if member.user_id == user_id else deferral(member.tz, now)
+        if later is None:
+            return member.tz or "UTC", now, now + win
+        deferred[member.user_id] = later.describe(member.user_id)
+        return member.tz, later.prompt_at, later.prompt_at + win
+
+    opened = open_round(services, team_id, channel_id, period, questions_of(config), timing, now, user_id)
+    return None if opened is None else Opened(opened.round_id, opened.asked, tuple(deferred.values()))
 
 
 def open_round(

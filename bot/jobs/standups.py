@@ -106,7 +106,7 @@ def prompt(s: Session, rnd: StandupRound, answer: StandupAnswer, now: datetime) 
         return
     # The channel message goes out with the first prompt: answers are threaded under it.
     outbox.enqueue(s, key=rnd.message_key, team_id=rnd.team_id, channel_id=rnd.channel_id,
-                   template="standup_open", payload=head_payload(rnd), now=now)
+                   template="standup_open", payload=head_payload(rnd, later=q.has_later_prompts(s, rnd)), now=now)
     outbox.enqueue(s, key=f"standup:{rnd.id}:{answer.user_id}:prompt", team_id=rnd.team_id,
                    channel_id=answer.user_id, op="dm", template="standup_prompt",
                    payload=dm_payload(rnd, answer), now=now)

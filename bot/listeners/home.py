@@ -1,25 +1,48 @@
-"""App Home tab: the user's runs, upcoming reviews and targets."""
+"""App Home: for the person looking, every channel of theirs the bot has data for in this team,
+with its runs, targets and upcoming reviews, and buttons.
+
+Their channels come from users.conversations (https://api.slack.com/methods/users.conversations),
+intersected with the channels the store knows for the team. Every button goes through the
+handler its command uses, with the channel the button names, so the same team and channel
+scope and the same creator-or-admin rule apply (bot/handlers/permissions.py); the outcome, a
+refusal included, is a note at the top of the republished Home.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App
-from sqlalchemy import select
+from slack_sdk.errors import SlackApiError
 
-from bot.listeners.ids import body_ids
-from bot.notify.render import render
+from bot.commands import RunRef, TargetRemove, Untrack
+from bot.core.reviews import POSTPONED
+from bot.handlers import targets, tracking
+from bot.handlers.base import Ctx, Problem
+from bot.handlers.connections import connect_view
+from bot.handlers.review_decisions import decide
+from bot.handlers.review_form import review_modal_view
+from bot.handlers.reviews import gcal_enabled
+from bot.listeners.ids import action_value, body_ids
+from bot.listeners.target_actions import deliver_now
+from bot.notify import home_view as hv
+from bot.notify.render import date_token, escape
 from bot.services import Services
-from bot.store.models import Review, Target, Watch
-from bot.store.runs import channel_runs
+from bot.slack_members import member_channel_ids
+from bot.store.home import channel_homes, channels_with_data
 
 log = logging.getLogger(__name__)
-MAX_HOME_BLOCKS = 100  # Slack's limit for a Home tab view
+NOT_LISTED = ":warning: Slack would not list your channels just now, so this tab may be missing some; open it again."
 
 
 def register(app: App) -> None:
     app.event("app_home_opened")(on_home_opened)
+    for action_id in (hv.UNTRACK, hv.REVIEW, hv.POSTPONE, hv.REMOVE_TARGET):
+        app.action(action_id)(on_home_button)
+    app.action(hv.CONNECT)(on_connect_button)
 
 
 def on_home_opened(body: dict[str, Any], event: dict[str, Any], client: Any, services: Services) -> None:
@@ -27,28 +50,83 @@ def on_home_opened(body: dict[str, Any], event: dict[str, Any], client: Any, ser
         return
     ids = body_ids(body)
     if ids.user:
-        client.views_publish(user_id=ids.user, view=home_view(services, ids.team or "", ids.user))
+        publish(services, client, ids.team or "", ids.user)
 
 
-def home_view(services: Services, team_id: str, user_id: str) -> dict[str, Any]:
+def publish(services: Services, client: Any, team_id: str, user_id: str, notice: str | None = None) -> None:
+    client.views_publish(user_id=user_id, view=home_view(services, client, team_id, user_id, notice))
+
+
+def home_view(services: Services, client: Any, team_id: str, user_id: str, notice: str | None = None) -> dict:
+    try:
+        member_of = member_channel_ids(client, user_id)
+    except SlackApiError as exc:
+        log.warning("users.conversations for %s failed: %s", user_id, exc.response.get("error"))
+        member_of, notice = [], "\n".join(filter(None, [notice, NOT_LISTED]))
     now = services.clock()
     with services.store.tx() as s:
-        channels = sorted(
-            set(s.scalars(select(Watch.channel_id).where(Watch.team_id == team_id, Watch.created_by == user_id)))
-        )
-        runs = [(run, conn, ch) for ch in channels for run, conn in channel_runs(s, team_id, ch)]
-        reviews = list(
-            s.scalars(
-                select(Review)
-                .where(Review.team_id == team_id, Review.at >= now, Review.state.notin_(("cancelled", "done")))
-                .where((Review.created_by == user_id) | Review.channel_id.in_(channels or [""]))
-                .order_by(Review.at)
-                .limit(10)
-            )
-        )
-        targets = list(
-            s.scalars(select(Target).where(Target.team_id == team_id, Target.created_by == user_id).limit(15))
-        )
-        message = render("home", runs=runs[:25], more_runs=max(0, len(runs) - 25), reviews=reviews,
-                         targets=targets, now=now)
-    return {"type": "home", "blocks": message.blocks[:MAX_HOME_BLOCKS]}
+        channels = channels_with_data(s, team_id, member_of, now)
+        homes = channel_homes(s, team_id, channels[: hv.MAX_CHANNELS], now, hv.PER_KIND)
+    return hv.home_view(homes, channels[hv.MAX_CHANNELS:], notice)
+
+
+def on_home_button(ack: Callable, body: dict[str, Any], action: dict[str, Any], client: Any,
+                   services: Services) -> None:
+    ack()
+    ids = body_ids(body)
+    team, user = ids.team or "", ids.user or ""
+    if not user:
+        return
+    try:
+        fields = json.loads(action_value(action))
+        channel = fields["channel"]
+        if not isinstance(channel, str) or not isinstance(fields, dict):
+            raise TypeError(channel)
+    except (ValueError, KeyError, TypeError):
+        log.warning("home button %s with a malformed value from %s", action.get("action_id"), user)
+        publish(services, client, team, user, ":warning: That button is out of date; here is the tab as it is now.")
+        return
+    ctx = Ctx(services, team_id=team, channel_id=channel, user_id=user, client=client, trigger_id=ids.trigger)
+    try:
+        notice = act(ctx, action.get("action_id", ""), fields)
+    except Problem as problem:
+        notice = f"In <#{channel}>: {problem.reply().text}"
+    except (ValueError, KeyError, TypeError):
+        notice = ":warning: That button is out of date; here is the tab as it is now."
+    except SlackApiError as exc:  # users.conversations or views.open refused: nothing was changed
+        log.warning("home button %s: Slack said %s", action.get("action_id"), exc.response.get("error"))
+        notice = ":warning: Slack did not answer just now, so nothing was changed; try again."
+    if notice:
+        publish(services, client, team, user, notice)
+
+
+def act(ctx: Ctx, action_id: str, fields: dict[str, Any]) -> str | None:
+    """Do what the button says through its command's handler; the note for the top of Home."""
+    if action_id == hv.REVIEW:
+        # The trigger expires 3 s after the click: the form opens before anything slower.
+        refs = [r for r in fields.get("runs") or [] if isinstance(r, str)]
+        ctx.client.views_open(trigger_id=ctx.trigger_id,
+                              view=review_modal_view(ctx.channel_id, refs, gcal_enabled(ctx), from_home=True))
+        return None
+    if ctx.channel_id not in member_channel_ids(ctx.client, ctx.user_id):
+        raise Problem("You are not a member of that channel (any more), so nothing was changed there.")
+    if action_id == hv.UNTRACK:
+        ref = RunRef(str(fields["conn"]), str(fields["ref"]), bool(fields.get("experiment")))
+        return tracking.untrack(ctx, Untrack(ref)).text.replace("in this channel", f"in <#{ctx.channel_id}>")
+    if action_id == hv.REMOVE_TARGET:
+        return f"In <#{ctx.channel_id}>: " + targets.remove(ctx, TargetRemove(int(fields["id"]))).text
+    if action_id == hv.POSTPONE:
+        done = decide(ctx.services, int(fields["id"]), POSTPONED, ctx.user_id, ctx.team_id, ctx.channel_id)
+        deliver_now(ctx.services)  # the review's warnings in the channel show the decision at once
+        return (f":arrow_right: Postponed review #{done.review_id} *{escape(done.title)}* in <#{ctx.channel_id}> "
+                f"to {date_token(done.at)}.")
+    raise ValueError(action_id)
+
+
+def on_connect_button(ack: Callable, body: dict[str, Any], client: Any) -> None:
+    """The connect form, from Home: no channel, so its confirmation comes by DM (bot/listeners/views.py)."""
+    ack()
+    try:
+        client.views_open(trigger_id=body_ids(body).trigger, view=connect_view(""))
+    except SlackApiError as exc:  # expired_trigger_id after a slow click, most likely
+        log.warning("could not open the connect form from Home: %s", exc.response.get("error"))

@@ -18,9 +18,10 @@ from bot.handlers.base import Ctx, Problem, Reply
 from bot.handlers.decisions import DECISION_MODAL, InvalidForm, open_form, record, submitted
 from bot.handlers.decisions import form_origin as decision_origin
 from bot.handlers.review_decisions import decide
-from bot.handlers.review_form import REVIEW_MODAL, FormErrors, draft_from, form_origin
+from bot.handlers.review_form import REVIEW_MODAL, FormErrors, draft_from, form_origin, opened_from_home
 from bot.handlers.reviews import schedule
 from bot.handlers.target_actions import review_outcome
+from bot.listeners import home
 from bot.listeners.commands import ACK_BUDGET_SECONDS, OOPS, SLOW_POOL
 from bot.listeners.ids import action_value, body_ids, ctx_for, view_metadata
 from bot.listeners.replays import once_per_view
@@ -68,6 +69,8 @@ def on_review_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], cl
         ack()
     text = outcome.reply().text if isinstance(outcome, Problem) else outcome.text
     client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=text)
+    if opened_from_home(view_metadata(view)):
+        home.publish(services, client, ctx.team_id, ctx.user_id, f"In <#{ctx.channel_id}>: {text.splitlines()[0]}")
     if alert_id is not None:
         # The alert whose button opened the form now says when the review is, or (the form
         # closed but scheduling failed) no longer that someone is scheduling one.

@@ -10,6 +10,7 @@ from slack_bolt import App
 from bot.commands import Connect, ParseError, parse
 from bot.handlers.base import Problem
 from bot.handlers.connections import CONNECT_MODAL, connect
+from bot.listeners import home
 from bot.listeners.ids import ctx_for, view_metadata
 from bot.listeners.replays import once_per_view
 from bot.services import Services
@@ -42,7 +43,12 @@ def on_connect(ack: Callable, body: dict[str, Any], view: dict[str, Any], client
         ack(response_action="errors", errors={field: plain(problem.extra.get("form", problem.message))[:150]})
         return
     ack()
-    # The confirmation (and a push token) go to the user alone.
+    # The confirmation (and a push token) go to the user alone: opened from Home (no channel),
+    # by DM (chat.postMessage to a user id posts in the app's DM with them), and Home is redrawn.
+    if not ctx.channel_id:
+        client.chat_postMessage(channel=ctx.user_id, text=reply.text)
+        home.publish(services, client, ctx.team_id, ctx.user_id, reply.text.split("\n")[0])
+        return
     client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=reply.text)
 
 

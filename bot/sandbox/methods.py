@@ -172,7 +172,14 @@ def conversations_open(world: World, p: Params) -> dict:
 def conversations_members(world: World, p: Params) -> dict:
     # https://api.slack.com/methods/conversations.members: cursor-paginated, limit default 100.
     members = world.channel(_need(p, "channel", "channel_not_found"))["members"]
-    limit = min(max(int(p.get("limit") or 100), 1), 1000)
+    page, cursor = _page(members, p, 1000)
+    return {"members": page, "response_metadata": {"next_cursor": cursor}}
+
+
+def _page(items: list, p: Params, most: int) -> tuple[list, str]:
+    """One page of a cursor-paginated list (https://api.slack.com/apis/pagination): `limit`
+    items from `cursor` on, and the cursor of the next page ("" on the last one)."""
+    limit = min(max(int(p.get("limit") or 100), 1), most)
     start = 0
     if p.get("cursor"):
         try:
@@ -180,8 +187,32 @@ def conversations_members(world: World, p: Params) -> dict:
         except (ValueError, binascii.Error) as exc:
             raise SlackError("invalid_cursor") from exc
     end = start + limit
-    cursor = base64.b64encode(f"offset:{end}".encode()).decode() if end < len(members) else ""
-    return {"members": members[start:end], "response_metadata": {"next_cursor": cursor}}
+    cursor = base64.b64encode(f"offset:{end}".encode()).decode() if end < len(items) else ""
+    return items[start:end], cursor
+
+
+def _kind(channel: dict) -> str:
+    if channel["is_im"]:
+        return "im"
+    if channel.get("is_mpim"):
+        return "mpim"
+    return "private_channel" if channel["is_private"] else "public_channel"
+
+
+def users_conversations(world: World, p: Params) -> dict:
+    # https://api.slack.com/methods/users.conversations: the conversations `user` (default: the
+    # token's own user) is a member of, of `types` (default public_channel), cursor-paginated
+    # with limit default 100, at most 1000 (the documented "no more than 1000").
+    user = world.user(p.get("user") or BOT_USER_ID)
+    types = {t.strip() for t in str(p.get("types") or "public_channel").split(",") if t.strip()}
+    unknown = types - {"public_channel", "private_channel", "mpim", "im"}
+    if unknown:
+        raise SlackError("invalid_types")
+    skip_archived = str(p.get("exclude_archived", "")).lower() in ("1", "true")
+    found = [_public(c) for c in world.channels.values()
+             if user["id"] in c["members"] and _kind(c) in types and not (skip_archived and c["is_archived"])]
+    page, cursor = _page(found, p, 1000)
+    return {"channels": page, "response_metadata": {"next_cursor": cursor}}
 
 
 def users_info(world: World, p: Params) -> dict:
@@ -296,6 +327,7 @@ METHODS: dict[str, Callable[[World, Params], dict]] = {
     "files.completeUploadExternal": files_complete_upload_external,
     "files.getUploadURLExternal": files_get_upload_url_external,
     "reactions.add": reactions_add,
+    "users.conversations": users_conversations,
     "users.info": users_info,
     "views.open": views_open,
     "views.publish": views_publish,

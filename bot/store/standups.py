@@ -139,6 +139,12 @@ def claim_summary(s: Session, round_id: int, key: str) -> bool:
     return s.execute(stmt).rowcount == 1
 
 
+def has_later_prompts(s: Session, rnd: StandupRound) -> bool:
+    """Whether some member of the round is asked after it opened (`standup now` at their night)."""
+    later = select(StandupAnswer.id).where(StandupAnswer.round_id == rnd.id, StandupAnswer.prompt_at > rnd.created_at)
+    return s.scalar(later.limit(1)) is not None
+
+
 def day_label(period: str, opens_at: datetime, tz: str = "UTC") -> str:
     """"Mon 23 Nov" for a dated round; ad-hoc rounds (`/ready standup now`) by their start, as a
     Slack date token so each reader sees their own time (templates show the label unescaped)."""

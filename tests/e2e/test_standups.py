@@ -226,9 +226,16 @@ def test_away_until_a_date_pauses_prompts(team):
     assert statuses[(1, "U2")] == "away" and statuses[(2, "U2")] == "away"
 
 
+def all_awake(team) -> None:
+    """Monday 14:30 UTC with dave in London: working hours for all three (Berlin 15:30, NY 09:30)."""
+    team.fake.add_user("U4", "dave", tz="Europe/London")
+    team.clock.now = at(23, 14, 30)
+
+
 def test_standup_now_asks_everyone_at_once(team):
+    all_awake(team)
     reply = html.unescape(team.reply("standup now", user_id="U2", channel_id=CH))
-    assert "3 members" in reply
+    assert "3 members get the questions by DM now" in reply and "outside working hours" not in reply
     team.deliver()
     assert all(len(dms(team, u)) == 1 for u in ("U2", "U3", "U4"))
     answer(team, "U3", ["done"])
@@ -279,7 +286,34 @@ def test_replicas_running_the_job_together_prompt_once(team):
     assert len(head_and_thread(team)[1]) == 0
 
 
+def test_standup_now_at_night_for_a_member_asks_them_at_the_start_of_their_day(team):
+    team.clock.now = at(23, 14, 30)  # Monday: 15:30 in Berlin, 09:30 in New York, 23:30 in Tokyo
+    reply = html.unescape(team.reply("standup now", user_id="U2", channel_id=CH))
+    assert "2 members get the questions by DM now" in reply
+    assert "<@U4>: it is 23:30 for them; prompt at 09:00 their time" in reply
+    team.deliver()
+    assert len(dms(team, "U2")) == 1 and len(dms(team, "U3")) == 1 and dms(team, "U4") == []
+    head, _ = head_and_thread(team)
+    assert "at the start of their working day" in shown(head)
+    tick(team, at(23, 23, 59))
+    assert dms(team, "U4") == []
+    tick(team, at(24, 0, 0))  # 09:00 in Tokyo
+    assert len(dms(team, "U4")) == 1
+    answer(team, "U4", ["reviewed the ablation"])
+    assert any("reviewed the ablation" in shown(m) for m in head_and_thread(team)[1])
+
+
+def test_standup_now_asks_whoever_typed_it_at_once_even_on_their_weekend(team):
+    reply = html.unescape(team.reply("standup now", user_id="U2", channel_id=CH))  # Sunday noon
+    assert "1 member gets the questions by DM now" in reply
+    assert "<@U3>: it is Sun 07:00 for them; prompt at 09:00 their time" in reply
+    assert "<@U4>: it is Sun 21:00 for them; prompt at 09:00 their time" in reply
+    team.deliver()
+    assert len(dms(team, "U2")) == 1 and dms(team, "U3") == [] and dms(team, "U4") == []
+
+
 def test_standup_now_twice_asks_everyone_once(team):
+    all_awake(team)
     assert "3 members" in team.reply("standup now", user_id="U2", channel_id=CH)
     again = html.unescape(team.reply("standup now", user_id="U3", channel_id=CH))
     assert "already under way" in again and "Nobody was asked twice" in again
@@ -288,7 +322,7 @@ def test_standup_now_twice_asks_everyone_once(team):
     head_and_thread(team)  # one standup message
     team.clock.now += timedelta(hours=5)  # that window is over: a new one may start
     tick(team, team.clock.now)
-    assert "3 members" in team.reply("standup now", user_id="U2", channel_id=CH)
+    assert "Standup started" in team.reply("standup now", user_id="U2", channel_id=CH)
 
 
 def test_members_slack_will_not_describe_are_still_asked(team):

@@ -45,7 +45,9 @@ from bot.store.models import Connection, Run, Target, Watch, WatchRun  # noqa: E
 
 TOKEN = "xoxb-bench"
 TEAM, CHANNEL = TEAM_ID, "C0BENCH"
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+# Monday 14:00 UTC: working hours in Berlin, New York and UTC alike, so `standup now` asks all
+# 50 at once (outside their working hours a member would be asked later).
+T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 STATES = ("running", "running", "running", "finished", "failed", "stalled", "queued")
 
 
@@ -119,7 +121,7 @@ def main() -> None:
 
         digest, digest_ref, standup, standup_ref = [], [], [], []
         for round_no in range(args.repeat):
-            now[0] = T0 + timedelta(days=round_no)
+            now[0] = T0 + timedelta(days=round_no + 2 * (round_no // 5))  # weekdays only
             mark = len(fake.calls("chat.postMessage"))
             digest.append(timed(lambda: (post_digest(services, TEAM, CHANNEL, now[0].date().isoformat(), now[0]),
                                          dispatcher.drain())))

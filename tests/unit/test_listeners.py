@@ -196,5 +196,6 @@ def test_home_tab_needs_a_user(services, calls):
     assert calls == []
     on_home_opened(body={"team_id": TEAM, "event": {"user": "U1"}}, event={"user": "U1"}, client=Client(calls),
                    services=services)
-    assert calls[0][0] == "views_publish" and calls[0][1]["user_id"] == "U1"
-    assert calls[0][1]["view"]["type"] == "home"
+    assert calls[0][0] == "users_conversations" and calls[0][1]["user"] == "U1"  # the viewer's channels
+    assert calls[-1][0] == "views_publish" and calls[-1][1]["user_id"] == "U1"
+    assert calls[-1][1]["view"]["type"] == "home"

@@ -128,6 +128,26 @@ def test_conversations_members_paginates(fake, client):
     assert pages == [["U0", "U1"], ["U2", "U3"], ["U4"]]
 
 
+def test_users_conversations_lists_a_users_channels_page_by_page(fake, client):
+    # https://api.slack.com/methods/users.conversations
+    for i in range(5):
+        fake.add_channel(f"C9{i}", f"team-{i}", ["U1"] if i != 2 else ["U0BOT"])
+    fake.add_channel("G1", "secret", ["U1"], is_private=True)
+    pages, cursor = [], None
+    while True:
+        page = client.users_conversations(user="U1", limit=2, cursor=cursor, exclude_archived=True)
+        pages.append([c["id"] for c in page["channels"]])
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert pages == [["C1", "C90"], ["C91", "C93"], ["C94"]]  # public channels only, by default
+    both = client.users_conversations(user="U1", types="public_channel,private_channel", limit=100)
+    assert "G1" in [c["id"] for c in both["channels"]] and both["channels"][0]["name"] == "general"
+    with pytest.raises(SlackApiError) as err:
+        client.users_conversations(user="U1", types="channels")
+    assert err.value.response["error"] == "invalid_types"
+
+
 def test_blocks_over_the_message_limit_are_invalid(fake, client):
     assert client.chat_postMessage(channel="C1", text="ok", blocks=[section()] * 50)["ok"]
     with pytest.raises(SlackApiError) as caught:
