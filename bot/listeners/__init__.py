@@ -17,6 +17,7 @@ from slack_bolt.middleware import Middleware
 from bot.listeners import (
     commands,
     dedupe,
+    forecast_actions,
     home,
     messages,
     review_actions,
@@ -45,6 +46,7 @@ def register_all(app: App, services: Services) -> None:
     views.register(app)
     review_actions.register(app)
     target_actions.register(app)
+    forecast_actions.register(app)
     home.register(app)
     standup_actions.register(app)
     messages.register(app)
