@@ -11,6 +11,7 @@ from bot.core.runs import staleness
 from bot.core.words import plural
 from bot.handlers import permissions
 from bot.handlers.base import Ctx, Problem, Reply
+from bot.jobs import forecasts
 from bot.notify.render import date_token, escape, link
 from bot.store import runs as q
 from bot.store.models import Connection, Run, Watch, WatchRun
@@ -152,7 +153,8 @@ def runs(ctx: Ctx, _cmd: Runs) -> Reply:
     now = ctx.now
     with ctx.store.tx() as s:
         rows = q.channel_runs(s, ctx.team_id, ctx.channel_id)
-        lines = [_run_line(run, conn, now) for run, conn in rows[:MAX_LISTED]]
+        lines = [" · ".join(filter(None, [_run_line(run, conn, now), forecasts.run_line(s, run, now)]))
+                 for run, conn in rows[:MAX_LISTED]]
     if not rows:
         return Reply("No runs are tracked in this channel yet. Try `/ready track &lt;conn&gt;:&lt;run-id&gt;`.")
     text = f"*Runs tracked here ({len(rows)})*\n" + "\n".join(lines)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.core.forecast import Forecast, forecast
 from bot.core.forecast_alert import unlikely
 from bot.core.forecast_text import describe
-from bot.notify.forecast_alert import TEMPLATE
+from bot.notify.forecast_alert import TEMPLATE, forecast_line
 from bot.notify.outbox import enqueue
 from bot.notify.run_messages import run_payload
 from bot.store import points as kept
@@ -34,6 +34,17 @@ def run_forecast(s: Session, target: Target, run: Run, now: datetime) -> Forecas
     """The forecast of `run` against `target` from its kept points (bounded per run)."""
     history = kept.history(s, [run.id], target.metric).get(run.id, [])
     return forecast(history, store.rule_of(target), now, run.total_steps)
+
+
+def run_line(s: Session, run: Run, now: datetime) -> str | None:
+    """" · forecast: expected to reach val_acc 0.90 at step ~41k, ..." for a running run, against
+    the first of its channel targets whose metric it logs; None when there is nothing to say."""
+    if run.state != "running":
+        return None
+    target = next((t for t in store.targets_for_run(s, run) if t.metric in (run.metrics or {})), None)
+    if target is None:
+        return None
+    return f":crystal_ball: {forecast_line(run_forecast(s, target, run, now), now)}"
 
 
 def check(s: Session, conn: Connection, target: Target, run: Run, state: str, now: datetime) -> bool:

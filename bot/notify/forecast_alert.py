@@ -7,10 +7,13 @@ the same payload plus a `log` entry, and once someone chose, the buttons are gon
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from bot.core.forecast import Forecast
+from bot.core.forecast_text import describe
 from bot.notify.blocks import actions, button
-from bot.notify.render import Message, render
+from bot.notify.render import Message, date_token, escape, render
 
 TEMPLATE = "forecast_unlikely"
 STOP_BUTTON = "run_stop"
@@ -39,3 +42,23 @@ def unlikely_message(payload: dict[str, Any]) -> Message:
             button("Mute for this run", MUTE_BUTTON, value),
             block_id=f"forecast_unlikely:{value}"))
     return message
+
+
+def forecast_line(forecast: Forecast, now: datetime) -> str:
+    """The forecast as Slack mrkdwn: run data escaped, times as date tokens (each reader's zone)."""
+    tokens: list[str] = []
+
+    def clock(at: datetime, anchor: datetime | None) -> str:
+        same_day = anchor is not None and at.date() == anchor.date()
+        tokens.append(_time_token(at) if same_day else str(date_token(at)))
+        return f"\x00{len(tokens) - 1}\x00"
+
+    text = str(escape(describe(forecast, now, "UTC", clock)))
+    for i, token in enumerate(tokens):
+        text = text.replace(f"\x00{i}\x00", token)
+    return text
+
+
+def _time_token(at: datetime) -> str:
+    """Just the clock, for a range end on the estimate's day."""
+    return f"<!date^{int(at.timestamp())}^{{time}}|{at.strftime('%H:%M')} UTC>"

@@ -149,3 +149,15 @@ def test_pushed_run_flattening_below_target_is_told_once(bot):
     assert set(buttons(message)) == {"run_stop", "forecast_keep", "forecast_mute"}
     click(bot, message, "forecast_keep")
     assert buttons(edited(bot, "chose to keep going")) == {}
+    assert "projected to plateau at val_acc 0.8" in bot.reply("runs")  # the same projection in /ready runs
+
+
+def test_ready_runs_says_not_enough_data_for_a_young_run(bot):
+    token = re.search(r"`(rbp_[^`]+)`", bot.reply("connect push as trainer"))[1]
+    for step in (1, 2, 3):
+        requests.post(f"{bot.server.url}/api/v1/runs/young", timeout=10, headers={"Authorization": f"Bearer {token}"},
+                      json={"state": "running", "step": step, "metrics": {"val_acc": 0.1 * step}})
+        if step == 1:
+            bot.reply("track trainer:young")
+            bot.reply("target val_acc >= 0.9")
+    assert "not enough data to forecast" in bot.reply("runs")

@@ -68,3 +68,16 @@ def test_a_real_flattening_curve_alerts_only_after_enough_points():
     assert not unlikely(forecast(flattening(8), ACC, T0), "running")  # too few points
     assert unlikely(forecast(flattening(30), ACC, T0), "running")
     assert not unlikely(forecast(flattening(30, top=0.95), ACC, T0), "running")  # it will get there
+
+
+def test_forecast_line_writes_times_as_slack_date_tokens_and_escapes_run_data():
+    from bot.notify.forecast_alert import forecast_line
+
+    at = datetime(2026, 12, 3, 14, tzinfo=UTC)
+    reach = Forecast(ForecastKind.REACH, Rule("acc<b>", ">=", 0.9), step=41_000, step_low=38_000, step_high=45_000,
+                     at=at, at_low=at - timedelta(hours=2), at_high=at + timedelta(hours=3))
+    line = forecast_line(reach, T0)
+    assert line.startswith("expected to reach acc&lt;b&gt; 0.90 at step ~41k, around <!date^")
+    assert f"(range <!date^{int((at - timedelta(hours=2)).timestamp())}^{{time}}|12:00 UTC>-" in line
+    assert f"<!date^{int((at + timedelta(hours=3)).timestamp())}^{{time}}|17:00 UTC>)" in line
+    assert forecast_line(plateau(ACC, 0.87, 0.01), T0) == "projected to plateau at val_acc 0.87 ± 0.01, below the 0.90 target"
