@@ -153,7 +153,7 @@ def runs(ctx: Ctx, _cmd: Runs) -> Reply:
     now = ctx.now
     with ctx.store.tx() as s:
         rows = q.channel_runs(s, ctx.team_id, ctx.channel_id)
-        lines = [" · ".join(filter(None, [_run_line(run, conn, now), forecasts.run_line(s, run, now)]))
+        lines = [" · ".join(filter(None, [_run_line(run, conn, now), forecasts.run_line(s, run, ctx.team_id, ctx.channel_id, now)]))
                  for run, conn in rows[:MAX_LISTED]]
     if not rows:
         return Reply("No runs are tracked in this channel yet. Try `/ready track &lt;conn&gt;:&lt;run-id&gt;`.")

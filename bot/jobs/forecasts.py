@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core.forecast import Forecast, forecast
+from bot.core.forecast import Forecast, ForecastKind, forecast
 from bot.core.forecast_alert import unlikely
 from bot.core.forecast_text import describe
 from bot.notify.forecast_alert import TEMPLATE, forecast_line
@@ -36,15 +36,20 @@ def run_forecast(s: Session, target: Target, run: Run, now: datetime) -> Forecas
     return forecast(history, store.rule_of(target), now, run.total_steps)
 
 
-def run_line(s: Session, run: Run, now: datetime) -> str | None:
-    """" · forecast: expected to reach val_acc 0.90 at step ~41k, ..." for a running run, against
-    the first of its channel targets whose metric it logs; None when there is nothing to say."""
+def run_line(s: Session, run: Run, team_id: str, channel_id: str, now: datetime, unknown: bool = True) -> str | None:
+    """":crystal_ball: expected to reach val_acc 0.90 at step ~41k, ..." (Slack mrkdwn) for a
+    running run, against the first of this channel's targets on it whose metric it logs; None when there is no
+    such target, or (unknown=False, for the digest's short rows) when there is not enough data."""
     if run.state != "running":
         return None
-    target = next((t for t in store.targets_for_run(s, run) if t.metric in (run.metrics or {})), None)
+    target = next((t for t in store.targets_for_run(s, run)
+                   if (t.team_id, t.channel_id) == (team_id, channel_id) and t.metric in (run.metrics or {})), None)
     if target is None:
         return None
-    return f":crystal_ball: {forecast_line(run_forecast(s, target, run, now), now)}"
+    projected = run_forecast(s, target, run, now)
+    if not unknown and projected.kind is ForecastKind.UNKNOWN:
+        return None
+    return f":crystal_ball: {forecast_line(projected, now)}"
 
 
 def check(s: Session, conn: Connection, target: Target, run: Run, state: str, now: datetime) -> bool:

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 import requests
 
+from bot.jobs.digests import post_digest
 from bot.store.models import Run
 from tests.conftest import T0
 from tests.e2e.targets_support import CHANNEL, buttons, ms, new_experiment, shown, start_run, top_level
@@ -150,6 +151,10 @@ def test_pushed_run_flattening_below_target_is_told_once(bot):
     click(bot, message, "forecast_keep")
     assert buttons(edited(bot, "chose to keep going")) == {}
     assert "projected to plateau at val_acc 0.8" in bot.reply("runs")  # the same projection in /ready runs
+    assert post_digest(bot.services, "T0SANDBOX", CHANNEL, "2026-12-02", bot.clock())
+    bot.deliver()
+    [digest] = [m for m in top_level(bot) if "Run digest" in shown(m)]
+    assert ":crystal_ball: projected to plateau at val_acc 0.8" in shown(digest)  # and in the digest
 
 
 def test_ready_runs_says_not_enough_data_for_a_young_run(bot):

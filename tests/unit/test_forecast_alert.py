@@ -81,3 +81,14 @@ def test_forecast_line_writes_times_as_slack_date_tokens_and_escapes_run_data():
     assert f"(range <!date^{int((at - timedelta(hours=2)).timestamp())}^{{time}}|12:00 UTC>-" in line
     assert f"<!date^{int((at + timedelta(hours=3)).timestamp())}^{{time}}|17:00 UTC>)" in line
     assert forecast_line(plateau(ACC, 0.87, 0.01), T0) == "projected to plateau at val_acc 0.87 ± 0.01, below the 0.90 target"
+
+
+def test_review_warning_shows_each_waiting_runs_forecast():
+    from bot.notify.messages import build
+    from tests.unit.test_plurals import payloads
+
+    payload = payloads(1)["review_warning"]
+    payload["waiting"] = [{**row, "forecast": ":crystal_ball: not enough data to forecast"} for row in payload["waiting"]]
+    assert payload["waiting"]
+    text = str(build("review_warning", payload).as_kwargs())
+    assert "not enough data to forecast" in text
