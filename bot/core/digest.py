@@ -72,6 +72,7 @@ def run_line(run: RunFacts, now: datetime, tz: str) -> dict[str, Any]:
     frac = progress_fraction(run.step, run.total_steps)
     metrics = [(k, v) for k, v in sorted((run.metrics or {}).items()) if isinstance(v, int | float)][:2]
     return {
+        "id": run.id,
         "name": run.name,
         "url": run.url,
         "connection": run.connection,

@@ -10,6 +10,7 @@ Plain text: the caller escapes it for Slack mrkdwn like any other text built fro
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -18,8 +19,12 @@ from bot.core.forecast import Forecast, ForecastKind
 NOT_ENOUGH_DATA = "not enough data to forecast"
 
 
-def describe(forecast: Forecast, now: datetime, tz: tzinfo | str) -> str:
-    """One line for the forecast, times in `tz` (an IANA name or a tzinfo)."""
+Clock = Callable[[datetime, datetime | None], str]  # (time, the estimate it is a range end of, or None)
+
+
+def describe(forecast: Forecast, now: datetime, tz: tzinfo | str, clock: Clock | None = None) -> str:
+    """One line for the forecast, times in `tz` (an IANA name or a tzinfo), or as `clock` writes
+    them (Slack date tokens, shown in each reader's zone)."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     rule = forecast.rule
     target = f"{rule.metric} {_target(rule.threshold)}"
@@ -29,11 +34,11 @@ def describe(forecast: Forecast, now: datetime, tz: tzinfo | str) -> str:
         side = "below" if rule.maximize else "above"
         return f"projected to plateau at {rule.metric} {_plateau(forecast)}, {side} the {_target(rule.threshold)} target"
     if forecast.kind is ForecastKind.REACH and forecast.step is not None:
-        return _reach(forecast, target, now, zone)
+        return _reach(forecast, target, now, zone, clock)
     return NOT_ENOUGH_DATA
 
 
-def _reach(forecast: Forecast, target: str, now: datetime, zone: tzinfo) -> str:
+def _reach(forecast: Forecast, target: str, now: datetime, zone: tzinfo, clock: Clock | None = None) -> str:
     step, total = forecast.step, forecast.total_steps
     assert step is not None
     if total is not None and forecast.confident_miss:
@@ -44,11 +49,14 @@ def _reach(forecast: Forecast, target: str, now: datetime, zone: tzinfo) -> str:
         text += f", after the run's last step {compact_step(total)}"
     if forecast.at is None:
         return text + f" ({_step_range(forecast)})"
-    text += f", around {_when(forecast.at, now, zone)}"
-    low = _clock_near(forecast.at_low or forecast.at, forecast.at, now, zone)
+    if clock is None:
+        def clock(at: datetime, anchor: datetime | None) -> str:
+            return _when(at, now, zone) if anchor is None else _clock_near(at, anchor, now, zone)
+    text += f", around {clock(forecast.at, None)}"
+    low = clock(forecast.at_low or forecast.at, forecast.at)
     if forecast.at_high is None:
         return text + f" (from {low}; it may never get there)"
-    high = _clock_near(forecast.at_high, forecast.at, now, zone)
+    high = clock(forecast.at_high, forecast.at)
     return text + (f" (range {low}-{high})" if low != high else "")
 
 

@@ -12,11 +12,12 @@ from bot.core.runs import staleness
 from bot.core.words import plural
 from bot.handlers import permissions
 from bot.handlers.base import Ctx, Problem, Reply
+from bot.jobs import forecasts
 from bot.notify import run_stop
 from bot.notify.blockkit import char_limit
 from bot.notify.render import date_token, escape, link
 from bot.store import runs as q
-from bot.store.models import Connection, Run, Watch, WatchRun
+from bot.store.models import Connection, Run, Target, Watch, WatchRun
 from integrations.base import RunSnapshot, RunState, TrackerError
 from integrations.issues import ISSUE_KINDS
 
@@ -155,6 +156,7 @@ def runs(ctx: Ctx, cmd: Runs) -> Reply:
     with ctx.store.tx() as s:
         page = q.channel_run_page(s, ctx.team_id, ctx.channel_id, RUNS_PER_PAGE, (cmd.page - 1) * RUNS_PER_PAGE)
         stops = q.stop_requests(s, [run.id for run in page.runs])
+        projections = _forecast_lines(s, page, ctx.team_id, ctx.channel_id, now)
     if not page.total:
         return Reply("No runs are tracked in this channel yet. Try `/ready track &lt;conn&gt;:&lt;run-id&gt;`.")
     pages = -(-page.total // RUNS_PER_PAGE)
@@ -162,7 +164,7 @@ def runs(ctx: Ctx, cmd: Runs) -> Reply:
         raise Problem(f"There is no page {cmd.page}: this channel tracks {plural(page.total, 'run')}, "
                       f"{plural(pages, 'page')} of {RUNS_PER_PAGE}.", USAGE["runs"])
     head = f"*Runs tracked here ({page.total})*"
-    lines = [_run_line(run, run.connection, now)
+    lines = [" · ".join(filter(None, [_run_line(run, run.connection, now), projections.get(run.id)]))
              + (f" · :octagonal_sign: stop requested by <@{stops[run.id]}>" if run.id in stops else "")
              for run in page.runs]
     more = ""
@@ -174,6 +176,17 @@ def runs(ctx: Ctx, cmd: Runs) -> Reply:
     # One section per run, so each can carry its Stop button (at most 1 + 40 + 1 of Slack's 50 blocks).
     blocks = [_section(head)] + [_section(line, _stop_offer(run, stops)) for line, run in zip(lines, page.runs, strict=True)]
     return Reply(text, blocks=blocks + ([_section(more)] if more else []))
+
+
+def _forecast_lines(s, page: q.RunPage, team_id: str, channel_id: str, now) -> dict[int, str]:  # noqa: ANN001
+    """run id -> where the run is heading against this channel's target on it: only for running
+    runs, and only when the channel has a target at all (most listings then cost no fit)."""
+    running = [run.id for run in page.runs if run.state == "running"]
+    if not running or s.scalar(select(Target.id).where(Target.team_id == team_id, Target.channel_id == channel_id)
+                               .limit(1)) is None:
+        return {}
+    return {run.id: line for run in s.scalars(select(Run).where(Run.id.in_(running)))
+            if (line := forecasts.run_line(s, run, team_id, channel_id, now))}
 
 
 def _stop_offer(run: q.ListedRun, stops: dict[int, str]) -> dict | None:

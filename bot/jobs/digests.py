@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 from bot.core.digest import assemble
 from bot.core.leaderboard import DIGEST_ROWS, board, direction, new_leader
 from bot.core.schedules import Cadence, due_digest_day
+from bot.jobs import forecasts
 from bot.notify import outbox
 from bot.services import Services
 from bot.store import facts
 from bot.store import leaderboard as lq
 from bot.store import standups as q
-from bot.store.models import DigestPost
+from bot.store.models import DigestPost, Run
 
 log = logging.getLogger(__name__)
 JOB_SECONDS = 60
@@ -53,6 +54,9 @@ def post_digest(services: Services, team_id: str, channel_id: str, period: str, 
             digest = assemble(runs, facts.channel_targets(s, team_id, channel_id, runs),
                               facts.channel_reviews(s, team_id, channel_id, now), since, now, tz)
             digest["leaderboards"] = leaderboards(s, team_id, channel_id, now)
+            for row in digest["running"]:  # the projection of each run in progress, when there is one
+                run = s.get(Run, row["id"])
+                row["forecast"] = forecasts.run_line(s, run, team_id, channel_id, now, unknown=False) if run is not None else None
             s.add(DigestPost(team_id=team_id, channel_id=channel_id, period=period, since_at=since, at=now,
                              message_key=key))
             s.flush()

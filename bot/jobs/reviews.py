@@ -26,6 +26,7 @@ from bot.core.reviews import (
     manual_postpone_to,
     next_step,
 )
+from bot.jobs import forecasts
 from bot.notify import review_messages as msg
 from bot.notify.outbox import enqueue, find
 from bot.services import Services
@@ -130,6 +131,9 @@ def _checkpoint(s: Session, review: Review, runs: list[tuple[Run, Connection]], 
         if review.state != WAITING:
             rq.change(s, review, WAITING, rq.BOT, now, note=f"not ready at the {step.checkpoint} checkpoint")
     payload["last_decision"] = last_decision(s, review, [run for run, _ in runs])
+    for row in payload["waiting"]:  # where each unfinished run is heading against the channel's target
+        run = s.get(Run, row["id"])
+        row["forecast"] = forecasts.run_line(s, run, review.team_id, review.channel_id, now) if run else None
     return enqueue(s, key=key, team_id=review.team_id, channel_id=review.channel_id,
                    template="review_warning", payload=payload, now=now)
 

@@ -27,6 +27,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.core.targets import Crossing, Rule, TargetProgress, evaluate, nonfinite
+from bot.jobs import forecasts
 from bot.jobs.answers import Answer, Work
 from bot.notify import target_alert as msg
 from bot.notify.outbox import enqueue
@@ -145,9 +146,17 @@ def evaluate_polled(s: Session, services: Services, conn: Connection, answer: An
     work = [(target, run, points) for ref, run in runs.items() for target in targets[run.id]
             if (points := answer.history.get(target.metric, {}).get(ref))]
     rows = store.lock_progress_many(s, [(target.id, run.id) for target, run, _ in work])
+    kept_keys: set[tuple[int, str]] = set()
     for target, run, points in work:
-        crossed = evaluate_run(s, target, run, points, now, row=rows[(target.id, run.id)])
+        if (run.id, target.metric) not in kept_keys:  # the forecast reads them back from the store
+            kept.record_series(s, run.id, target.metric, points)
+            kept_keys.add((run.id, target.metric))
+        row = rows[(target.id, run.id)]
+        seen = (row.last_step, row.last_at)
+        crossed = evaluate_run(s, target, run, points, now, row=row)
         fired += [replace(f, now=run_now(answer.snaps[run.ref])) for f in crossed]
+        if (row.last_step, row.last_at) != seen:  # new points: worth a fresh forecast
+            forecasts.check(s, conn, target, run, answer.snaps[run.ref].state.value, now)
     announce(s, conn, fired, now)
 
 
@@ -161,7 +170,11 @@ def evaluate_pushed(s: Session, conn: Connection, run: Run, snap: RunSnapshot, n
     for target in store.targets_for_run(s, run):
         if target.metric in snap.metrics:
             point = MetricPoint(step=snap.step, value=float(snap.metrics[target.metric]), at=at)
-            crossed = evaluate_run(s, target, run, [point], now, repeats=False)
+            row = store.lock_progress(s, target.id, run.id)
+            seen = row.last_step
+            crossed = evaluate_run(s, target, run, [point], now, repeats=False, row=row)
+            if row.last_step != seen:  # a new step: worth a fresh forecast
+                forecasts.check(s, conn, target, run, snap.state.value, now)
             if crossed:  # the chart shows the run's kept history, which includes this point
                 history = kept.history(s, [run.id], target.metric).get(run.id) or [point]
                 crossed = [replace(f, points=history, now=run_now(snap)) for f in crossed]

@@ -17,6 +17,7 @@ from slack_bolt.middleware import Middleware
 from bot.listeners import (
     commands,
     dedupe,
+    forecast_actions,
     home,
     messages,
     review_actions,
@@ -47,6 +48,7 @@ def register_all(app: App, services: Services) -> None:
     review_actions.register(app)
     target_actions.register(app)
     run_actions.register(app)
+    forecast_actions.register(app)
     home.register(app)
     standup_actions.register(app)
     messages.register(app)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.notify import review_messages, run_messages, standup_messages, target_alert
+from bot.notify import forecast_alert, review_messages, run_messages, standup_messages, target_alert
 from bot.notify.render import Message, render
 
 Builder = Callable[[dict[str, Any]], Message]
@@ -37,6 +37,7 @@ BUILDERS: dict[str, Builder] = {
     "digest": digest_message,
     target_alert.TEMPLATE: target_alert.alert_message,
     target_alert.CHART: target_alert.chart_caption,
+    forecast_alert.TEMPLATE: forecast_alert.unlikely_message,
     "review_warning": review_messages.build_warning,
     "run_nonfinite": run_messages.nonfinite_message,
     "review_results": review_messages.build_results,

@@ -32,6 +32,7 @@ def run_info(run: Run, conn: Connection, now: datetime) -> dict[str, Any]:
     frac = progress_fraction(run.step, run.total_steps)
     eta = status(run).known_eta
     return {
+        "id": run.id,
         "name": run.name or run.ref,
         "url": run.url,
         "state": run.state,

@@ -43,6 +43,19 @@ def record(s: Session, run_id: int, metrics: Mapping[str, float], step: int | No
         _prune(s, run_id, added)
 
 
+def record_series(s: Session, run_id: int, key: str, series: Sequence[MetricPoint]) -> None:
+    """Keep a polled run's newly fetched points of one metric, so a forecast reads them from
+    here instead of asking the tracker for the whole history again. Same rules as record()."""
+    rows = {p.step: {"run_id": run_id, "key": key, "step": p.step, "value": float(p.value), "at": p.at}
+            for p in series if p.step is not None and math.isfinite(float(p.value))}
+    if not rows:
+        return
+    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(_table).values(list(rows.values())).on_conflict_do_nothing(index_elements=["run_id", "key", "step"])
+    if list(s.execute(stmt.returning(_table.c.key)).scalars()):
+        _prune(s, run_id, [key])
+
+
 def _prune(s: Session, run_id: int, keys: list[str]) -> None:
     """Per key, drop every step at or below the (MAX_POINTS + 1)-th newest: one statement per key,
     each a short walk down the primary key index."""

@@ -1,0 +1,69 @@
+"""The "unlikely to reach the target" message, in the run pipeline next to the target alerts.
+
+Called by bot.jobs.targets once a (target, run) has been evaluated, inside the same
+transaction. The fit is the expensive part, so it runs only when that evaluation saw new points,
+and never again once the message exists: the outbox key (one per target and run) is the whole
+"once" rule, and a muted message stays in the outbox, so muting needs no other state. The
+history is the run's kept points (bot.store.points: pushed values, and the points polls
+fetched), at most points.MAX_POINTS per metric, thinned further by the forecaster.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.core.forecast import Forecast, ForecastKind, forecast
+from bot.core.forecast_alert import unlikely
+from bot.core.forecast_text import describe
+from bot.notify.forecast_alert import TEMPLATE, forecast_line
+from bot.notify.outbox import enqueue
+from bot.notify.run_messages import run_payload
+from bot.store import points as kept
+from bot.store import targets as store
+from bot.store.models import Connection, Outbox, Run, Target
+
+
+def message_key(target_id: int, run_id: int) -> str:
+    return f"forecast-unlikely:{target_id}:{run_id}"
+
+
+def run_forecast(s: Session, target: Target, run: Run, now: datetime) -> Forecast:
+    """The forecast of `run` against `target` from its kept points (bounded per run)."""
+    history = kept.history(s, [run.id], target.metric).get(run.id, [])
+    return forecast(history, store.rule_of(target), now, run.total_steps)
+
+
+def run_line(s: Session, run: Run, team_id: str, channel_id: str, now: datetime, unknown: bool = True) -> str | None:
+    """":crystal_ball: expected to reach val_acc 0.90 at step ~41k, ..." (Slack mrkdwn) for a
+    running run, against the first of this channel's targets on it whose metric it logs; None when there is no
+    such target, or (unknown=False, for the digest's short rows) when there is not enough data."""
+    if run.state != "running":
+        return None
+    target = next((t for t in store.targets_for_run(s, run)
+                   if (t.team_id, t.channel_id) == (team_id, channel_id) and t.metric in (run.metrics or {})), None)
+    if target is None:
+        return None
+    projected = run_forecast(s, target, run, now)
+    if not unknown and projected.kind is ForecastKind.UNKNOWN:
+        return None
+    return f":crystal_ball: {forecast_line(projected, now)}"
+
+
+def check(s: Session, conn: Connection, target: Target, run: Run, state: str, now: datetime) -> bool:
+    """Queue the message when the run is now projected, with confidence, to miss; True if queued."""
+    if state != "running" or target.muted_by:
+        return False
+    key = message_key(target.id, run.id)
+    if s.scalar(select(Outbox.id).where(Outbox.dedupe_key == key)) is not None:
+        return False  # said once already (or muted): no need to fit again
+    projected = run_forecast(s, target, run, now)
+    if not unlikely(projected, state):
+        return False
+    payload = {**run_payload(conn, run, now), "target_id": target.id, "metric": target.metric,
+               "op": target.op, "threshold": float(target.threshold),
+               "forecast": describe(projected, now, "UTC"), "log": []}
+    return enqueue(s, key=key, team_id=target.team_id, channel_id=target.channel_id, template=TEMPLATE,
+                   payload=payload, now=now)
