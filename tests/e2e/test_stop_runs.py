@@ -91,6 +91,15 @@ def stop_messages(bot, expected: int = 1) -> list[str]:
     return said()
 
 
+def said_after_poll(bot, text: str) -> list[str]:
+    """The channel's messages saying `text` once one is there: the click's immediate delivery
+    (bot/listeners/run_actions.py) may still be running and claim the poll's message before
+    bot.deliver() does, so it lands from that thread a moment after the cycle returns."""
+    said = lambda: [shown(m) for m in top_level(bot) if text in shown(m)]  # noqa: E731
+    bot.fake.wait_for(said, timeout=5)
+    return said()
+
+
 def test_runs_offers_stop_and_the_next_push_answer_carries_the_stop_flag(pushed):
     bot, token = pushed
     [button] = runs_buttons(bot)
@@ -213,7 +222,7 @@ def test_stop_on_a_target_alert_kills_the_mlflow_run_and_tags_it(bot, mlflow_ser
     alert = edited(bot, alert["ts"])
     assert STOP_RUN not in buttons(alert) and "Stop requested by <@U1>" in shown(alert)
     bot.cycle()  # the next poll sees the run killed, and says so once
-    assert any("was killed" in shown(m) for m in top_level(bot))
+    assert len(said_after_poll(bot, "was killed")) == 1
 
 
 def test_stop_on_wandb_sends_the_sdks_mutation_and_the_run_turns_killed(bot):
@@ -229,7 +238,7 @@ def test_stop_on_wandb_sends_the_sdks_mutation_and_the_run_turns_killed(bot):
         assert mutation["variables"] == {"id": "UnVuOnYxOmFiMTJjZDM0OnZpc2lvbjp0ZWFt"}  # Run:v1:ab12cd34:vision:team
         assert "mutation stopRun($id: ID!)" in mutation["query"]
         bot.cycle()
-        assert any("was killed" in shown(m) for m in top_level(bot))
+        assert len(said_after_poll(bot, "was killed")) == 1
         assert len(wandb.stops) == 1
 
 
