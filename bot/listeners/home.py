@@ -54,7 +54,12 @@ def on_home_opened(body: dict[str, Any], event: dict[str, Any], client: Any, ser
 
 
 def publish(services: Services, client: Any, team_id: str, user_id: str, notice: str | None = None) -> None:
-    client.views_publish(user_id=user_id, view=home_view(services, client, team_id, user_id, notice))
+    """Publish the viewer's Home; a Slack refusal (a user it does not know, a revoked token) is one
+    log line, since there is nobody to show anything to."""
+    try:
+        client.views_publish(user_id=user_id, view=home_view(services, client, team_id, user_id, notice))
+    except SlackApiError as exc:
+        log.warning("views.publish for the Home of %s failed: %s", user_id[:40], exc.response.get("error"))
 
 
 def home_view(services: Services, client: Any, team_id: str, user_id: str, notice: str | None = None) -> dict:

@@ -205,3 +205,15 @@ def test_a_home_click_when_slack_cannot_list_channels_changes_nothing_and_says_s
     after = click(bot, view, "home_untrack", home_button(view, "home_untrack", "hidden-run"), "U2")
     assert "nothing was changed" in home_text(after)
     assert "hidden-run" in bot.reply("runs", user_id="U2", channel_id="C3")
+
+
+def test_home_opened_by_a_user_slack_does_not_know_is_one_log_line_not_a_traceback(bot, caplog):
+    """Found by the HTTP fuzz: views.publish answering user_not_found escaped the listener."""
+    from bot.listeners.home import publish
+    from bot.sandbox.world import TEAM_ID
+
+    publish(bot.services, bot.services.clients.for_team(TEAM_ID), TEAM_ID, "U404NOBODY")  # what the event runs
+    assert "views.publish for the Home of U404NOBODY failed: user_not_found" in caplog.text
+    assert not any(r.exc_info for r in caplog.records)
+    resp = bot.slack.event(home_opened("U404NOBODY"), event_id="Ev404")
+    assert resp.status_code == 200
