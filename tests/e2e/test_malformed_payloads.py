@@ -50,3 +50,17 @@ def test_every_malformed_payload_is_a_200_or_400_without_a_traceback(bot, caplog
     err = capfd.readouterr().err
     assert "Traceback" not in err, err[-3000:]
     assert not wrong, f"{len(wrong)} of {len(table)}:\n" + "\n".join(wrong[:60])
+
+
+def test_a_form_value_with_a_nul_character_is_refused_and_stores_nothing(bot):
+    """Found by the HTTP fuzz: PostgreSQL text cannot hold \\x00, and the insert failed with a 500."""
+    before = row_counts(bot.services.store)
+    values = {"title": {"title": {"type": "plain_text_input", "value": "Sweep\x00"}},
+              "when": {"when": {"type": "plain_text_input", "value": "tomorrow 14:00"}},
+              "runs": {"runs": {"type": "plain_text_input", "value": "nowhere:r1"}}}
+    resp = bot.slack.view_submission("review_modal", values)
+    assert resp.status_code == 400
+    answer = bot.slack.view_submission("standup_answer_view", {"q0": {"value": {"type": "plain_text_input",
+                                                                                 "value": "did\x00things"}}})
+    assert answer.status_code == 400
+    assert row_counts(bot.services.store) == before
