@@ -12,11 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core.issue_refs import IssueRef, find_refs, link_line
-from bot.handlers.standup_actions import answer_key
+from bot.handlers.base import Problem
+from bot.handlers.standup_actions import answer_key, load_own_answer
 from bot.notify import outbox
 from bot.services import Services
 from bot.store import runs as q
-from bot.store.models import Connection, StandupAnswer, StandupRound
+from bot.store.models import Connection, StandupAnswer
 from integrations.errors import TrackerError
 from integrations.issues import ISSUE_KINDS, IssueInfo
 
@@ -30,10 +31,10 @@ BUDGET_SECONDS = 10.0  # the whole lookup of one answer, however many references
 def link_answer(services: Services, answer_id: int | str, user_id: str, team_id: str) -> int:
     """Edit the member's answer message to show the issues it mentions; returns how many were shown."""
     with services.store.tx() as s:
-        found = _answer(s, answer_id, user_id, team_id)
-        if found is None:
-            return 0
-        answer, rnd = found
+        try:
+            answer, rnd = load_own_answer(s, answer_id, user_id, team_id)
+        except Problem:
+            return 0  # not theirs, or gone: the answer's own submission already said so
         texts = [str(t) for t in (answer.answers or {}).get("answers") or []]
         rev = int((answer.answers or {}).get("rev") or 0)
         conns = [c for c in q.team_connections(s, team_id) if c.kind in ISSUE_KINDS]
@@ -57,14 +58,6 @@ def link_answer(services: Services, answer_id: int | str, user_id: str, team_id:
                        channel_id=posted.channel_id, op="update", template="standup_answer", payload=payload,
                        now=services.clock(), parent_key=answer_key(round_id, user_id, 1))
     return len(shown)
-
-
-def _answer(s: Any, answer_id: int | str, user_id: str, team_id: str) -> tuple[StandupAnswer, StandupRound] | None:
-    answer = s.get(StandupAnswer, int(answer_id)) if str(answer_id).isdigit() else None
-    rnd = s.get(StandupRound, answer.round_id) if answer is not None else None
-    if answer is None or rnd is None or (rnd.team_id, answer.user_id) != (team_id, user_id):
-        return None
-    return answer, rnd
 
 
 def _lookup_all(services: Services, refs: list[IssueRef], conns: list[Connection],

@@ -25,7 +25,7 @@ FIRST_SINCE = timedelta(days=1)  # a member's first standup looks back one day
 NO_STANDUP = "Set a standup first with `/ready standup at &lt;HH:MM&gt;`."
 
 
-def _load(s: Session, answer_id: str | int, user_id: str, team_id: str) -> tuple[StandupAnswer, StandupRound]:
+def load_own_answer(s: Session, answer_id: str | int, user_id: str, team_id: str) -> tuple[StandupAnswer, StandupRound]:
     """The clicker's own answer row. A user id is only someone within their team: the same id in
     a payload from another team is another person (issue 12)."""
     answer = s.get(StandupAnswer, int(answer_id)) if str(answer_id).isdigit() else None
@@ -38,7 +38,7 @@ def _load(s: Session, answer_id: str | int, user_id: str, team_id: str) -> tuple
 def answer_modal(services: Services, answer_id: str, user_id: str, team_id: str) -> dict[str, Any]:
     now = services.clock()
     with services.store.tx() as s:
-        answer, rnd = _load(s, answer_id, user_id, team_id)
+        answer, rnd = load_own_answer(s, answer_id, user_id, team_id)
         questions = list(rnd.questions or questions_of(None))
         previous = list((answer.answers or {}).get("answers") or [])
         if not previous:
@@ -64,7 +64,7 @@ def submit_answer(services: Services, answer_id: str, user_id: str, team_id: str
     """Store the answer and thread it under the standup message; a second submission edits it."""
     now = services.clock()
     with services.store.tx() as s:
-        answer, rnd = _load(s, answer_id, user_id, team_id)
+        answer, rnd = load_own_answer(s, answer_id, user_id, team_id)
         rev = int((answer.answers or {}).get("rev") or 0) + 1
         answer.answers = {"answers": texts, "rev": rev}
         answer.submitted_at, answer.status = now, "answered"
@@ -111,7 +111,7 @@ def skip(services: Services, answer_id: str, user_id: str, team_id: str) -> str 
     """None when skipped (the prompt is edited to say so), else what to tell the member."""
     now = services.clock()
     with services.store.tx() as s:
-        answer, rnd = _load(s, answer_id, user_id, team_id)
+        answer, rnd = load_own_answer(s, answer_id, user_id, team_id)
         if q.set_status(s, answer.id, "skipped"):
             if edit_prompts(s, rnd, answer, {"status": "skipped"}, "skipped", now):
                 return None
@@ -124,7 +124,7 @@ def skip(services: Services, answer_id: str, user_id: str, team_id: str) -> str 
 
 def away_modal(services: Services, answer_id: str, user_id: str, team_id: str) -> dict[str, Any]:
     with services.store.tx() as s:
-        answer, _ = _load(s, answer_id, user_id, team_id)
+        answer, _ = load_own_answer(s, answer_id, user_id, team_id)
         today = local_date(services.clock(), answer.tz)
     return away_view(str(answer.id), today.isoformat())
 
@@ -134,7 +134,7 @@ def go_away(services: Services, answer_id: str, user_id: str, team_id: str, unti
     None when the open prompts were edited to say so, else what to tell the member."""
     now = services.clock()
     with services.store.tx() as s:
-        answer, _ = _load(s, answer_id, user_id, team_id)
+        answer, _ = load_own_answer(s, answer_id, user_id, team_id)
         tz = answer.tz
     try:
         last = dt.date.fromisoformat(until)
