@@ -61,8 +61,8 @@ class People:
     def present(self, team_id: str, template: str, payload: dict[str, Any], client: WebClient) -> dict[str, Any]:
         """A copy of `payload` in which every dict naming an `owner` also says how to show them:
         `owner_mention` (a Slack user to mention) or `owner_name` (plain text), or neither."""
-        if not any(True for _ in _owned(payload)):
-            return payload
+        if all(read_owner(node.get("owner")) is None for node, _trackers in _owned(payload)):
+            return payload  # most rows: no run, or a run whose tracker names nobody
         payload = copy.deepcopy(payload)
         owned = [(node, read_owner(node.get("owner")), trackers) for node, trackers in _owned(payload)]
         people = self._people(team_id, [(o, t) for _node, o, t in owned if o is not None], client)
@@ -100,6 +100,8 @@ class People:
                          if (tracker_key(t), owner.key) in claimed), None)
             users[(owner, trackers)] = user or self._look_up(team_id, owner, client, budget)
         found = {k: u for k, u in users.items() if u}
+        if not found:
+            return {}
         with self.store.tx() as s:
             quiet = q.mentions_off(s, team_id, found.values())
         return {k: Person(u, u not in quiet) for k, u in found.items()}
