@@ -26,6 +26,8 @@ BOT_SCOPES = [
     "chat:write.public",
     "im:write",
     "users:read",
+    # Run owners that trackers name by email become Slack mentions (users.lookupByEmail, bot/people.py).
+    "users:read.email",
     "channels:read",
     "groups:read",
     "files:write",

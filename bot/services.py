@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from bot.config import Settings
+from bot.people import People
 from bot.slackapi import SlackClients
 from bot.store.crypto import SecretBox
 from bot.store.db import Store
@@ -57,6 +58,11 @@ class Services:
     # is left alone (bot.handlers.issue_links).
     issue_cache: dict[tuple[int, str], tuple[datetime, Any]] = field(default_factory=dict)
     issue_pause: dict[int, datetime] = field(default_factory=dict)
+    # run owners as Slack users, for who may stop a run (bot.handlers.run_stop).
+    people: People = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.people = People(self.store, self.clock)
 
 
 def build_services(settings: Settings, store: Store | None = None, **overrides) -> Services:  # noqa: ANN003

@@ -29,6 +29,12 @@ USAGE: dict[str, str] = {
     "reviews": "/ready reviews",
     "leaderboard": "/ready leaderboard [<metric>] [max|min] [on <conn>:experiment/<name>]",
     "decisions": "/ready decisions [last <n>]",
+    "me": (
+        "/ready me <tracker>:<username>   (tracker: a connection name or kind)\n"
+        "/ready me remove <tracker>:<username>\n"
+        "/ready me mentions on|off\n"
+        "/ready me"
+    ),
     "standup": "/ready standup at <HH:MM> [on <days>] | /ready standup now | /ready standup off",
     "digest": "/ready digest at <HH:MM> [on <days>] | /ready digest now | /ready digest off",
     "help": "/ready help [<command>]",
@@ -48,6 +54,7 @@ _SUMMARY = {
     "reviews": "list upcoming reviews",
     "leaderboard": "this channel's best runs by a metric, with key params, step and the gap to the target",
     "decisions": "the decisions recorded on results reviews, with the metrics they rested on",
+    "me": "tell readybot which tracker usernames are you, so alerts about your runs mention you",
     "standup": "async standup prompts by DM on a schedule, now, or off",
     "digest": "a channel digest of the tracked runs on a schedule, now, or off",
     "help": "this help, or details on one command",
@@ -78,7 +85,7 @@ _DETAILS = {
         "next heartbeat; a pushed run is told in the answer to its next push; MLflow marks the run KILLED "
         "and tags it `readybot.stop_requested`, but the training process keeps running unless it checks "
         "that tag. Comet and TensorBoard runs cannot be stopped from Slack. Only whoever tracked the run "
-        "here, or a workspace admin, can stop it.",
+        "here, its owner (see `/ready me`), or a workspace admin, can stop it.",
         '/ready stop prod:3f2a9c "reached the target"',
     ),
     "target": (
@@ -110,6 +117,14 @@ _DETAILS = {
         "the message and the metrics the runs had when it was made. The reply also gives the channel's "
         "export links (Markdown and CSV).",
         "/ready decisions last 10",
+    ),
+    "me": (
+        "Runs name their owner as the tracker knows them (an MLflow user, a W&B username). Claim yours and "
+        "readybot shows your runs as yours and mentions you when one fails, stalls or diverges. Owners that "
+        "are emails find their Slack member by themselves where the workspace allows it. `mentions off` "
+        "shows your name instead of notifying you. `/ready me` alone lists what you claimed. A username "
+        "someone claimed is theirs until they (or a workspace admin) remove it.",
+        "/ready me mlflow:alice",
     ),
     "standup": (
         "`<HH:MM>` is 24h in each member's time zone. `<days>`: `mon,wed,fri`, `mon-fri`, "

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from .connect import parse_connect
 from .help import GRAMMAR, USAGE
 from .lexer import Fail, Token, has_control_chars, no_more, normalize, show, single, split_sections, tokenize
+from .people import parse_me
 from .records import parse_decisions, parse_leaderboard
 from .refs import parse_ref
 from .reviews import parse_review
@@ -132,6 +133,7 @@ _HANDLERS: dict[str, Callable[[list[Token]], Command]] = {
     "reviews": _bare(ReviewList()),
     "leaderboard": parse_leaderboard,
     "decisions": parse_decisions,
+    "me": parse_me,
     "standup": parse_standup,
     "digest": parse_digest,
 }

@@ -154,6 +154,28 @@ class DecisionList:
 
 
 @dataclass(frozen=True)
+class Me:
+    """What the invoking user claimed, and their mentions setting."""
+
+
+@dataclass(frozen=True)
+class MeClaim:
+    tracker: str  # a connection name or a kind
+    username: str
+
+
+@dataclass(frozen=True)
+class MeRemove:
+    tracker: str
+    username: str
+
+
+@dataclass(frozen=True)
+class MeMentions:
+    on: bool
+
+
+@dataclass(frozen=True)
 class StandupAt:
     time: dt.time
     days: frozenset[int]
@@ -202,6 +224,10 @@ Command = (
     | ReviewCancel
     | Leaderboard
     | DecisionList
+    | Me
+    | MeClaim
+    | MeRemove
+    | MeMentions
     | StandupAt
     | StandupNow
     | StandupOff

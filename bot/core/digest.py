@@ -77,6 +77,7 @@ def run_line(run: RunFacts, now: datetime, tz: str) -> dict[str, Any]:
         "url": run.url,
         "connection": run.connection,
         "owner": run.owner,
+        "kind": run.kind,
         "state": run.state,
         "step": run.step,
         "total_steps": run.total_steps,

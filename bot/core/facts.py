@@ -15,7 +15,8 @@ class RunFacts:
     state: str
     connection: str = ""
     url: str | None = None
-    owner: str | None = None
+    owner: str | None = None  # as the tracker names them; shown as a person at the Slack edge
+    kind: str = ""  # the connection's kind (mlflow, wandb...): `/ready me` claims may name it
     step: int | None = None
     total_steps: int | None = None
     eta: datetime | None = None

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot import commands as c
 from bot.commands.help import help_text
-from bot.handlers import connections, decisions, leaderboard, run_stop, targets, tracking
+from bot.handlers import connections, decisions, leaderboard, people, run_stop, targets, tracking
 from bot.handlers import reviews as review_handlers
 from bot.handlers import schedules as sched
 from bot.handlers.base import Ctx, Reply
@@ -37,6 +37,10 @@ ROUTES: dict[type, tuple[Handler, bool]] = {
     c.ReviewCancel: (review_handlers.cancel, False),
     c.Leaderboard: (leaderboard.leaderboard, False),
     c.DecisionList: (decisions.list_decisions, True),  # asks Slack for the messages' permalinks
+    c.Me: (people.show_me, False),
+    c.MeClaim: (people.claim, False),
+    c.MeRemove: (people.remove, False),
+    c.MeMentions: (people.mentions, False),
     c.TargetAdd: (targets.add, False),
     c.TargetList: (targets.list_targets, False),
     c.TargetRemove: (targets.remove, False),

@@ -8,8 +8,8 @@ takes the row back, so a later click can try again. W&B and MLflow are told thro
 (bot/push.py). Once sent, the channel is told who stopped what, and the clicked message's button
 becomes "Stop requested by @x".
 
-Who: whoever tracked the run in this channel, or a workspace admin or owner
-(bot/handlers/permissions.py). Where: the run must be tracked in the team and channel the click
+Who: whoever tracked the run in this channel, the run's owner (the Slack user its tracker's owner
+is, bot/people.py), or a workspace admin or owner (bot/handlers/permissions.py). Where: the run must be tracked in the team and channel the click
 comes from.
 """
 
@@ -59,6 +59,7 @@ class Found:
     state: str
     conn: Connection
     trackers: tuple[str, ...]  # Slack users who tracked the run in this channel
+    owner: str | None  # as the tracker names them
 
 
 def stop(services: Services, run_id: int, user_id: str, team_id: str, channel_id: str, reason: str = "",
@@ -77,7 +78,8 @@ def stop(services: Services, run_id: int, user_id: str, team_id: str, channel_id
     if found.state in ENDED:
         return Outcome(f":information_source: Run {label} has already ended ({found.state}); there is nothing to stop.")
     try:
-        permissions.require_one_of(services, team_id, user_id, found.trackers, f"stop run {label}", "who tracked it")
+        permissions.require_one_of(services, team_id, user_id, _who_may(services, found, team_id, user_id),
+                                   f"stop run {label}", "who tracked or owns it")
     except Problem as refusal:
         return Outcome(f":warning: {refusal.message}")
     name = display_name(services, team_id, user_id)
@@ -148,7 +150,18 @@ def _find(services: Services, run_id: int, team_id: str, channel_id: str) -> Fou
         if conn.team_id != team_id or not trackers:
             return NOT_HERE
         s.expunge(conn)
-        return Found(run.id, run.ref, run.name or run.ref, run.url, run.experiment, run.state, conn, tuple(trackers))
+        return Found(run.id, run.ref, run.name or run.ref, run.url, run.experiment, run.state, conn, tuple(trackers),
+                     run.owner)
+
+
+def _who_may(services: Services, found: Found, team_id: str, user_id: str) -> list[str]:
+    """Who tracked the run here, and its owner when the clicker is not one of the first (finding
+    the owner may ask Slack)."""
+    if user_id in found.trackers:
+        return list(found.trackers)
+    owner = services.people.user_for(team_id, found.owner, (found.conn.name, found.conn.kind),
+                                     services.clients.for_team(team_id))
+    return [*found.trackers, *([owner] if owner else [])]
 
 
 def _trackers(s, run_id: int, team_id: str, channel_id: str) -> list[str]:  # noqa: ANN001

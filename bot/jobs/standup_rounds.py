@@ -18,10 +18,11 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.schedules import Cadence, member_window
-from bot.core.standups import questions_of
+from bot.core.standups import owner_keys, questions_of
 from bot.core.working_hours import deferral
 from bot.services import Services
 from bot.slack_members import channel_member_ids, fetch_member
+from bot.store import people
 from bot.store import standups as q
 from bot.store.models import Schedule, StandupAnswer, StandupRound
 from bot.store.profiles import Member
@@ -102,9 +103,12 @@ def open_round(
                                created_by=created_by, created_at=now)
             s.add(rnd)
             s.flush()
+            # A member's runs are those whose owner matches their Slack names or a username they claimed.
+            claimed = people.usernames_of(s, team_id, [m.user_id for m, _ in asked])
             for member, (tz, prompt_at, due_at) in asked:
+                keys = list(dict.fromkeys([*member.keys, *owner_keys(*claimed.get(member.user_id, []))]))
                 s.add(StandupAnswer(round_id=rnd.id, user_id=member.user_id, tz=tz, prompt_at=prompt_at,
-                                    due_at=due_at, status="pending", answers={}, owner_keys=list(member.keys)))
+                                    due_at=due_at, status="pending", answers={}, owner_keys=keys))
     except IntegrityError:
         return None  # another replica opened this round first
     return Opened(rnd.id, len(asked))

@@ -30,7 +30,7 @@ from bot.store import dedupe as seen
 REPLAY_KEY = "readybot_replay_key"  # the BoltContext key the edge fills in
 ALREADY = ":information_source: Already done: this exact request arrived before, and was not done twice."
 # Commands that only show something: repeating them repeats nothing.
-READS = (c.Help, c.Runs, c.ReviewList, c.TargetList, c.ConnectModal, c.ReviewModal)
+READS = (c.Help, c.Runs, c.ReviewList, c.TargetList, c.ConnectModal, c.ReviewModal, c.Me)
 
 
 def signed_request_key(timestamp: str, raw_body: str) -> str:

@@ -20,6 +20,7 @@ from bot.notify.fit import fit_message
 from bot.notify.messages import build
 from bot.notify.recover import already_posted, already_uploaded, stamp
 from bot.notify.render import Message
+from bot.people import People
 from bot.slackapi import SlackClients
 from bot.store.db import Store
 from bot.store.listen import Listener
@@ -105,6 +106,7 @@ class Dispatcher:
         self._lock = threading.Lock()  # the heartbeat thread shares the two below
         self._held: dict[int, tuple[int, datetime]] = {}  # row id -> (attempts claimed, claimed until)
         self._posted: list[dict] = []  # posted, to be marked sent with the next renewal or at the end
+        self.people = People(store, self.clock)  # run owners as Slack users, looked up as rows are sent
 
     def run_once(self, limit: int = 50) -> int:
         """Deliver what is due; returns how many rows were sent."""
@@ -243,7 +245,7 @@ class Dispatcher:
         # post after a dropped connection could post twice, while a retried row checks first.
         client = self.clients.for_team(row.team_id, rate_limit_retries=0, connection_retries=0)
         parent = self._parent(row)
-        message = build(row.template, row.payload)
+        message = build(row.template, self.people.present(row.team_id, row.template, row.payload, client))
         if row.op == "update":
             return self._update(client, parent, message)
         channel = row.channel_id

@@ -32,17 +32,18 @@ class SimRun:
     diverge_at: int | None = None  # step from which the loss blows up
     nan_at: int | None = None  # first step whose loss is NaN; the run fails at once
     pause: tuple[float, float] | None = None  # demo seconds (from, to) without a report: a hang
+    owner: str = ""  # as the training script reports it: the email the sandbox users have
 
 
 # The schedule fits in two minutes at speed 1 with the demo's one-minute stall window.
 SCENARIO: tuple[SimRun, ...] = (
-    SimRun("resnet50-finetune", total_steps=3000, steps_per_second=50, tau=700, seed=1),
+    SimRun("resnet50-finetune", total_steps=3000, steps_per_second=50, tau=700, seed=1, owner="alice@example.com"),
     SimRun("vit-lr3e-3", total_steps=5000, steps_per_second=40, tau=400, seed=2,
-           diverge_at=500, nan_at=1000, acc_ceiling=0.6),
+           diverge_at=500, nan_at=1000, acc_ceiling=0.6, owner="bob@example.com"),
     SimRun("bert-distill", total_steps=4000, steps_per_second=30, tau=900, seed=3,
-           pause=(20, 95), acc_ceiling=0.88),
+           pause=(20, 95), acc_ceiling=0.88, owner="chiara@example.com"),
     SimRun("llama-pretrain", total_steps=2_000_000, steps_per_second=120, tau=400_000, seed=4,
-           loss0=10.5, loss_floor=2.1, acc0=0.0, acc_ceiling=0.55),
+           loss0=10.5, loss_floor=2.1, acc0=0.0, acc_ceiling=0.55, owner="dmitri@example.com"),
 )
 TARGET_RUN, TARGET = "resnet50-finetune", "val_acc >= 0.9"
 REVIEW_RUNS = ("resnet50-finetune", "llama-pretrain")
@@ -97,6 +98,8 @@ def report_at(run: SimRun, t: float) -> dict | None:
     metrics = metrics_at(run, step)
     body = {"name": run.ref, "experiment": EXPERIMENT, "state": state, "step": step,
             "total_steps": run.total_steps, "metrics": {k: _json_number(v) for k, v in metrics.items()}}
+    if run.owner:
+        body["owner"] = run.owner
     return body
 
 

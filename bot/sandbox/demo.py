@@ -72,7 +72,7 @@ class Demo:
 def seed_workspace(fake: FakeSlack) -> None:
     fake.add_user(BOT_USER_ID, BOT_NAME, is_bot=True)
     for user_id, name, real_name, tz in DEMO_USERS:
-        fake.add_user(user_id, name, tz=tz, real_name=real_name)
+        fake.add_user(user_id, name, tz=tz, real_name=real_name, email=f"{name}@example.com")
     members = [BOT_USER_ID, *(u[0] for u in DEMO_USERS)]
     fake.add_channel("C1", "general", members)
     fake.add_channel("C2", "ml-team", members)

@@ -219,9 +219,28 @@ def users_info(world: World, p: Params) -> dict:
     # https://api.slack.com/methods/users.info: tz_label/tz_offset follow DST at the current time.
     user = world.user(_need(p, "user", "user_not_found"))
     local = datetime.now(ZoneInfo(user["tz"]))
+    return {"user": {**_user_object(world, user), "tz_label": local.tzname(),
+                     "tz_offset": int(local.utcoffset().total_seconds())}}
+
+
+def users_lookup_by_email(world: World, p: Params) -> dict:
+    # https://api.slack.com/methods/users.lookupByEmail: needs users:read.email; an address no
+    # member has answers users_not_found. Slack matches addresses ignoring case.
+    if not world.email_scope:
+        raise SlackError("missing_scope", needed="users:read.email", provided="users:read")
+    email = str(_need(p, "email", "users_not_found")).strip().lower()
+    for user in world.users.values():
+        if (user.get("email") or "").lower() == email and not user["deleted"]:
+            return {"user": _user_object(world, user)}
+    raise SlackError("users_not_found")
+
+
+def _user_object(world: World, user: dict) -> dict:
+    """A User object: the email sits in `profile`, and only with the users:read.email scope."""
     profile = {"real_name": user["real_name"], "display_name": user["name"]}
-    return {"user": {**user, "tz_label": local.tzname(), "tz_offset": int(local.utcoffset().total_seconds()),
-                     "profile": profile}}
+    if user.get("email") and world.email_scope:
+        profile["email"] = user["email"]
+    return {**{k: v for k, v in user.items() if k != "email"}, "profile": profile}
 
 
 def _view(p: Params) -> dict:
@@ -329,6 +348,7 @@ METHODS: dict[str, Callable[[World, Params], dict]] = {
     "reactions.add": reactions_add,
     "users.conversations": users_conversations,
     "users.info": users_info,
+    "users.lookupByEmail": users_lookup_by_email,
     "views.open": views_open,
     "views.publish": views_publish,
     "views.push": views_push,

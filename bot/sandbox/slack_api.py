@@ -194,9 +194,10 @@ class FakeSlack:
             return copy.deepcopy(list(self.world.files.values()))
 
     def add_user(self, user_id: str, name: str, tz: str = "UTC", is_bot: bool = False,
-                 real_name: str | None = None, is_admin: bool = False, is_owner: bool = False) -> dict:
+                 real_name: str | None = None, is_admin: bool = False, is_owner: bool = False,
+                 email: str | None = None) -> dict:
         with self.lock:
-            return copy.deepcopy(self.world.add_user(user_id, name, tz, is_bot, real_name, is_admin, is_owner))
+            return copy.deepcopy(self.world.add_user(user_id, name, tz, is_bot, real_name, is_admin, is_owner, email))
 
     def add_channel(self, channel_id: str, name: str, members: list[str] | tuple = (),
                     is_private: bool = False) -> dict:

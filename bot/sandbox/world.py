@@ -51,6 +51,8 @@ class World:
     views: dict[str, dict] = field(default_factory=dict)
     modals: list[dict] = field(default_factory=list)
     files: dict[str, dict] = field(default_factory=dict)
+    # Whether the app was granted users:read.email: profile emails and users.lookupByEmail need it.
+    email_scope: bool = True
     # Tests want the same ts on every run; the demo page shows message times, so it wants the clock.
     realtime: bool = False
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -59,7 +61,7 @@ class World:
     def seed(self) -> None:
         """The default workspace: the bot, one human (U1) and #general (C1), matching SlackSender."""
         self.add_user(BOT_USER_ID, BOT_NAME, is_bot=True)
-        self.add_user("U1", "alice", real_name="Alice Example")
+        self.add_user("U1", "alice", real_name="Alice Example", email="alice@example.com")
         self.add_channel("C1", "general", [BOT_USER_ID, "U1"])
 
     def next_id(self, prefix: str) -> str:
@@ -75,7 +77,7 @@ class World:
 
     def add_user(
         self, user_id: str, name: str, tz: str = "UTC", is_bot: bool = False, real_name: str | None = None,
-        is_admin: bool = False, is_owner: bool = False,
+        is_admin: bool = False, is_owner: bool = False, email: str | None = None,
     ) -> dict:
         ZoneInfo(tz)  # an unknown zone fails here, where the test named it, not in users.info
         # The role flags of https://api.slack.com/methods/users.info (a User object): an owner is
@@ -84,7 +86,7 @@ class World:
             "id": user_id, "team_id": TEAM_ID, "name": name, "real_name": real_name or name,
             "tz": tz, "is_bot": is_bot, "deleted": False, "is_admin": is_admin or is_owner,
             "is_owner": is_owner, "is_primary_owner": False, "is_restricted": False,
-            "is_ultra_restricted": False, "is_app_user": False,
+            "is_ultra_restricted": False, "is_app_user": False, "email": email,
         }
         return self.users[user_id]
 

@@ -22,7 +22,8 @@ from bot.store.models import (
     WatchRun,
 )
 
-_FACT_COLUMNS = (Run.id, Run.name, Run.ref, Run.state, Connection.name.label("connection"), Run.url, Run.owner,
+_FACT_COLUMNS = (Run.id, Run.name, Run.ref, Run.state, Connection.name.label("connection"),
+                 Connection.kind, Run.url, Run.owner,
                  Run.step, Run.total_steps, Run.eta, Run.metrics, Run.started_at, Run.ended_at, Run.updated_at,
                  Run.progress_at, Run.stale_since)
 
@@ -37,7 +38,7 @@ def channel_run_facts(s: Session, team_id: str, channel_id: str) -> list[RunFact
         .order_by(Run.created_at, Run.id)
     )
     return [RunFacts(id=r.id, name=r.name or r.ref, state=r.state, connection=r.connection, url=r.url, owner=r.owner,
-                     step=r.step, total_steps=r.total_steps, eta=r.eta, metrics=dict(r.metrics or {}),
+                     kind=r.kind, step=r.step, total_steps=r.total_steps, eta=r.eta, metrics=dict(r.metrics or {}),
                      started_at=r.started_at, ended_at=r.ended_at, updated_at=r.updated_at,
                      progress_at=r.progress_at, stale_since=r.stale_since) for r in rows]
 

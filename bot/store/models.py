@@ -461,3 +461,30 @@ class LeaderboardLeader(Base):
     run_name: Mapped[str] = mapped_column(String(500))
     value: Mapped[float] = mapped_column(Float)
     at: Mapped[datetime]
+
+
+class TrackerIdentity(Base):
+    """A tracker username claimed by a Slack user (`/ready me prod:alice`): runs whose tracker
+    names that owner are that person's. `tracker` is a connection name or a kind, lowercased;
+    `username_key` the username as matched (lowercased), `username` as typed."""
+
+    __tablename__ = "tracker_identities"
+    __table_args__ = (UniqueConstraint("team_id", "tracker", "username_key"),
+                      Index("ix_tracker_identities_user", "team_id", "user_id"), NEVER_REUSED)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    tracker: Mapped[str] = mapped_column(String(100))
+    username: Mapped[str] = mapped_column(String(200))
+    username_key: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class PersonSetting(Base):
+    """A person's own choices; no row means the defaults (mentioned in alerts about their runs)."""
+
+    __tablename__ = "person_settings"
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mentions: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime]

@@ -167,6 +167,16 @@ def test_a_member_without_runs_of_their_own_gets_the_channels_run_changes(team):
     assert prefilled.startswith("Run updates in the channel:") and "someone-elses-run finished" in prefilled
 
 
+def test_runs_under_a_username_the_member_claimed_are_theirs_in_the_prompt(team):
+    schedule(team)
+    add_run(team, "gpu7-sweep", "zz-gpu7", "finished", at(23, 7, 0))
+    add_run(team, "someone-elses-run", "zed", "finished", at(23, 7, 0))
+    assert "You are `push:zz-gpu7`" in html.unescape(team.reply("me push:zz-gpu7", user_id="U3", channel_id=CH))
+    tick(team, at(23, 14, 30))
+    prefilled = answer(team, "U3", ["x"])["blocks"][1]["element"]["initial_value"]
+    assert "gpu7-sweep finished" in prefilled and "someone-elses-run" not in prefilled
+
+
 def test_editing_an_answer_updates_its_thread_message(team):
     schedule(team)
     tick(team, at(23, 8, 30))

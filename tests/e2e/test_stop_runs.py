@@ -126,7 +126,7 @@ def test_a_member_who_did_not_track_the_run_is_told_who_can_and_nothing_is_sent(
     bot, token = pushed
     [button] = runs_buttons(bot, user="U2")
     [notice] = click_stop(bot, button["value"], user="U2")
-    assert notice == (":warning: Only <@U1> who tracked it, or a workspace admin, can stop run "
+    assert notice == (":warning: Only <@U1> who tracked or owns it, or a workspace admin, can stop run "
                       "`trainer:resnet-7`. Nothing was changed.")
     assert stop_requests(bot) == [] and "stop" not in push(bot, token, step=11)
     assert stop_messages(bot, expected=0) == []

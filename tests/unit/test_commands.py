@@ -11,6 +11,10 @@ from bot.commands import (
     DigestNow,
     DigestOff,
     Help,
+    Me,
+    MeClaim,
+    MeMentions,
+    MeRemove,
     ParseError,
     ReviewAdd,
     ReviewCancel,
@@ -323,7 +327,7 @@ def test_echoed_input_is_short_and_cannot_break_code_spans():
 def test_usage_covers_every_subcommand():
     assert set(USAGE) == {
         "connect", "track", "untrack", "runs", "stop", "target", "targets",
-        "review", "reviews", "leaderboard", "decisions", "standup", "digest", "help",
+        "review", "reviews", "leaderboard", "decisions", "me", "standup", "digest", "help",
     }  # fmt: skip
     assert all(line.startswith("/ready ") for usage in USAGE.values() for line in usage.splitlines())
 
@@ -351,3 +355,25 @@ def test_when_requires_exactly_one_day_field():
         When(None, None, None, time(9))
     with pytest.raises(ValueError):
         When(date(2026, 1, 1), 4, None, time(9))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("me", Me()),
+    ("me prod:alice", MeClaim("prod", "alice")),
+    ('me wandb:"Alice  Smith"', MeClaim("wandb", "Alice Smith")),
+    ("me mlflow:alice@example.com", MeClaim("mlflow", "alice@example.com")),
+    ("me remove prod:alice", MeRemove("prod", "alice")),
+    ("me mentions OFF", MeMentions(False)),
+    ("me mentions on", MeMentions(True)),
+])
+def test_me_forms(text, expected):
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize("text", ["me alice", "me :alice", "me prod:", "me bad/name:alice", "me prod:a b",
+                                  "me mentions", "me mentions loud", "me remove", "me prod:alice more",
+                                  'me prod:"al"ice"', "me prod:" + "x" * 201])
+def test_me_refusals_say_what_is_wrong_and_show_the_usage(text):
+    result = parse(text)
+    assert isinstance(result, ParseError) and result.message, text
+    assert "/ready me <tracker>:<username>" in result.usage

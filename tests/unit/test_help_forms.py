@@ -62,6 +62,7 @@ def test_every_usage_line_parses_as_shown():
                     "connect jira https://acme.atlassian.net key=a@b.c:t", "connect github key=t", "connect"],
         "review": ['review "T" at fri 14:00 runs prod:1,prod:experiment/sweep lead 2h', "review runs prod:1",
                    "review cancel 3"],
+        "me": ["me prod:alice", "me remove prod:alice", "me mentions off", "me"],
     }
     for name, examples in filled.items():
         assert len(examples) == len(USAGE[name].splitlines())
