@@ -1,6 +1,7 @@
 """`readybot demo` with its simulated runs: within two (compressed) minutes #ml-team shows the
 whole product, fed through the real push API. The demo clock runs 10x faster here, and the test
-waits for each message with the sandbox's bounded wait_for, never a sleep."""
+waits for each message with the sandbox's bounded wait_for, never a sleep. The stall, an event
+with a window rather than a moment, is shown on a demo whose clock the test moves."""
 
 from __future__ import annotations
 
