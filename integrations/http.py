@@ -8,13 +8,13 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urljoin
 
 import requests
 
 from integrations import outbound
 from integrations.base import MalformedAnswer, TrackerError
 from integrations.outbound import OutboundPolicy, Resolver
+from integrations.pinned import PinnedAdapter
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,10 @@ class TrackerHttp:
         self.session = session or requests.Session()
         self.policy = policy or outbound.DEFAULT
         self.resolve = resolve
-        # Every redirect target is checked before requests follows it (the hook sees each 3xx).
-        self.session.hooks["response"].append(self._check_redirect)
+        # Every request and redirect hop is checked and connects to an address the check passed.
+        pinned = PinnedAdapter(self._vet)
+        self.session.mount("http://", pinned)
+        self.session.mount("https://", pinned)
         self.session.headers.update(headers or {})
         if auth is not None:
             self.session.auth = auth
@@ -65,7 +67,7 @@ class TrackerHttp:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         url = self.base_url + path.lstrip("/")
-        outbound.check_url(url, self.policy, self.resolve)  # before any connection is opened
+        self._vet(url)  # a refusal is permanent: no attempt, no retry (the adapter checks again to connect)
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
@@ -88,9 +90,8 @@ class TrackerHttp:
         if policy is not None:
             self.policy = policy
 
-    def _check_redirect(self, resp: requests.Response, **_kwargs: Any) -> None:
-        if resp.is_redirect:
-            outbound.check_url(urljoin(resp.url, resp.headers["location"]), self.policy, self.resolve)
+    def _vet(self, url: str) -> list[outbound.Address]:
+        return outbound.check_url(url, self.policy, self.resolve)
 
 
 def retry_after_seconds(resp: requests.Response) -> float | None:

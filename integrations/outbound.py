@@ -1,6 +1,8 @@
 """Where trackers may reach: the address deny list and the TensorBoard log roots (issue 12, item 11).
 
-Every address a tracker host resolves to is checked before a request and after each redirect:
+Every address a tracker host resolves to is checked before a request and at each redirect, and
+the connection goes to one of the addresses checked (integrations/pinned.py), not to a second
+lookup of the name:
 - always refused: link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, AWS
   fd00:ec2::254, Alibaba 100.100.100.200, ...), "this network" and multicast;
 - in multi-workspace (OAuth) installs also loopback and private ranges, unless
@@ -114,8 +116,9 @@ def refusal(address: Address, policy: OutboundPolicy = DEFAULT, host: str = "") 
     return None
 
 
-def check_url(url: str, policy: OutboundPolicy = DEFAULT, resolve: Resolver = socket.getaddrinfo) -> None:
-    """Raise TrackerError(permanent) unless every address the URL's host resolves to may be reached."""
+def check_url(url: str, policy: OutboundPolicy = DEFAULT, resolve: Resolver = socket.getaddrinfo) -> list[Address]:
+    """The addresses the URL's host resolves to, once every one of them is checked;
+    TrackerError(permanent) if any may not be reached."""
     try:
         parts = urlsplit(url)
         host, port = parts.hostname or "", parts.port
@@ -123,9 +126,11 @@ def check_url(url: str, policy: OutboundPolicy = DEFAULT, resolve: Resolver = so
         raise TrackerError("the tracker URL is not valid", permanent=True) from None
     if not host:
         raise TrackerError("the tracker URL has no host", permanent=True)
-    for address in addresses(host, port or (443 if parts.scheme == "https" else 80), resolve):
+    found = addresses(host, port or (443 if parts.scheme == "https" else 80), resolve)
+    for address in found:
         if reason := refusal(address, policy, host):
             raise TrackerError(f"refused to contact {host}: {reason}", permanent=True)
+    return found
 
 
 def addresses(host: str, port: int, resolve: Resolver = socket.getaddrinfo) -> list[Address]:
@@ -136,6 +141,8 @@ def addresses(host: str, port: int, resolve: Resolver = socket.getaddrinfo) -> l
         infos = resolve(host, port, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
         raise TrackerError(f"cannot resolve the tracker host {host}") from None
+    if not infos:
+        raise TrackerError(f"cannot resolve the tracker host {host}")
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 

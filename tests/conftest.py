@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 
 from bot.config import Settings
 from bot.jobs.poll import poll_once
+from bot.listeners.commands import WORKING
 from bot.notify.dispatch import Dispatcher
 from bot.sandbox import FakeSlack, SlackSender
 from bot.server import Server
@@ -201,9 +202,10 @@ class Bot:
         before = len(self.fake.responses())
         resp = self.slack.command(text, **kw)
         assert resp.status_code == 200, resp.text
-        if resp.text.strip():
-            return resp.json().get("text", "")
-        # Slow commands ack empty and answer through response_url from a listener thread.
+        if resp.text.strip() and not (answer := resp.json().get("text", "")).startswith(WORKING):
+            return answer
+        # Slow commands ack empty, or (past the ack budget, as on a loaded machine) with a
+        # "working" note, and answer through response_url from a listener thread.
         self.fake.wait_for(lambda: len(self.fake.responses()) > before)
         later = self.fake.responses()[before:]
         return later[-1].get("text", "") if later else ""

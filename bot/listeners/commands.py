@@ -101,11 +101,14 @@ def on_ready(ack: Callable, command: dict[str, Any], respond: Callable, client: 
     ack(**reply.as_response())
 
 
+WORKING = ":hourglass_flowing_sand:"  # how every such reply starts
+
+
 def working_text(cmd: Any) -> str:
     """The reply a slow command shows until its outcome replaces it."""
     if isinstance(cmd, c.Connect):
-        return f":hourglass_flowing_sand: Checking {escape(connect_url(cmd))}…"
-    return ":hourglass_flowing_sand: Working on it…"
+        return f"{WORKING} Checking {escape(connect_url(cmd))}…"
+    return f"{WORKING} Working on it…"
 
 
 def parse_error_reply(err: ParseError) -> Reply:

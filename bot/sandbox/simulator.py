@@ -63,6 +63,8 @@ class Simulator:
         self._ended: set[str] = set()
         self._session = requests.Session()
         self.token = ""
+        self.reported_at = -1.0  # demo time of the last round of reports, all answered
+        self._reported = threading.Condition()
 
     def start(self) -> Simulator:
         self._thread.start()
@@ -128,6 +130,14 @@ class Simulator:
             self.push(run.ref, body)
             if body["state"] != "running":
                 self._ended.add(run.ref)  # a script reports its end once, then exits
+        with self._reported:
+            self.reported_at = t
+            self._reported.notify_all()
+
+    def wait_reported(self, t: float, timeout: float) -> bool:
+        """Block until every run has reported at demo time t or later (tests driving the clock)."""
+        with self._reported:
+            return self._reported.wait_for(lambda: self.reported_at >= t, timeout)
 
     def push(self, ref: str, body: dict) -> None:
         try:

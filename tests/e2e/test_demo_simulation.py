@@ -1,6 +1,7 @@
 """`readybot demo` with its simulated runs: within two (compressed) minutes #ml-team shows the
 whole product, fed through the real push API. The demo clock runs 10x faster here, and the test
-waits for each message with the sandbox's bounded wait_for, never a sleep."""
+waits for each message with the sandbox's bounded wait_for, never a sleep. The stall, an event
+with a window rather than a moment, is shown on a demo whose clock the test moves."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from bot.cli import build_parser
 from bot.config import ConfigError, Settings
+from bot.sandbox.curves import SCENARIO
 from bot.sandbox.demo import Demo, fresh_database, instructions, start_demo, watch_mlflow
 from bot.sandbox.simulator import DemoClock
 from bot.store.models import Connection
@@ -62,8 +64,42 @@ def test_diverging_run_fails_with_a_nan_loss_alert(demo):
     channel_message(demo, "vit-lr3e-3", "non-finite `loss`")
 
 
-def test_stalled_run_is_reported_and_then_its_recovery(demo):
+class ManualClock(DemoClock):
+    """Demo time that moves only when the test sets it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.t = 0.0
+
+    def elapsed(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def stepped_demo(tmp_path) -> Iterator[Demo]:  # noqa: ANN001
+    """The demo on a clock the test moves, for a window a loaded machine could miss in real time:
+    at 10x speed the hang outlasts the one-minute stall time by only 1.5 real seconds."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'demo.db'}", secret_key="test-secret-key")
+    running = start_demo(settings, port=0, sandbox_port=0, simulate=True, clock=ManualClock(), tick=0.3)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_stalled_run_is_reported_and_then_its_recovery(stepped_demo):
+    demo, hang = stepped_demo, next(r for r in SCENARIO if r.ref == "bert-distill").pause
+    simulator, clock = demo.simulator, demo.simulator.clock
+    clock.t = hang[0] - 1
+    assert simulator.wait_reported(clock.t, timeout=WAIT)  # its last report before the hang
+    # A push sent at the last moment may reach the bot after the clock moved, stamped with the
+    # new time: once a whole round has passed in the hang, the run's last sign of life is older.
+    clock.t = quiet = hang[0] + 10
+    assert simulator.wait_reported(quiet, timeout=WAIT)
+    clock.t = quiet + demo.services.settings.stall_minutes * 60 + 1
+    assert clock.t < hang[1]  # the scenario's hang outlasts the stall time
     stalled = channel_message(demo, "bert-distill", "stalled")
+    clock.t = hang[1]  # the script reports again
     recovered = channel_message(demo, "bert-distill", "moving again")
     assert float(recovered["ts"]) > float(stalled["ts"])
 
