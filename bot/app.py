@@ -93,15 +93,29 @@ def contained(fn: Callable[..., Any]) -> Callable[..., Any]:
     def run(**kwargs: Any) -> Any:
         try:
             return fn(**kwargs)
+        except OSError as exc:
+            # Slack unreachable (refused, reset, timed out) after the ack: nothing is wrong with
+            # the request and nothing to debug in our code, so one line, not a traceback. An
+            # event listener takes no `ack`: Bolt acked the event before running it.
+            if not _acked(kwargs.get("ack", _AUTO_ACKED)):
+                raise
+            log.warning("listener %s could not reach Slack: %s", getattr(fn, "__name__", fn), type(exc).__name__)
+            return None
         except Exception:
-            ack = kwargs.get("ack")
-            if not isinstance(ack, Ack) or ack.response is None:
+            if not _acked(kwargs.get("ack")):
                 raise
             log.exception("listener %s failed after acknowledging", getattr(fn, "__name__", fn))
             return None
 
     run.__name__ = getattr(fn, "__name__", "listener")
     return run
+
+
+_AUTO_ACKED = object()
+
+
+def _acked(ack: Any) -> bool:
+    return ack is _AUTO_ACKED or (isinstance(ack, Ack) and ack.response is not None)
 
 
 def register_fallbacks(app: App) -> None:
