@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import unicodedata
 
 import pytest
 import requests
@@ -24,6 +25,7 @@ from sqlalchemy import func, select
 from bot.commands.help import USAGE
 from bot.core.decisions import CHOICES
 from bot.store.models import Base, Run
+from tests.e2e.test_push_runs import push
 from tests.malformed import BUTTONS, VIEWS
 
 EXAMPLES = int(os.environ.get("READYBOT_FUZZ_EXAMPLES", "60"))
@@ -227,25 +229,30 @@ def test_fuzz_pushed_owners_reach_dispatch(surface):
     def one(owner: str) -> None:
         surface.begin(counts=False)
         ref = f"owned-{next(refs)}"
-        pushed = push_run(bot, surface.token, ref, {"state": "running", "step": 1, "owner": owner})
+        pushed = push(bot, surface.token, {"state": "running", "step": 1, "owner": owner}, ref=ref)
         surface.check(pushed, False, {})
         tracked = bot.slack.command(f"track trainer:{ref}")
         surface.check(tracked, False, {})
-        surface.check(push_run(bot, surface.token, ref, {"state": "finished", "step": 2}), False, {})
+        surface.check(push(bot, surface.token, {"state": "finished", "step": 2}, ref=ref), False, {})
         bot.deliver()
         surface.no_traceback()
         posted = [m for m in bot.fake.messages("C1") if ref in json.dumps(m, ensure_ascii=False)
                   and "finished" in (m.get("text") or "")]
         assert len(posted) == 1, (ref, owner, [m.get("text") for m in bot.fake.messages("C1")][-3:])
-        shown = json.dumps(posted[0].get("blocks"), ensure_ascii=False) + (posted[0].get("text") or "")
+        shown = "".join(strings(posted[0]))
         assert not any(b in shown for b in BROADCASTS), shown
+        assert not any(unicodedata.category(c) == "Cc" for c in shown.replace("\n", "")), ascii(shown)
 
     one()
 
 
-def push_run(bot, token: str, ref: str, body: dict) -> requests.Response:  # noqa: ANN001
-    return requests.post(f"{bot.server.url}/api/v1/runs/{ref}", json=body,
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+def strings(node: object) -> list[str]:
+    """Every string in a posted message, where a reader may see it."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict | list):
+        return [t for v in (node.values() if isinstance(node, dict) else node) for t in strings(v)]
+    return []
 
 
 def test_fuzz_buttons_and_forms(surface):
