@@ -1,11 +1,13 @@
 """A hypothesis fuzz of the whole HTTP surface (issue 12): slash command text (grammar-shaped and
-random), button and form payloads, events, push bodies and the token-protected feeds, all sent
-to the running bot as Slack or a training job would. For every input: no 500, no traceback in
-the logs, and a request that was refused changed nothing stored.
+random, and the `/ready me`, leaderboard, decisions and stop forms), button and form payloads (the
+decision form too), events, push bodies and the token-protected feeds, all sent to the running
+bot as Slack or a training job would. For every input: no 500, no traceback in the logs, and a
+request that was refused changed nothing stored. Pushed runs with a fuzzed owner are also
+followed to the message the dispatcher posts: posted once, no control character, no broadcast.
 
 READYBOT_FUZZ_EXAMPLES sets the examples per surface (default 60, quick enough for every run);
 e.g. `READYBOT_FUZZ_EXAMPLES=5000 pytest tests/e2e/test_http_fuzz.py -s` for a long hunt. With
-`-s` each surface prints how many inputs it tried.
+`-s` each surface prints how many inputs and requests it tried (and a `fuzz-json` line).
 """
 
 from __future__ import annotations
