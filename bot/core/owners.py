@@ -11,6 +11,7 @@ reader), and neither is a placeholder such as "unknown".
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 # What trackers write when they do not know (MLflow's default user is "unknown").
@@ -36,7 +37,7 @@ def read_owner(raw: object) -> TrackerOwner | None:
     """None when the tracker named nobody (missing, empty, a placeholder)."""
     if not isinstance(raw, str):
         return None
-    text = " ".join(raw.split())[:MAX_NAME]
+    text = " ".join(_printable(raw).split())[:MAX_NAME]
     if not text or text.lower() in PLACEHOLDERS:
         return None
     key = username_key(text)
@@ -48,8 +49,16 @@ def read_owner(raw: object) -> TrackerOwner | None:
 
 
 def username_key(username: str) -> str:
-    """How a tracker username is matched: case and surrounding spaces do not matter."""
-    return " ".join(username.split()).lower()
+    """How a tracker username is matched: case, surrounding spaces and control characters do not
+    matter (an owner is read without them, so a claim must be matched without them too)."""
+    return " ".join(_printable(username).split()).lower()
+
+
+def _printable(text: str) -> str:
+    """Without control characters other than spaces: a pushed owner is whatever the script sent,
+    and a NUL or a bell in it broke the claim lookup on PostgreSQL and would reach the message.
+    Tabs and newlines stay, as the spaces the caller folds them into."""
+    return "".join(c for c in text if c.isspace() or unicodedata.category(c) != "Cc")
 
 
 def tracker_key(tracker: str) -> str:

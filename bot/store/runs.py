@@ -53,6 +53,9 @@ def runs_by_ref(s: Session, connection_id: int, refs: Iterable[str]) -> dict[str
 
 
 MAX_METRICS = 500  # latest value per key kept on the run; pushed updates merge into it
+# A pushed run's owner is whatever the script sent: kept cut to the column, which PostgreSQL
+# enforces (a longer one was a 500 there; SQLite stored it whole).
+MAX_OWNER = Run.__table__.c.owner.type.length
 
 
 def apply_snapshot(run: Run, snap: RunSnapshot, now: datetime, partial: bool = False) -> None:
@@ -75,7 +78,7 @@ def apply_snapshot(run: Run, snap: RunSnapshot, now: datetime, partial: bool = F
     run.started_at = snap.started_at or run.started_at
     run.ended_at = snap.ended_at if snap.ended_at is not None or not partial else run.ended_at
     run.heartbeat_at = snap.heartbeat_at
-    run.owner = snap.owner or run.owner
+    run.owner = (snap.owner or "")[:MAX_OWNER] or run.owner
     run.url = snap.url or run.url
     run.stale_since = None
     run.last_error = None

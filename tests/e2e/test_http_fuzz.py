@@ -1,11 +1,13 @@
 """A hypothesis fuzz of the whole HTTP surface (issue 12): slash command text (grammar-shaped and
-random), button and form payloads, events, push bodies and the token-protected feeds, all sent
-to the running bot as Slack or a training job would. For every input: no 500, no traceback in
-the logs, and a request that was refused changed nothing stored.
+random, and the `/ready me`, leaderboard, decisions and stop forms), button and form payloads (the
+decision form too), events, push bodies and the token-protected feeds, all sent to the running
+bot as Slack or a training job would. For every input: no 500, no traceback in the logs, and a
+request that was refused changed nothing stored. Pushed runs with a fuzzed owner are also
+followed to the message the dispatcher posts: posted once, no control character, no broadcast.
 
 READYBOT_FUZZ_EXAMPLES sets the examples per surface (default 60, quick enough for every run);
 e.g. `READYBOT_FUZZ_EXAMPLES=5000 pytest tests/e2e/test_http_fuzz.py -s` for a long hunt. With
-`-s` each surface prints how many inputs it tried.
+`-s` each surface prints how many inputs and requests it tried (and a `fuzz-json` line).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import logging
 import os
 import re
+import unicodedata
 
 import pytest
 import requests
@@ -22,7 +25,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.commands.help import USAGE
-from bot.store.models import Base
+from bot.core.decisions import CHOICES
+from bot.store.models import Base, Run
+from tests.e2e.test_push_runs import push
 from tests.malformed import BUTTONS, VIEWS
 
 EXAMPLES = int(os.environ.get("READYBOT_FUZZ_EXAMPLES", "60"))
@@ -47,6 +52,18 @@ command_text = st.one_of(text, st.builds(lambda v, ws: " ".join([v, *ws]), verbs
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | text,
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(text, inner, max_size=5), max_leaves=25)
+# Whatever a training script may send as its run's owner: huge, control characters, emails,
+# Slack mention syntax and broadcasts (a channel must never be pinged by an owner's text).
+BROADCASTS = ("<!channel>", "<!here>", "<!everyone>", "<!subteam^")
+odd_names = st.sampled_from(["\x00", "a\x00b", "\x07bell", "\x1b[31mred", "\x7f", "ali\tce", " ", "UNKNOWN",
+                             "<@U1>", "<@U123>", "<@W9|x>", "U1", "<!channel>", "<!here> hi", "<!subteam^S1>",
+                             "@channel", "*bold* _it_ `code`", "<http://evil|click>", "&lt;!channel&gt;",
+                             "alice@example.com", "Alice@Example.COM", "a@b", "@x.y", "é" * 201, "o" * 450,
+                             "😀" * 150, "trainer:bob", "a:b:c", '"quoted"', "\u202eevil", "\u200b"])
+emails = st.builds(lambda user, host: f"{user}@{host}.com", text.filter(lambda t: "@" not in t), text)
+owners = st.one_of(odd_names, text, st.text(min_size=190, max_size=700), emails,
+                   st.builds(lambda n, c: f"<@U{n}>{c}", st.integers(0, 10**12), text),
+                   st.builds(lambda a, b: a + b, odd_names, odd_names))
 push_bodies = st.one_of(
     json_values,
     st.fixed_dictionaries({}, optional={"state": st.sampled_from(["running", "finished", "failed", "x"]) | json_values,
@@ -55,7 +72,23 @@ push_bodies = st.one_of(
                                         "metrics": st.dictionaries(text, st.floats() | st.integers() | json_values,
                                                                    max_size=4) | json_values,
                                         "params": st.dictionaries(text, text | json_values, max_size=4),
-                                        "started_at": text | json_values, "name": text | json_values}))
+                                        "started_at": text | json_values, "name": text | json_values,
+                                        "owner": owners | json_values}))
+# /ready me forms (issue 11) with odd trackers and usernames.
+trackers = st.sampled_from(["trainer", "TRAINER", "push", "mlflow", "nosuch", "", "trainer:x"]) | text
+usernames = odd_names | text
+me_text = st.one_of(
+    st.just("me"),
+    st.builds(lambda t, u: f"me {t}:{u}", trackers, usernames),
+    st.builds(lambda t, u: f"me remove {t}:{u}", trackers, usernames),
+    st.builds(lambda w: f"me mentions {w}", st.sampled_from(["on", "off", "ON", "maybe", ""]) | text),
+    st.builds(lambda ws, u: " ".join(["me", *ws, u]), st.lists(words, max_size=4), usernames))
+# The forms added with decisions and stop (issue 14), with odd words.
+lead_words = st.sampled_from(["loss", "val_acc", "max", "min", "on", "trainer:experiment/x", "trainer:r1",
+                              "experiment/", "last", "0", "-1", "10", "99999999999999999999", "1e9", '"reason"',
+                              '"unclosed', "trainer:", ":r1", "nosuch:r1", "trainer:\x00", "trainer:" + "r" * 600])
+issue14_text = st.builds(lambda verb, ws: " ".join([verb, *ws]), st.sampled_from(["leaderboard", "decisions", "stop"]),
+                         st.lists(lead_words | words | text, max_size=6))
 
 
 def row_counts(store) -> dict[str, int]:  # noqa: ANN001
@@ -68,18 +101,38 @@ class Surface:
     """Sends inputs, checks each answer and the logs, and counts what it tried."""
 
     def __init__(self, bot, caplog, name: str):  # noqa: ANN001
-        self.bot, self.caplog, self.name, self.tried = bot, caplog, name, 0
+        self.bot, self.caplog, self.name = bot, caplog, name
+        self.inputs = self.requests = self.refused = self.answers_500 = self.tracebacks = self.refused_changes = 0
+
+    def begin(self, counts: bool = True) -> dict[str, int]:
+        """One input starts: fresh logs, and what is stored before it (when a refusal is checked)."""
+        self.inputs += 1
+        self.caplog.clear()
+        return row_counts(self.bot.services.store) if counts else {}
 
     def check(self, resp: requests.Response, refused: bool, before: dict[str, int]) -> None:
-        self.tried += 1
-        assert resp.status_code != 500 and resp.status_code < 500, (resp.status_code, resp.text[:300])
-        assert "Traceback" not in self.caplog.text and not any(r.exc_info for r in self.caplog.records), \
-            self.caplog.text[-2000:]
+        self.requests += 1
+        self.answers_500 += resp.status_code >= 500
+        assert resp.status_code < 500, (resp.status_code, resp.text[:300])
+        self.no_traceback()
         if refused:
-            assert row_counts(self.bot.services.store) == before, "a refused request changed what is stored"
+            self.refused += 1
+            changed = row_counts(self.bot.services.store) != before
+            self.refused_changes += changed
+            assert not changed, "a refused request changed what is stored"
+
+    def no_traceback(self) -> None:
+        logged = "Traceback" in self.caplog.text or any(r.exc_info for r in self.caplog.records)
+        self.tracebacks += logged
+        assert not logged, self.caplog.text[-2000:]
 
     def report(self) -> None:
-        print(f"\nfuzz {self.name}: {self.tried} inputs, 0 answers of 500, 0 tracebacks")
+        print(f"\nfuzz {self.name}: {self.inputs} inputs, {self.requests} requests ({self.refused} refused), "
+              f"{self.answers_500} answers of 500, {self.tracebacks} tracebacks, "
+              f"{self.refused_changes} stored changes from refused requests")
+        print("fuzz-json " + json.dumps({"surface": self.name, "inputs": self.inputs, "requests": self.requests,
+                                         "refused": self.refused, "answers_500": self.answers_500,
+                                         "tracebacks": self.tracebacks, "refused_changes": self.refused_changes}))
 
 
 @pytest.fixture
@@ -108,12 +161,100 @@ def test_fuzz_slash_command_text(surface):
     @FUZZ
     @given(command_text)
     def one(words_typed: str) -> None:
-        before = row_counts(surface.bot.services.store)
-        surface.caplog.clear()
+        before = surface.begin()
         resp = surface.bot.slack.command(words_typed)
         surface.check(resp, refused_text(resp), before)
 
     one()
+
+
+def test_fuzz_me_forms(surface):
+    @FUZZ
+    @given(me_text, st.sampled_from(["U1", "U2"]))
+    def one(words_typed: str, user: str) -> None:
+        before = surface.begin()
+        resp = surface.bot.slack.command(words_typed, user_id=user)
+        surface.check(resp, refused_text(resp), before)
+
+    one()
+
+
+def test_fuzz_leaderboard_decisions_and_stop_text(surface):
+    @FUZZ
+    @given(issue14_text)
+    def one(words_typed: str) -> None:
+        before = surface.begin()
+        resp = surface.bot.slack.command(words_typed)
+        surface.check(resp, refused_text(resp), before)
+
+    one()
+
+
+def test_fuzz_decision_form(surface):
+    review = int(re.search(r"review #(\d+)", surface.bot.reply('review "Fuzz" at 15:00 runs trainer:r1'))[1])
+    with surface.bot.services.store.tx() as s:
+        run_id = s.scalar(select(Run.id).where(Run.ref == "r1"))
+    choice = st.sampled_from([*CHOICES, "SHIP", "", "x"]) | text
+    option_value = st.sampled_from([str(run_id), "0", "-1", "x", str(2**70), ""]) | text
+    # view.state.values is block -> action -> state; a state Slack never sends is json_values.
+    state = st.fixed_dictionaries({}, optional={
+        "choice": st.fixed_dictionaries({"value": st.fixed_dictionaries(
+            {"type": st.just("static_select"), "selected_option": st.fixed_dictionaries({"value": choice})})
+            | json_values}),
+        "note": st.fixed_dictionaries({"value": st.fixed_dictionaries(
+            {"type": st.just("plain_text_input"), "value": text | st.text(min_size=1990, max_size=2100)})
+            | json_values}),
+        "runs": st.fixed_dictionaries({"value": st.fixed_dictionaries(
+            {"type": st.just("multi_static_select"),
+             "selected_options": st.lists(st.fixed_dictionaries({"value": option_value}) | json_values,
+                                          max_size=4)}) | json_values})})
+    metadata = st.sampled_from([f"C1:{review}", f"C9:{review}", "C1:0", f"C1:{review + 1}", "C1:", ":", "",
+                                f"C1:{2**70}", f"C1:{review}:{review}"]) | text
+
+    @FUZZ
+    @given(state, metadata)
+    def one(values: dict, private_metadata: str) -> None:
+        before = surface.begin()
+        resp = surface.bot.slack.view_submission("decision_modal", values, private_metadata=private_metadata)
+        surface.check(resp, "errors" in resp.text, before)
+
+    one()
+
+
+def test_fuzz_pushed_owners_reach_dispatch(surface):
+    """A run pushed with a fuzzed owner is tracked, finishes, and its message is delivered: no
+    traceback on the way, the message is posted, and the owner's text pings nobody."""
+    bot, refs = surface.bot, iter(range(10**9))
+
+    @FUZZ
+    @given(owners)
+    def one(owner: str) -> None:
+        surface.begin(counts=False)
+        ref = f"owned-{next(refs)}"
+        pushed = push(bot, surface.token, {"state": "running", "step": 1, "owner": owner}, ref=ref)
+        surface.check(pushed, False, {})
+        tracked = bot.slack.command(f"track trainer:{ref}")
+        surface.check(tracked, False, {})
+        surface.check(push(bot, surface.token, {"state": "finished", "step": 2}, ref=ref), False, {})
+        bot.deliver()
+        surface.no_traceback()
+        posted = [m for m in bot.fake.messages("C1") if ref in json.dumps(m, ensure_ascii=False)
+                  and "finished" in (m.get("text") or "")]
+        assert len(posted) == 1, (ref, owner, [m.get("text") for m in bot.fake.messages("C1")][-3:])
+        shown = "".join(strings(posted[0]))
+        assert not any(b in shown for b in BROADCASTS), shown
+        assert not any(unicodedata.category(c) == "Cc" for c in shown.replace("\n", "")), ascii(shown)
+
+    one()
+
+
+def strings(node: object) -> list[str]:
+    """Every string in a posted message, where a reader may see it."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict | list):
+        return [t for v in (node.values() if isinstance(node, dict) else node) for t in strings(v)]
+    return []
 
 
 def test_fuzz_buttons_and_forms(surface):
@@ -122,8 +263,7 @@ def test_fuzz_buttons_and_forms(surface):
            st.sampled_from(CALLBACKS), st.dictionaries(text, st.dictionaries(text, json_values, max_size=2),
                                                        max_size=3), st.booleans())
     def one(action: str, value: str, callback: str, values: dict, form: bool) -> None:
-        before = row_counts(surface.bot.services.store)
-        surface.caplog.clear()
+        before = surface.begin()
         if form:
             resp = surface.bot.slack.view_submission(callback, values or dict(VIEWS.get(callback, {})),
                                                      private_metadata=value)
@@ -144,8 +284,7 @@ def test_fuzz_events(surface):
                                    optional={"user": text, "channel": text, "tab": text, "text": text,
                                              "channel_type": st.sampled_from(["im", "channel"])}))
     def one(event: dict) -> None:
-        before = row_counts(surface.bot.services.store)
-        surface.caplog.clear()
+        before = surface.begin()
         resp = surface.bot.slack.event(event)
         surface.check(resp, resp.status_code >= 400, before)
 
@@ -159,8 +298,7 @@ def test_fuzz_push_bodies_and_feeds(surface):
     @given(push_bodies, st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF), min_size=1, max_size=40),
            st.booleans(), text)
     def one(body, ref: str, good_token: bool, token: str) -> None:  # noqa: ANN001
-        before = row_counts(surface.bot.services.store)
-        surface.caplog.clear()
+        before = surface.begin()
         # An HTTP client cannot send CR or LF in a header (requests refuses to), nor can Slack's caller.
         sent = surface.token if good_token else re.sub(r"[\r\n]", "", token)
         auth = {"Authorization": f"Bearer {sent}".encode("utf-8", "replace")}

@@ -194,3 +194,18 @@ def test_the_digest_names_owners_without_notifying_them(team):
     [digest] = [m for m in bot.fake.messages(CHANNEL) if m["text"].startswith("Run digest")]
     assert "resnet-7" in whole(digest)
     assert "<@U2>" not in whole(digest) and "bobby" in whole(digest)
+
+
+def test_an_owner_with_control_characters_is_the_person_who_claimed_it(team):
+    bot, token = team
+    say(bot, "me trainer:bob", user="U2")
+    failed = run_that_fails(bot, token, owner="b\x00o\x07b\x1b")
+    assert failed["text"].startswith(":x: <@U2>, your run *")
+
+
+def test_a_nul_in_an_owner_never_stops_the_message(team):
+    """A NUL cannot be stored in PostgreSQL text, nor be a parameter of the claim lookup there."""
+    bot, _token = team
+    client = bot.services.clients.for_team("T1")
+    shown = bot.services.people.present("T1", "run_failed", {"owner": "bo\x00b\x01", "connection": "trainer"}, client)
+    assert shown["owner_name"] == "bob"

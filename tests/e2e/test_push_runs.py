@@ -109,3 +109,29 @@ def test_a_push_updates_only_what_it_carries(bot):
     assert len(finished) == 1
     body = str(finished[0]["blocks"])
     assert "0.25" in body and "0.88" in body and "50/100" in body
+
+
+def test_a_huge_owner_is_kept_cut_not_answered_with_500(bot):
+    token = connect_push(bot)
+    bot.reply("track trainer:resnet-7")
+    resp = push(bot, token, {"state": "running", "owner": "o" * 450})
+    assert resp.status_code == 200, resp.text
+    assert push(bot, token, {"state": "finished"}).ok
+    bot.deliver()
+    finished = [m for m in bot.fake.messages("C1") if "finished" in m["text"]]
+    assert len(finished) == 1
+    assert "o" * 200 in str(finished[0]["blocks"]) and "o" * 201 not in str(finished[0]["blocks"])
+
+
+def test_an_owner_with_control_characters_reaches_the_channel_shown_safely(bot):
+    token = connect_push(bot)
+    bot.reply("track trainer:resnet-7")
+    owner = "ali\x01ce\x1f \x07<!channel>\x7f"
+    assert push(bot, token, {"state": "running", "owner": owner}).ok
+    assert push(bot, token, {"state": "finished"}).ok
+    bot.deliver()
+    finished = [m for m in bot.fake.messages("C1") if "finished" in m["text"]]
+    assert len(finished) == 1
+    shown = str(finished[0]["blocks"]) + finished[0]["text"]
+    assert "alice" in shown and "<!channel>" not in shown
+    assert not any(c in shown for c in "\x01\x1f\x07\x7f")
