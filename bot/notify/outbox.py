@@ -28,8 +28,6 @@ CLAIM_SECONDS = 15
 RENEW_SECONDS = 5
 TOPIC = "outbox"  # the after-commit topic and the PostgreSQL NOTIFY channel of queued rows
 CHANNEL = "readybot_outbox"
-# Rows per INSERT: 11 parameters each, under PostgreSQL's 65,535 and SQLite's 32,766 per statement.
-BATCH = 1000
 
 
 def enqueue(
@@ -70,14 +68,15 @@ def enqueue_many(session: Session, rows: list[Queued], now: datetime) -> set[str
         if row.key[:255] not in seen:
             seen.add(row.key[:255])
             values.append(_values(row, now))
+    if not values:
+        return set()
     dialect = session.get_bind().dialect.name
+    table = Outbox.__table__
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    added: set[str] = set()
-    for start in range(0, len(values), BATCH):
-        stmt = (insert(Outbox).values(values[start:start + BATCH])
-                .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Outbox.dedupe_key))
-        # RETURNING, not rowcount: psycopg reports -1 for an INSERT that returns rows.
-        added.update(session.scalars(stmt))
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.dedupe_key)
+    # An executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues",
+    # 1,000 rows each), compiled once. RETURNING, not rowcount: psycopg reports -1 for these.
+    added = set(session.connection().execute(stmt, values).scalars())
     if added:
         _wake_on_commit(session, dialect)
     return added
