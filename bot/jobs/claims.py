@@ -72,18 +72,19 @@ def release(s: Session, connection_id: int, token: str | None, now: datetime, st
     after a success, later and later after errors in a row. token None (a poll without a
     claim, as tests and `readybot poll` may make) records the outcome only when nobody holds
     the row; a claim that ran out and was taken over is the new holder's to give back."""
-    row = s.get(ConnectionPoll, connection_id)
-    if row is None or row.claimed_by != token and (token is not None or row.claimed_by is not None):
+    mine = ConnectionPoll.claimed_by.is_(None) if token is None else ConnectionPoll.claimed_by == token
+    if ok:  # the common case, in one statement: no read of the row first
+        s.execute(update(ConnectionPoll).where(ConnectionPoll.connection_id == connection_id, mine)
+                  .values(claimed_by=None, claimed_until=None, errors=0, polled_at=now, next_poll_at=started + every)
+                  .execution_options(synchronize_session=False))
+        return
+    row = s.scalar(select(ConnectionPoll).where(ConnectionPoll.connection_id == connection_id, mine))
+    if row is None:
         return
     row.claimed_by = None
     row.claimed_until = None
-    if ok:
-        row.errors = 0
-        row.polled_at = now
-        row.next_poll_at = started + every
-    else:
-        row.errors = (row.errors or 0) + 1
-        row.next_poll_at = now + backoff(row.errors, every)
+    row.errors = (row.errors or 0) + 1
+    row.next_poll_at = now + backoff(row.errors, every)
 
 
 def backoff(errors: int, every: timedelta) -> timedelta:

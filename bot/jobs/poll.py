@@ -77,12 +77,15 @@ class Cycle:
         return updated
 
     def _next(self) -> tuple[int, str] | None:
+        # The claim's transaction runs outside the lock, so this process's threads claim at once
+        # rather than one commit after another; the database gives two claims distinct rows.
         with self._lock:
-            claimed = claims.claim(self.services.store, self._left, lease.HOLDER, self.services.clock(), self.ttl,
-                                   self.due_only)
-            if claimed is not None:
+            left = list(self._left)
+        claimed = claims.claim(self.services.store, left, lease.HOLDER, self.services.clock(), self.ttl, self.due_only)
+        if claimed is not None:
+            with self._lock:
                 self._left.discard(claimed[0])
-            return claimed
+        return claimed
 
 
 def poll_connection(services: Services, work: Work, claim: str | None = None) -> int:

@@ -30,14 +30,23 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from bot.core.eta import estimate_eta
-from bot.core.runs import MISSING_AFTER_POLLS, Known, adopted, confirm_missing, observe, vanished, with_total
+from bot.core.runs import (
+    MISSING_AFTER_POLLS,
+    Known,
+    RunEvent,
+    adopted,
+    confirm_missing,
+    observe,
+    vanished,
+    with_total,
+)
 from bot.jobs import claims, reviews, targets
 from bot.jobs.answers import Answer, Work
 from bot.metrics import RUN_EVENTS
-from bot.notify.outbox import enqueue
-from bot.notify.run_messages import notify_channel, notify_run_event
+from bot.notify.outbox import enqueue, enqueue_many
+from bot.notify.run_messages import notify_channel, notify_run_event, run_event_messages
 from bot.services import Services
-from bot.store import points
+from bot.store import points, run_batch
 from bot.store import reviews as review_store
 from bot.store import runs as q
 from bot.store.models import Connection, Run, Watch, WatchRun
@@ -70,17 +79,14 @@ def record(services: Services, work: Work, answer: Answer, claim: str | None = N
         # channel for all of the answer's crossings.
         if work.has_targets:
             targets.evaluate_polled(s, services, work.conn, answer, now, runs)
-        count = 0
         lookups = Lookups(s, [run.id for run in runs.values()])
-        for ref, snap in answer.snaps.items():
-            if (run := runs.get(ref)) is not None:
-                update_run(s, work.conn, run, snap, now, stall_after, lookups)
-                count += 1
+        answered = [(run, snap) for ref, snap in answer.snaps.items() if (run := runs.get(ref)) is not None]
+        update_runs(s, work.conn, answered, now, stall_after, lookups)
         for ref in work.refs:
             if ref not in answer.snaps and (run := runs.get(ref)) is not None:
                 mark_missing(s, work.conn, run, now)
         _release(s, services, work, answer, claim, now)
-        return count
+        return len(answered)
 
 
 class Lookups:
@@ -119,17 +125,44 @@ def record_pushed(services: Services, connection_id: int, snap: RunSnapshot) -> 
         run.started_at = run.started_at or now
         points.record(s, run.id, snap.metrics, snap.step, snap.heartbeat_at or now)  # before a target alert charts it
         if not created:
-            update_run(s, conn, run, snap, now, _stall_after(services))
+            update_runs(s, conn, [(run, snap)], now, _stall_after(services))
         return run.state
 
 
-def update_run(s: Session, conn: Connection, run: Run, snap: RunSnapshot, now: datetime,
-               stall_after: timedelta, lookups: Lookups | None = None) -> None:
-    # 1. the state machine
+def update_runs(s: Session, conn: Connection, answered: list[tuple[Run, RunSnapshot]], now: datetime,
+                stall_after: timedelta, lookups: Lookups | None = None) -> None:
+    """Each answered run's new snapshot, stage by stage for all of them: one UPDATE for the
+    runs that changed and one INSERT for their run-event messages, whatever their number."""
+    # 1. the state machine, applied in memory
+    events = [(run, _observe(s, conn, run, snap, now, stall_after)) for run, snap in answered]
+    # 2. the store: written only when something changed, in one statement
+    run_batch.write_changed(s, [run for run, _ in answered])
+    # 3. target evaluation (a polled run's history is evaluated by record, per answer), before
+    #    the run-event messages: posted in step order, a crossing before the end it led to
+    for run, snap in answered:
+        targets.evaluate_pushed(s, conn, run, snap, now)
+        targets.alert_nonfinite(s, conn, run, snap, now)
+    # 4. run-event messages
+    messages = []
+    for run, seen in events:
+        for event in seen:
+            RUN_EVENTS.labels(event.kind).inc()
+            channels = lookups.channels(run.id) if lookups else q.channels_of(s, run.id)
+            messages += run_event_messages(conn, run, event.kind, event.episode, channels, now)
+    enqueue_many(s, messages, now)
+    # 5. review readiness: a run that just ended may complete its results review
+    for run, _ in answered:
+        if RunState(run.state).is_terminal:
+            reviews.run_changed(s, run, now, review_ids=lookups.reviews(run.id) if lookups else None)
+
+
+def _observe(s: Session, conn: Connection, run: Run, snap: RunSnapshot, now: datetime,
+             stall_after: timedelta) -> tuple[RunEvent, ...]:
+    """The state machine's decision (bot/core/runs.py) applied to the run in memory; returns
+    the events to tell."""
     snap = with_total(snap, run.total_steps_override)
     known = Known(RunState(run.state), run.step, run.heartbeat_at, run.progress_at)
     seen = observe(known, snap, now, stall_after)
-    # 2. the store: written only when something changed
     q.apply_snapshot(run, snap, now, partial=conn.kind not in POLLED)
     run.state = seen.state.value
     run.progress_at = seen.progress_at
@@ -137,18 +170,7 @@ def update_run(s: Session, conn: Connection, run: Run, snap: RunSnapshot, now: d
     if seen.state.is_terminal:
         run.active = False  # adaptive polling: a finished run costs nothing any more
     q.touch(s, run, now)
-    # 3. target evaluation (a polled run's history is evaluated by record, per answer), before
-    #    the run-event messages: posted in step order, a crossing before the end it led to
-    targets.evaluate_pushed(s, conn, run, snap, now)
-    targets.alert_nonfinite(s, conn, run, snap, now)
-    # 4. run-event messages
-    for event in seen.events:
-        RUN_EVENTS.labels(event.kind).inc()
-        notify_run_event(s, conn, run, event.kind, event.episode, now,
-                         channels=lookups.channels(run.id) if lookups else None)
-    # 5. review readiness
-    if seen.state.is_terminal:
-        reviews.run_changed(s, run, now, review_ids=lookups.reviews(run.id) if lookups else None)
+    return seen.events
 
 
 def mark_stale(s: Session, work: Work, error: TrackerError, now: datetime) -> None:

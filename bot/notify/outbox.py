@@ -11,6 +11,7 @@ after-commit hook (this process) and, on PostgreSQL, sends NOTIFY on COMMIT (oth
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,29 +43,49 @@ def enqueue(
     parent_key: str | None = None,
 ) -> bool:
     """Queue a notification; False if one with this key already exists."""
-    values = dict(
-        dedupe_key=key[:255],
-        team_id=team_id,
-        channel_id=channel_id,
-        op=op,
-        template=template,
-        payload=payload,
-        parent_key=parent_key,
-        status="pending",
-        attempts=0,
-        not_before=now,
-        created_at=now,
-    )
+    return bool(enqueue_many(session, [Queued(key, team_id, channel_id, template, payload, op, parent_key)], now))
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One notification to queue (enqueue_many): its dedupe key and what it posts where."""
+
+    key: str
+    team_id: str
+    channel_id: str
+    template: str
+    payload: dict[str, Any]
+    op: str = "post"
+    parent_key: str | None = None
+
+
+def enqueue_many(session: Session, rows: list[Queued], now: datetime) -> set[str]:
+    """Queue many notifications in one statement, in their order (rows are posted in the order
+    they are queued); returns the keys that were new. The same dedupe semantics as one by one:
+    a key already queued, or earlier in `rows`, is skipped."""
+    values, seen = [], set()
+    for row in rows:
+        if row.key[:255] not in seen:
+            seen.add(row.key[:255])
+            values.append(_values(row, now))
+    if not values:
+        return set()
     dialect = session.get_bind().dialect.name
+    table = Outbox.__table__
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Outbox.id)
-    )
-    # RETURNING, not rowcount: psycopg reports -1 for an INSERT that returns rows.
-    added = session.execute(stmt).first() is not None
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.dedupe_key)
+    # An executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues",
+    # 1,000 rows each), compiled once. RETURNING, not rowcount: psycopg reports -1 for these.
+    added = set(session.connection().execute(stmt, values).scalars())
     if added:
         _wake_on_commit(session, dialect)
     return added
+
+
+def _values(row: Queued, now: datetime) -> dict[str, Any]:
+    return dict(dedupe_key=row.key[:255], team_id=row.team_id, channel_id=row.channel_id, op=row.op,
+                template=row.template, payload=row.payload, parent_key=row.parent_key, status="pending",
+                attempts=0, not_before=now, created_at=now)
 
 
 def edit(session: Session, message: Outbox, payload: dict[str, Any], key: str, now: datetime) -> None:

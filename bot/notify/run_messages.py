@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.notify import run_stop
 from bot.notify.blocks import actions
-from bot.notify.outbox import enqueue
+from bot.notify.outbox import Queued, enqueue_many
 from bot.notify.render import Message, render
 from bot.store import runs as q
 from bot.store.models import Connection, Run
@@ -20,23 +20,23 @@ from bot.store.models import Connection, Run
 def notify_run_event(s: Session, conn: Connection, run: Run, kind: str, episode: str, now: datetime,
                      channels: list[tuple[str, str]] | None = None) -> None:
     """channels: the run's watching channels when the caller read them for many runs at once."""
-    for team_id, channel_id in q.channels_of(s, run.id) if channels is None else channels:
-        notify_channel(s, conn, run, kind, episode, team_id, channel_id, now)
+    channels = q.channels_of(s, run.id) if channels is None else channels
+    enqueue_many(s, run_event_messages(conn, run, kind, episode, channels, now), now)
 
 
 def notify_channel(s: Session, conn: Connection, run: Run, kind: str, episode: str, team_id: str, channel_id: str,
                    now: datetime) -> None:
-    payload = run_payload(conn, run, now)
-    payload["event"] = kind
-    enqueue(
-        s,
-        key=f"run:{run.id}:{kind}:{episode}:{channel_id}",
-        team_id=team_id,
-        channel_id=channel_id,
-        template="run_event",
-        payload=payload,
-        now=now,
-    )
+    enqueue_many(s, run_event_messages(conn, run, kind, episode, [(team_id, channel_id)], now), now)
+
+
+def run_event_messages(conn: Connection, run: Run, kind: str, episode: str, channels: list[tuple[str, str]],
+                       now: datetime) -> list[Queued]:
+    """The run event's message to each channel, to queue with outbox.enqueue_many (a poll
+    queues all of an answer's in one statement). The key names the run, the event, its episode
+    and the channel: however often the event is recorded, each channel is told once."""
+    payload = {**run_payload(conn, run, now), "event": kind}
+    return [Queued(key=f"run:{run.id}:{kind}:{episode}:{channel_id}", team_id=team_id, channel_id=channel_id,
+                   template="run_event", payload=payload) for team_id, channel_id in channels]
 
 
 def run_payload(conn: Connection, run: Run, now: datetime) -> dict:

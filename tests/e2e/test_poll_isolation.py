@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import event, select
 
 from bot.jobs import claims
+from bot.jobs.poll import ask, plan
+from bot.jobs.record import record
 from bot.store.models import Connection, Run
 from tests.conftest import T0, quick_trackers
 from tests.e2e.poll_support import ms, runs_just_finished
@@ -65,13 +67,18 @@ def test_a_tracker_that_raises_attribute_error_does_not_stop_another_connections
 
 def poll_statements(bot) -> list[str]:  # noqa: ANN001
     """The SQL statements of one poll, as the engine sent them (upper case, one line each)."""
+    return poll_statements_of(bot, bot.poll)
+
+
+def poll_statements_of(bot, step) -> list[str]:  # noqa: ANN001
+    """The SQL statements `step` sent (upper case, one line each)."""
     statements: list[str] = []
 
     def seen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002
         statements.append(" ".join(statement.split()).upper())
     event.listen(bot.services.store.engine, "before_cursor_execute", seen)
     try:
-        bot.poll()
+        step()
     finally:
         event.remove(bot.services.store.engine, "before_cursor_execute", seen)
     return statements
@@ -142,3 +149,17 @@ def test_a_run_gone_from_the_tracker_is_not_written_again_by_polls_that_learn_no
         assert s.scalar(select(Run.updated_at).where(Run.ref == ref)) == confirmed_at
     bot.deliver()
     assert len([m for m in bot.fake.messages("C1") if "can no longer be found" in m.get("text", "")]) == 1
+
+
+def test_an_answer_finishing_many_runs_is_one_run_update_and_one_outbox_insert_and_a_replay_queues_nothing_more(
+        bot, mlflow_server, mlflow_logger):
+    runs_just_finished(bot, mlflow_logger, mlflow_server, 6, "b")
+    [work] = plan(bot.services)
+    answer = ask(bot.services, work)
+    statements = poll_statements_of(bot, lambda: record(bot.services, work, answer))
+    assert len([st for st in statements if st.startswith("UPDATE RUNS")]) == 1, statements
+    assert len([st for st in statements if st.startswith("INSERT INTO OUTBOX")]) == 1, statements
+    record(bot.services, work, answer)  # the same answer recorded again: a replica's late replay
+    bot.deliver()
+    finished = [m for m in bot.fake.messages("C1") if "finished" in m.get("text", "")]
+    assert len(finished) == 6

@@ -30,13 +30,13 @@ from sqlalchemy import func, insert, select  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.jobs import scheduler  # noqa: E402
-from bot.notify.dispatch import Dispatcher  # noqa: E402
+from bot.notify.dispatch import Dispatcher, DispatchLoop  # noqa: E402
 from bot.services import build_services  # noqa: E402
 from bot.store.db import Store  # noqa: E402
 from bot.store.migrate import upgrade  # noqa: E402
 from bot.store.models import Connection, Outbox, Run, Watch, WatchRun  # noqa: E402
 from integrations.base import RunSnapshot, RunState  # noqa: E402
-from tests.perf.bench_poll_cycle import database  # noqa: E402
+from tests.perf.benchdb import scratch_database  # noqa: E402
 
 T0 = datetime.now(UTC) - timedelta(hours=1)
 
@@ -92,8 +92,8 @@ def replica(url: str, latency: float, barrier, results) -> None:  # noqa: ANN001
                         poll_seconds=3600)
     services = build_services(settings, clock=lambda: datetime.now(UTC),
                               trackers=lambda info: SlowTracker(info.url, latency, asked))
-    [job] = [j for j in scheduler.jobs(services, Dispatcher(services.store, services.clients, services.clock))
-             if j.id == "poll"]
+    dispatcher = DispatchLoop(Dispatcher(services.store, services.clients, services.clock))
+    [job] = [j for j in scheduler.jobs(services, dispatcher) if j.id == "poll"]
     barrier.wait()
     started = time.perf_counter()
     deadline = started + 300
@@ -108,7 +108,7 @@ def replica(url: str, latency: float, barrier, results) -> None:  # noqa: ANN001
 
 
 def measure(replicas: int, connections: int, per_connection: int, latency: float) -> dict:
-    url = database("postgres")
+    url = scratch_database("postgres", "rb_bench_replicas")  # its own schema: benchmarks never share one
     seed(url, connections, per_connection)
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(replicas), ctx.Queue()
