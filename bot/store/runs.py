@@ -271,7 +271,8 @@ def channel_run_page(s: Session, team_id: str, channel_id: str, limit: int, offs
     runs the channel tracks (the count is a window over the same rows). A page past the end has
     no row to carry the count: then it is counted alone."""
     keys = {"team_id": team_id, "channel_id": channel_id}
-    rows = s.execute(_PAGE, {**keys, "limit": limit, "offset": offset}).all()
+    # Through the connection: a plain-column select needs none of the ORM's result handling.
+    rows = s.connection().execute(_PAGE, {**keys, "limit": limit, "offset": offset}).all()
     if not rows:
         total = s.scalar(select(func.count()).select_from(_channel_run_ids_param().distinct().subquery()), keys)
         return RunPage((), total or 0)

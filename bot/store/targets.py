@@ -6,17 +6,19 @@ NOTHING, so two replicas (or a poll racing a push) can never create the same one
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, exists, func, or_, select
+from sqlalchemy import Integer, String, and_, any_, bindparam, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from bot.core import targets as core
 from bot.store.models import Alert, Run, RunPoint, Target, TargetProgress, Watch, WatchRun
-from bot.store.sets import is_postgres, one_of
+from bot.store.sets import is_postgres
 
 
 def _insert(s: Session, model: type):  # noqa: ANN202 - dialect-specific Insert
@@ -108,21 +110,35 @@ def shown_targets(s: Session, team_id: str, channel_id: str, run_ids: Collection
     for many runs in one statement instead of three per run, the kept points counted, not read."""
     if not run_ids:
         return {}
-    kept = (RunPoint.run_id == Run.id) & (RunPoint.key == Target.metric)
-    rows = s.execute(
-        select(Run.id, Run.total_steps, Target.metric, Target.op, Target.threshold, Target.patience,
-               select(func.count()).where(kept).scalar_subquery(),
-               select(func.max(RunPoint.step)).where(kept).scalar_subquery())
-        .join(Target, and_(Target.team_id == team_id, Target.channel_id == channel_id, Target.muted_by.is_(None)))
-        .where(one_of(s, Run.id, run_ids, Integer()), Run.state == "running", _watches(), _logs_metric(s))
-        .order_by(Run.id, Target.id)
-    )
+    ids = list(run_ids) if is_postgres(s) else tuple(run_ids)
+    rows = s.connection().execute(_shown_query(is_postgres(s)), {"team_id": team_id, "channel_id": channel_id,
+                                                                  "run_ids": ids})
     out: dict[int, ShownTarget] = {}
     for run_id, total, metric, op, threshold, patience, points, last_step in rows:
         if run_id not in out:
             rule = core.Rule(metric, op, float(threshold), int(patience))  # as rule_of
             out[run_id] = ShownTarget(run_id, rule, total, points or 0, last_step)
     return out
+
+
+@functools.cache
+def _shown_query(postgres: bool):  # noqa: ANN202 - a SQLAlchemy select
+    """shown_targets' statement, built once per dialect with bound parameters: building it for
+    each request cost more CPU than running it. The run ids are one array on PostgreSQL
+    (bot/store/sets.py), an expanding IN list on SQLite."""
+    kept = (RunPoint.run_id == Run.id) & (RunPoint.key == Target.metric)
+    ids = bindparam("run_ids", type_=ARRAY(Integer())) if postgres else bindparam("run_ids", expanding=True)
+    listed = Run.id == any_(ids) if postgres else Run.id.in_(ids)
+    this_channel = and_(Target.team_id == bindparam("team_id", type_=String()),
+                        Target.channel_id == bindparam("channel_id", type_=String()), Target.muted_by.is_(None))
+    return (
+        select(Run.id, Run.total_steps, Target.metric, Target.op, Target.threshold, Target.patience,
+               select(func.count()).where(kept).scalar_subquery(),
+               select(func.max(RunPoint.step)).where(kept).scalar_subquery())
+        .join(Target, this_channel)
+        .where(listed, Run.state == "running", _watches(), _logs_metric(postgres))
+        .order_by(Run.id, Target.id)
+    )
 
 
 def _watches():  # noqa: ANN202 - a SQL condition on (Run, Target): _watches_run, as SQL
@@ -136,8 +152,8 @@ def _watches():  # noqa: ANN202 - a SQL condition on (Run, Target): _watches_run
     return or_(channel_wide, and_(Target.scope_connection_id == Run.connection_id, or_(the_run, its_experiment)))
 
 
-def _logs_metric(s: Session):  # noqa: ANN202 - a SQL condition: the target's metric is a key of the run's metrics
-    if is_postgres(s):
+def _logs_metric(postgres: bool):  # noqa: ANN202 - a SQL condition: the target's metric is a key of the run's metrics
+    if postgres:
         return func.json_extract_path(Run.metrics, Target.metric).is_not(None)
     keys = func.json_each(Run.metrics).table_valued("key")
     return exists(select(keys.c.key).where(keys.c.key == Target.metric))
