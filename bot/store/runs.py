@@ -171,15 +171,6 @@ def channel_runs(s: Session, team_id: str, channel_id: str) -> list[tuple[Run, C
     return [(r[0], r[1]) for r in rows]
 
 
-def stop_requests(s: Session, run_ids: list[int]) -> dict[int, str]:
-    """run id -> the Slack user who asked that it stop, for the runs someone asked about."""
-    if not run_ids:
-        return {}
-    rows = s.execute(select(StopRequest.run_id, StopRequest.requested_by)
-                     .where(one_of(s, StopRequest.run_id, run_ids, Integer())))
-    return {run_id: user for run_id, user in rows}
-
-
 @dataclass(frozen=True)
 class ListedRun:
     """A run as a listing line shows it (bot/handlers/tracking.py run_line): no params, no ORM."""
