@@ -10,3 +10,5 @@ POLL_SECONDS = Histogram("readybot_tracker_poll_seconds", "Time to ask one track
 RUN_EVENTS = Counter("readybot_run_events_total", "Run state changes announced", ["event"])
 NOTIFICATIONS = Counter("readybot_notifications_total", "Outbox rows by delivery outcome", ["outcome"])
 COMMANDS = Counter("readybot_commands_total", "/ready commands by kind and outcome", ["command", "outcome"])
+FORECAST_FITS = Counter("readybot_forecast_fits_total",
+                        "Forecasts fitted on a run's history; a listing that finds no new points reuses the last fit")

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from bot.config import Settings
+from bot.fits import FitCache
 from bot.people import People
 from bot.slackapi import SlackClients
 from bot.store.crypto import SecretBox
@@ -60,6 +61,8 @@ class Services:
     issue_pause: dict[int, datetime] = field(default_factory=dict)
     # run owners as Slack users, for who may stop a run (bot.handlers.run_stop).
     people: People = field(init=False)
+    # forecasts fitted for listings, until their run has new points (bot.fits).
+    fits: FitCache = field(default_factory=FitCache)
 
     def __post_init__(self) -> None:
         self.people = People(self.store, self.clock)

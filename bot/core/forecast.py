@@ -44,7 +44,7 @@ import enum
 import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -134,6 +134,14 @@ def forecast(
             return _forecast(usable, rule, now, total)
         except (ValueError, np.linalg.LinAlgError, FloatingPointError, OverflowError) as exc:
             return unknown(f"the fit failed ({type(exc).__name__})")
+
+
+def as_of(fitted: Forecast, now: datetime) -> Forecast:
+    """A forecast fitted earlier, as forecast() would answer at `now` (not before the fit) from
+    the same points: only its times depend on the clock, each being "never before now", so
+    a fit can be kept until new points arrive (bot/fits.py)."""
+    times = {name: max(at, now) for name in ("at", "at_low", "at_high") if (at := getattr(fitted, name)) is not None}
+    return replace(fitted, **times) if times else fitted
 
 
 def _clean(points: Iterable[PointLike]) -> list[MetricPoint]:

@@ -17,7 +17,7 @@ from bot.notify import run_stop
 from bot.notify.blockkit import char_limit
 from bot.notify.render import date_token, escape, link
 from bot.store import runs as q
-from bot.store.models import Connection, Run, Target, Watch, WatchRun
+from bot.store.models import Connection, Run, Watch, WatchRun
 from integrations.base import RunSnapshot, RunState, TrackerError
 from integrations.issues import ISSUE_KINDS
 
@@ -155,8 +155,8 @@ def runs(ctx: Ctx, cmd: Runs) -> Reply:
     now = ctx.now
     with ctx.store.tx() as s:
         page = q.channel_run_page(s, ctx.team_id, ctx.channel_id, RUNS_PER_PAGE, (cmd.page - 1) * RUNS_PER_PAGE)
-        stops = q.stop_requests(s, [run.id for run in page.runs])
-        projections = _forecast_lines(s, page, ctx.team_id, ctx.channel_id, now)
+        stops = {run.id: run.stop_requested_by for run in page.runs if run.stop_requested_by is not None}
+        projections = _forecast_lines(ctx, s, page, now)
     if not page.total:
         return Reply("No runs are tracked in this channel yet. Try `/ready track &lt;conn&gt;:&lt;run-id&gt;`.")
     pages = -(-page.total // RUNS_PER_PAGE)
@@ -178,15 +178,13 @@ def runs(ctx: Ctx, cmd: Runs) -> Reply:
     return Reply(text, blocks=blocks + ([_section(more)] if more else []))
 
 
-def _forecast_lines(s, page: q.RunPage, team_id: str, channel_id: str, now) -> dict[int, str]:  # noqa: ANN001
+def _forecast_lines(ctx: Ctx, s, page: q.RunPage, now) -> dict[int, str]:  # noqa: ANN001
     """run id -> where the run is heading against this channel's target on it: only for running
     runs, and only when the channel has a target at all (most listings then cost no fit)."""
     running = [run.id for run in page.runs if run.state == "running"]
-    if not running or s.scalar(select(Target.id).where(Target.team_id == team_id, Target.channel_id == channel_id)
-                               .limit(1)) is None:
+    if not running or not page.has_targets:
         return {}
-    return {run.id: line for run in s.scalars(select(Run).where(Run.id.in_(running)))
-            if (line := forecasts.run_line(s, run, team_id, channel_id, now))}
+    return forecasts.listing_lines(s, ctx.services.fits, ctx.team_id, ctx.channel_id, running, now)
 
 
 def _stop_offer(run: q.ListedRun, stops: dict[int, str]) -> dict | None:

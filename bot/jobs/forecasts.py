@@ -15,9 +15,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core.forecast import Forecast, ForecastKind, forecast
+from bot.core.forecast import Forecast, ForecastKind
 from bot.core.forecast_alert import unlikely
 from bot.core.forecast_text import describe
+from bot.fits import FitCache, FitKey, fit, key_of
 from bot.notify.forecast_alert import TEMPLATE, forecast_line
 from bot.notify.outbox import enqueue
 from bot.notify.run_messages import run_payload
@@ -33,7 +34,7 @@ def message_key(target_id: int, run_id: int) -> str:
 def run_forecast(s: Session, target: Target, run: Run, now: datetime) -> Forecast:
     """The forecast of `run` against `target` from its kept points (bounded per run)."""
     history = kept.history(s, [run.id], target.metric).get(run.id, [])
-    return forecast(history, store.rule_of(target), now, run.total_steps)
+    return fit(history, store.rule_of(target), now, run.total_steps)
 
 
 def run_line(s: Session, run: Run, team_id: str, channel_id: str, now: datetime, unknown: bool = True) -> str | None:
@@ -49,6 +50,29 @@ def run_line(s: Session, run: Run, team_id: str, channel_id: str, now: datetime,
     projected = run_forecast(s, target, run, now)
     if not unknown and projected.kind is ForecastKind.UNKNOWN:
         return None
+    return _line(projected, now)
+
+
+def listing_lines(s: Session, fits: FitCache, team_id: str, channel_id: str, run_ids: list[int],
+                  now: datetime) -> dict[int, str]:
+    """run_line (unknown=True) for many runs of one channel's listing: one statement for their
+    targets and kept-point counts, and one more for the histories of the runs whose kept fit
+    is out of date (new points) or missing; the others reuse their fit (bot/fits.py)."""
+    shown = store.shown_targets(s, team_id, channel_id, run_ids)
+    keys = {run_id: FitKey(run_id, t.rule, t.total_steps, t.points, t.last_step) for run_id, t in shown.items()}
+    projected = {run_id: found for run_id, key in keys.items() if (found := fits.get(key, now)) is not None}
+    stale = [run_id for run_id in keys if run_id not in projected]
+    histories = kept.histories(s, [(run_id, keys[run_id].rule.metric) for run_id in stale])
+    for run_id in stale:
+        rule, total = keys[run_id].rule, keys[run_id].total_steps
+        history = histories.get((run_id, rule.metric), [])
+        projected[run_id] = fit(history, rule, now, total)
+        # Kept under what was read: a point that arrived since the count makes its own key.
+        fits.put(key_of(run_id, rule, total, history), projected[run_id], now)
+    return {run_id: _line(projected[run_id], now) for run_id in run_ids if run_id in projected}
+
+
+def _line(projected: Forecast, now: datetime) -> str:
     return f":crystal_ball: {forecast_line(projected, now)}"
 
 

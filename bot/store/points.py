@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -73,6 +73,18 @@ def history(s: Session, run_ids: Sequence[int], key: str, start_step: int | None
     out: dict[int, list[MetricPoint]] = defaultdict(list)
     for row in s.scalars(query.order_by(RunPoint.run_id, RunPoint.step)):
         out[row.run_id].append(MetricPoint(step=row.step, value=row.value, at=row.at))
+    return dict(out)
+
+
+def histories(s: Session, wanted: Collection[tuple[int, str]]) -> dict[tuple[int, str], list[MetricPoint]]:
+    """history for many (run id, metric) pairs in one query: each run's own metric."""
+    if not wanted:
+        return {}
+    query = (select(RunPoint).where(tuple_(RunPoint.run_id, RunPoint.key).in_(list(wanted)))
+             .order_by(RunPoint.run_id, RunPoint.key, RunPoint.step))
+    out: dict[tuple[int, str], list[MetricPoint]] = defaultdict(list)
+    for row in s.scalars(query):
+        out[(row.run_id, row.key)].append(MetricPoint(step=row.step, value=row.value, at=row.at))
     return dict(out)
 
 

@@ -10,12 +10,12 @@ from datetime import datetime
 from json.decoder import scanstring
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, bindparam, cast, func, select
+from sqlalchemy import Integer, String, Text, bindparam, cast, exists, func, select
 from sqlalchemy.orm import Session
 
 from bot.core.eta import estimate_eta
 from bot.store.crypto import SecretBox
-from bot.store.models import Connection, Run, StopRequest, Watch, WatchRun
+from bot.store.models import Connection, Run, StopRequest, Target, Watch, WatchRun
 from bot.store.sets import chunks, one_of
 from integrations.base import ConnectionInfo, RunSnapshot, RunState
 
@@ -174,15 +174,6 @@ def channel_runs(s: Session, team_id: str, channel_id: str) -> list[tuple[Run, C
     return [(r[0], r[1]) for r in rows]
 
 
-def stop_requests(s: Session, run_ids: list[int]) -> dict[int, str]:
-    """run id -> the Slack user who asked that it stop, for the runs someone asked about."""
-    if not run_ids:
-        return {}
-    rows = s.execute(select(StopRequest.run_id, StopRequest.requested_by)
-                     .where(one_of(s, StopRequest.run_id, run_ids, Integer())))
-    return {run_id: user for run_id, user in rows}
-
-
 @dataclass(frozen=True)
 class ListedRun:
     """A run as a listing line shows it (bot/handlers/tracking.py run_line): no params, no ORM."""
@@ -204,19 +195,21 @@ class ListedRun:
     progress_at: datetime | None
     connection: str  # the connection's name
     kind: str  # the connection's kind: whether the run can be stopped from Slack
+    stop_requested_by: str | None  # the Slack user who asked from Slack that it stop
 
 
 @dataclass(frozen=True)
 class RunPage:
     runs: tuple[ListedRun, ...]
     total: int  # runs in the channel, on every page
+    has_targets: bool = False  # whether the channel has a target (then running runs show a forecast)
 
 
 SHOWN_METRICS = 3  # a listing line shows the run's first few metrics, in the tracker's order
 _FIELDS = [f.name for f in fields(ListedRun)]
 _METRICS_AT = _FIELDS.index("metrics")
 # In ListedRun's field order, so a row becomes one without a dict per row.
-_JOINED = {"connection": Connection.name, "kind": Connection.kind}
+_JOINED = {"connection": Connection.name, "kind": Connection.kind, "stop_requested_by": StopRequest.requested_by}
 _LISTED = [cast(Run.metrics, Text) if name == "metrics" else _JOINED[name] if name in _JOINED
            else getattr(Run, name) for name in _FIELDS]
 
@@ -267,19 +260,21 @@ def _leading(raw: str, n: int) -> dict[str, Any]:
 
 
 def channel_run_page(s: Session, team_id: str, channel_id: str, limit: int, offset: int = 0) -> RunPage:
-    """One page of the channel's runs, oldest first, and how many there are, in one query whose
-    cost is the page's however many runs the channel tracks (the count is a window over the
-    same rows). A page past the end has no row to carry the count: then it is counted alone."""
+    """One page of the channel's runs, oldest first, with their stop requests, how many there
+    are and whether the channel has a target, in one query whose cost is the page's however many
+    runs the channel tracks (the count is a window over the same rows). A page past the end has
+    no row to carry the count: then it is counted alone."""
     keys = {"team_id": team_id, "channel_id": channel_id}
-    rows = s.execute(_PAGE, {**keys, "limit": limit, "offset": offset}).all()
+    # Through the connection: a plain-column select needs none of the ORM's result handling.
+    rows = s.connection().execute(_PAGE, {**keys, "limit": limit, "offset": offset}).all()
     if not rows:
         total = s.scalar(select(func.count()).select_from(_channel_run_ids_param().distinct().subquery()), keys)
         return RunPage((), total or 0)
-    return RunPage(tuple(_listed(row) for row in rows), rows[0].total)
+    return RunPage(tuple(_listed(row) for row in rows), rows[0].total, bool(rows[0].has_targets))
 
 
 def _listed(row) -> ListedRun:  # noqa: ANN001 - a Row of _PAGE
-    values = list(row[:-1])  # the last column is the total
+    values = list(row[:-2])  # the last columns are has_targets and the total
     values[_METRICS_AT] = leading_items(values[_METRICS_AT], SHOWN_METRICS)
     return ListedRun(*values)
 
@@ -289,10 +284,14 @@ def _channel_run_ids_param():  # noqa: ANN202 - a SQLAlchemy select
 
 
 # Built once, with bound parameters: building it anew for each request cost as much CPU as running
-# it (SQLAlchemy caches the compiled form either way). The count is a window over the same rows.
+# it (SQLAlchemy caches the compiled form either way). The count is a window over the same rows;
+# whether the channel has a target rides along on each row, so a listing without one is one query.
+_HAS_TARGETS = exists(select(Target.id).where(Target.team_id == bindparam("team_id", type_=String()),
+                                              Target.channel_id == bindparam("channel_id", type_=String())))
 _PAGE = (
-    select(*_LISTED, func.count().over().label("total"))
+    select(*_LISTED, _HAS_TARGETS.label("has_targets"), func.count().over().label("total"))
     .join(Connection, Connection.id == Run.connection_id)
+    .outerjoin(StopRequest, StopRequest.run_id == Run.id)  # one row per run at most (unique)
     .where(Run.id.in_(_channel_run_ids_param()))
     .order_by(Run.created_at, Run.id)
     .limit(bindparam("limit", type_=Integer())).offset(bindparam("offset", type_=Integer()))

@@ -6,14 +6,19 @@ NOTHING, so two replicas (or a poll racing a push) can never create the same one
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Integer, String, and_, any_, bindparam, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from bot.core import targets as core
-from bot.store.models import Alert, Run, Target, TargetProgress, Watch, WatchRun
+from bot.store.models import Alert, Run, RunPoint, Target, TargetProgress, Watch, WatchRun
+from bot.store.sets import is_postgres
 
 
 def _insert(s: Session, model: type):  # noqa: ANN202 - dialect-specific Insert
@@ -85,6 +90,73 @@ def targets_for_run(s: Session, run: Run, include_muted: bool = False) -> list[T
     """Targets that watch this run: channel-wide targets of every channel tracking it, targets
     naming the run itself, and targets naming an experiment watch the run belongs to."""
     return targets_for_runs(s, [run], include_muted)[run.id]
+
+
+@dataclass(frozen=True)
+class ShownTarget:
+    """The target a listing forecasts a run against, and how many points of its metric the
+    run has kept, up to which step: enough to know whether a kept fit is still the fit."""
+
+    run_id: int
+    rule: core.Rule
+    total_steps: int | None
+    points: int
+    last_step: int | None
+
+
+def shown_targets(s: Session, team_id: str, channel_id: str, run_ids: Collection[int]) -> dict[int, ShownTarget]:
+    """run id -> the first (by id) unmuted target of this channel that watches the running run
+    and whose metric the run logs: what bot.jobs.forecasts.run_line picks from targets_for_run,
+    for many runs in one statement instead of three per run, the kept points counted, not read."""
+    if not run_ids:
+        return {}
+    ids = list(run_ids) if is_postgres(s) else tuple(run_ids)
+    rows = s.connection().execute(_shown_query(is_postgres(s)), {"team_id": team_id, "channel_id": channel_id,
+                                                                  "run_ids": ids})
+    out: dict[int, ShownTarget] = {}
+    for run_id, total, metric, op, threshold, patience, points, last_step in rows:
+        if run_id not in out:
+            rule = core.Rule(metric, op, float(threshold), int(patience))  # as rule_of
+            out[run_id] = ShownTarget(run_id, rule, total, points or 0, last_step)
+    return out
+
+
+@functools.cache
+def _shown_query(postgres: bool):  # noqa: ANN202 - a SQLAlchemy select
+    """shown_targets' statement, built once per dialect with bound parameters: building it for
+    each request cost more CPU than running it. The run ids are one array on PostgreSQL
+    (bot/store/sets.py), an expanding IN list on SQLite."""
+    kept = (RunPoint.run_id == Run.id) & (RunPoint.key == Target.metric)
+    ids = bindparam("run_ids", type_=ARRAY(Integer())) if postgres else bindparam("run_ids", expanding=True)
+    listed = Run.id == any_(ids) if postgres else Run.id.in_(ids)
+    this_channel = and_(Target.team_id == bindparam("team_id", type_=String()),
+                        Target.channel_id == bindparam("channel_id", type_=String()), Target.muted_by.is_(None))
+    return (
+        select(Run.id, Run.total_steps, Target.metric, Target.op, Target.threshold, Target.patience,
+               select(func.count()).where(kept).scalar_subquery(),
+               select(func.max(RunPoint.step)).where(kept).scalar_subquery())
+        .join(Target, this_channel)
+        .where(listed, Run.state == "running", _watches(), _logs_metric(postgres))
+        .order_by(Run.id, Target.id)
+    )
+
+
+def _watches():  # noqa: ANN202 - a SQL condition on (Run, Target): _watches_run, as SQL
+    watch_of_run = select(WatchRun.run_id).join(Watch, Watch.id == WatchRun.watch_id).where(WatchRun.run_id == Run.id)
+    channel_wide = and_(Target.scope_connection_id.is_(None), exists(
+        watch_of_run.where(Watch.team_id == Target.team_id, Watch.channel_id == Target.channel_id)))
+    the_run = and_(Target.scope_is_experiment.is_(False), Target.scope_ref == Run.ref)
+    its_experiment = and_(Target.scope_is_experiment.is_(True), exists(
+        watch_of_run.where(Watch.is_experiment.is_(True), Watch.connection_id == Run.connection_id,
+                           Watch.ref == Target.scope_ref)))
+    return or_(channel_wide, and_(Target.scope_connection_id == Run.connection_id, or_(the_run, its_experiment)))
+
+
+def _logs_metric(postgres: bool):  # noqa: ANN202 - a SQL condition: the target's metric is a key of the run's metrics
+    if postgres:
+        return func.json_extract_path(Run.metrics, Target.metric).is_not(None)
+    keys = func.json_each(Run.metrics).table_valued("key")
+    return exists(select(keys.c.key).where(keys.c.key == Target.metric))
 
 
 def lock_progress(s: Session, target_id: int, run_id: int) -> TargetProgress:

@@ -1,11 +1,14 @@
 """Benchmark: `/ready runs` and `/ready help` under load, against a bare Bolt app on the same server.
 
     python tests/perf/bench_commands.py [--requests 1000] [--concurrency 50] [--runs 200] [--rounds 3] [--db postgres|sqlite]
+                                        [--with-target]
 
 - "readybot": the bot's own HTTP stack (bot/server.py `Server`: waitress and the WSGI router in
   front of Bolt, exactly what `readybot serve` answers Slack with; the scheduler is off so only the
   web tier is measured), in a process of its own, on a channel tracking --runs runs that carry
-  MLflow-sized metrics and params.
+  MLflow-sized metrics and params. With --with-target the channel also has a target on one of
+  those metrics and every running run has POINTS kept points of it: the expensive case, where
+  each listed running run shows where it is heading (a forecast fitted on its history).
 - "bare_bolt" (the reference): a slack_bolt App with one `/ready` listener that only acks, behind
   Bolt's own WSGI adapter on the same waitress settings, in a process of its own.
 Both answer --requests signed slash commands (signed as Slack signs them) sent --concurrency at
@@ -50,11 +53,14 @@ CHANNEL = "C0BENCH"
 T0 = datetime.now(UTC) - timedelta(hours=2)
 STATES = ("running", "running", "running", "finished", "failed", "stalled", "queued")
 COMMANDS = {"runs": ("runs", "Runs tracked here"), "help": ("help", "/ready")}
+TARGET_METRIC = "val/metric_00"
+POINTS = 300  # per running run: as many as the forecaster fits (bot/core/forecast.py MAX_FIT_POINTS)
 
 
-def seed(url: str, runs: int) -> None:
+def seed(url: str, runs: int, with_target: bool = False) -> None:
     """One MLflow connection and an experiment watch in CHANNEL with `runs` runs, each with 60
-    metrics and 30 params (the JSON a real MLflow run brings along)."""
+    metrics and 30 params (the JSON a real MLflow run brings along); with_target: a target in
+    CHANNEL on TARGET_METRIC and a rising, levelling history of it for every running run."""
     from bot.store.db import Store
     from bot.store.migrate import upgrade
     from bot.store.models import Connection, Run, Watch, WatchRun
@@ -81,7 +87,23 @@ def seed(url: str, runs: int) -> None:
         ) for i in range(runs)])
         ids = s.scalars(select(Run.id).where(Run.connection_id == conn.id)).all()
         s.execute(insert(WatchRun), [dict(watch_id=watch.id, run_id=i) for i in ids])
+        if with_target:
+            seed_target(s, conn.id)
     store.dispose()
+
+
+def seed_target(s, connection_id: int) -> None:  # noqa: ANN001 - a Session
+    from bot.store.models import Run, RunPoint, Target
+
+    s.add(Target(team_id=TEAM_ID, channel_id=CHANNEL, metric=TARGET_METRIC, op=">=", threshold=0.85, patience=1,
+                 created_by="U1", created_at=T0))
+    running = s.scalars(select(Run.id).where(Run.connection_id == connection_id, Run.state == "running")).all()
+    for n, run_id in enumerate(running):
+        s.execute(insert(RunPoint), [dict(
+            run_id=run_id, key=TARGET_METRIC, step=20 * (k + 1),
+            value=0.9 - 0.5 * (1 + k / 40) ** -0.8 + 0.002 * ((k * 7 + n) % 5 - 2),
+            at=T0 + timedelta(seconds=18 * (k + 1)),
+        ) for k in range(POINTS)])
 
 
 def quiet_waitress() -> None:
@@ -188,17 +210,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--with-target", action="store_true",
+                        help="a target in the channel and metric histories for its running runs")
     args = parser.parse_args()
 
     url = scratch_database(args.db, "rb_bench_commands")
-    seed(url, args.runs)
+    seed(url, args.runs, args.with_target)
     out: dict = {"benchmark": "commands", "db": args.db, "runs_in_channel": args.runs, "requests": args.requests,
-                 "concurrency": args.concurrency, "rounds": args.rounds}
+                 "concurrency": args.concurrency, "rounds": args.rounds, "with_target": args.with_target}
     with FakeSlack(tokens=(TOKEN,)) as fake:
         run = (args.requests, args.concurrency, args.rounds)
         bare = measure(serve_bare_bolt, (fake.api_url,), fake, "runs", "ok", *run)
         out["bare_bolt"] = bare
         for name, (text, expect) in COMMANDS.items():
+            if name == "runs" and args.with_target:
+                expect = ":crystal_ball:"  # each reply is checked to show the forecasts
             ours = measure(serve_readybot, (url, fake.api_url), fake, text, expect, *run)
             ratio = round(ours["p99_ms"] / bare["p99_ms"], 2)
             out[name] = {**ours, "p99_vs_bare": ratio,
