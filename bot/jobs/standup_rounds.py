@@ -21,7 +21,7 @@ from bot.core.schedules import Cadence, member_window
 from bot.core.standups import owner_keys, questions_of
 from bot.core.working_hours import deferral
 from bot.services import Services
-from bot.slack_members import channel_member_ids, fetch_member
+from bot.slack_members import channel_member_ids, fetch_members
 from bot.store import people
 from bot.store import standups as q
 from bot.store.models import Schedule, StandupAnswer, StandupRound
@@ -116,11 +116,9 @@ def open_round(
 
 def humans(services: Services, client: WebClient, team_id: str, channel_id: str, now: datetime) -> list[Member]:
     """The channel's members minus bots and deactivated accounts, with their Slack zones."""
-    found = []
-    for user_id in channel_member_ids(client, channel_id):
-        member = fetch_member(client, services.store, team_id, user_id, now, fallback=True)
-        if member is not None and not member.is_bot:
-            found.append(member)
+    ids = channel_member_ids(client, channel_id)
+    found = [m for m in fetch_members(client, services.store, team_id, ids, now, fallback=True)
+             if m is not None and not m.is_bot]
     if any(not m.tz for m in found):
         # users.info failed for some: at least never ask ourselves.
         me = _own_user_id(client)
