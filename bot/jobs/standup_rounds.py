@@ -15,6 +15,7 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.schedules import Cadence, member_window
@@ -105,10 +106,12 @@ def open_round(
             s.flush()
             # A member's runs are those whose owner matches their Slack names or a username they claimed.
             claimed = people.usernames_of(s, team_id, [m.user_id for m, _ in asked])
-            for member, (tz, prompt_at, due_at) in asked:
-                keys = list(dict.fromkeys([*member.keys, *owner_keys(*claimed.get(member.user_id, []))]))
-                s.add(StandupAnswer(round_id=rnd.id, user_id=member.user_id, tz=tz, prompt_at=prompt_at,
-                                    due_at=due_at, status="pending", answers={}, owner_keys=keys))
+            rows = [dict(round_id=rnd.id, user_id=member.user_id, tz=tz, prompt_at=prompt_at, due_at=due_at,
+                         status="pending", answers={},
+                         owner_keys=list(dict.fromkeys([*member.keys, *owner_keys(*claimed.get(member.user_id, []))])))
+                    for member, (tz, prompt_at, due_at) in asked]
+            if rows:  # one statement for the whole channel
+                s.execute(insert(StandupAnswer), rows)
     except IntegrityError:
         return None  # another replica opened this round first
     return Opened(rnd.id, len(asked))
