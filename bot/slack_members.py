@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core.standups import owner_keys
 from bot.store.db import Store
-from bot.store.profiles import Member, cached_member, remember
+from bot.store.profiles import Member, cached_member, remember_all
 
 log = logging.getLogger(__name__)
 MAX_MEMBERS = 1000  # a standup for more people than this is not a standup
@@ -42,16 +42,30 @@ def fetch_member(client: WebClient, store: Store, team_id: str, user_id: str, no
     `fallback`: then what is cached, or a person whose zone is unknown (tz ""), so a standup
     still reaches them (at the channel's time) instead of silently leaving them out.
     """
+    return fetch_members(client, store, team_id, [user_id], now, fallback)[0]
+
+
+def fetch_members(client: WebClient, store: Store, team_id: str, user_ids: list[str], now: datetime,
+                  fallback: bool = False) -> list[Member | None]:
+    """fetch_member for each of `user_ids`, in order: users.info for each (Slack has no batch
+    form), and what it said cached in one transaction for all of them."""
+    found = [_ask(client, store, team_id, user_id, fallback) for user_id in user_ids]
+    remember_all(store, team_id, [m for m, fresh in found if m is not None and fresh], now)
+    return [m for m, _fresh in found]
+
+
+def _ask(client: WebClient, store: Store, team_id: str, user_id: str, fallback: bool) -> tuple[Member | None, bool]:
+    """The member as users.info describes them, and whether that is fresh (False: from the cache)."""
     try:
         user = client.users_info(user=user_id)["user"]
     except SlackApiError as exc:
         error = exc.response.get("error")
         log.warning("users.info %s failed: %s", user_id, error)
         if not fallback or error in GONE:
-            return None
-        return cached_member(store, team_id, user_id)
+            return None, False
+        return cached_member(store, team_id, user_id), False
     if user.get("deleted"):
-        return None
+        return None, False
     profile = user.get("profile") or {}
     member = Member(
         user_id=user_id,
@@ -60,8 +74,7 @@ def fetch_member(client: WebClient, store: Store, team_id: str, user_id: str, no
         keys=tuple(owner_keys(user.get("name"), profile.get("display_name"), user.get("real_name"),
                               profile.get("real_name"), profile.get("email"))),
     )
-    remember(store, team_id, member, now)
-    return member
+    return member, True
 
 
 MAX_CHANNELS = 1000  # a person in more channels than this sees the first thousand on their Home

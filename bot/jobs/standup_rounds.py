@@ -15,13 +15,14 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.schedules import Cadence, member_window
 from bot.core.standups import owner_keys, questions_of
 from bot.core.working_hours import deferral
 from bot.services import Services
-from bot.slack_members import channel_member_ids, fetch_member
+from bot.slack_members import channel_member_ids, fetch_members
 from bot.store import people
 from bot.store import standups as q
 from bot.store.models import Schedule, StandupAnswer, StandupRound
@@ -105,10 +106,12 @@ def open_round(
             s.flush()
             # A member's runs are those whose owner matches their Slack names or a username they claimed.
             claimed = people.usernames_of(s, team_id, [m.user_id for m, _ in asked])
-            for member, (tz, prompt_at, due_at) in asked:
-                keys = list(dict.fromkeys([*member.keys, *owner_keys(*claimed.get(member.user_id, []))]))
-                s.add(StandupAnswer(round_id=rnd.id, user_id=member.user_id, tz=tz, prompt_at=prompt_at,
-                                    due_at=due_at, status="pending", answers={}, owner_keys=keys))
+            rows = [dict(round_id=rnd.id, user_id=member.user_id, tz=tz, prompt_at=prompt_at, due_at=due_at,
+                         status="pending", answers={},
+                         owner_keys=list(dict.fromkeys([*member.keys, *owner_keys(*claimed.get(member.user_id, []))])))
+                    for member, (tz, prompt_at, due_at) in asked]
+            if rows:  # one statement for the whole channel
+                s.execute(insert(StandupAnswer), rows)
     except IntegrityError:
         return None  # another replica opened this round first
     return Opened(rnd.id, len(asked))
@@ -116,11 +119,9 @@ def open_round(
 
 def humans(services: Services, client: WebClient, team_id: str, channel_id: str, now: datetime) -> list[Member]:
     """The channel's members minus bots and deactivated accounts, with their Slack zones."""
-    found = []
-    for user_id in channel_member_ids(client, channel_id):
-        member = fetch_member(client, services.store, team_id, user_id, now, fallback=True)
-        if member is not None and not member.is_bot:
-            found.append(member)
+    ids = channel_member_ids(client, channel_id)
+    found = [m for m in fetch_members(client, services.store, team_id, ids, now, fallback=True)
+             if m is not None and not m.is_bot]
     if any(not m.tz for m in found):
         # users.info failed for some: at least never ask ourselves.
         me = _own_user_id(client)

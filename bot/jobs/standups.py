@@ -21,7 +21,7 @@ from bot.jobs.standup_rounds import open_scheduled
 from bot.notify import outbox
 from bot.services import Services
 from bot.store import standups as q
-from bot.store.models import StandupAnswer, StandupRound, UserProfile
+from bot.store.models import StandupAnswer, StandupRound
 
 log = logging.getLogger(__name__)
 JOB_SECONDS = 60
@@ -75,12 +75,11 @@ def advance_round(services: Services, round_id: int, now: datetime) -> None:
         # A stopped schedule asks nobody new; those already asked still get their reminder and summary.
         paused = not rnd.period.startswith("now-") and (schedule is None or not schedule.enabled)
         answers = q.answers_of(s, rnd.id)
-        for answer in answers:
-            if answer.status != "pending":
-                continue
-            if answer.prompted_at is None and not paused and answer.prompt_at <= now < answer.due_at:
-                prompt(s, rnd, answer, now)
-            elif answer.prompted_at and answer.reminded_at is None and reminder_due(
+        pending = [a for a in answers if a.status == "pending"]
+        due = [a for a in pending if a.prompted_at is None and not paused and a.prompt_at <= now < a.due_at]
+        prompt(s, rnd, due, now)
+        for answer in pending:
+            if answer.prompted_at and answer.reminded_at is None and reminder_due(
                 answer.prompt_at, answer.due_at, lead, now
             ):
                 remind(s, rnd, answer, now)
@@ -88,28 +87,29 @@ def advance_round(services: Services, round_id: int, now: datetime) -> None:
             close(s, rnd, answers, now)
 
 
-def _is_away(s: Session, team_id: str, user_id: str, now: datetime) -> bool:
-    profile = s.get(UserProfile, (team_id, user_id))
-    return bool(profile and profile.away_until and profile.away_until > now)
-
-
 def head_payload(rnd: StandupRound, **extra: object) -> dict:
     label = q.day_label(rnd.period, rnd.opens_at)
     return {"channel_id": rnd.channel_id, "day": label, "closed": False, **extra}
 
 
-def prompt(s: Session, rnd: StandupRound, answer: StandupAnswer, now: datetime) -> None:
-    if _is_away(s, rnd.team_id, answer.user_id, now):
-        q.set_status(s, answer.id, "away")
+def prompt(s: Session, rnd: StandupRound, answers: list[StandupAnswer], now: datetime) -> None:
+    """DM these members their prompt, but those away: a few statements for the whole round
+    (who is away, one claim, the channel message) and then one queued DM each."""
+    if not answers:
         return
-    if not q.claim_answer(s, answer.id, "prompted_at", now):
+    away = q.away_now(s, rnd.team_id, [a.user_id for a in answers], now)
+    q.mark_away(s, [a.id for a in answers if a.user_id in away])
+    claimed = q.claim_answers(s, [a.id for a in answers if a.user_id not in away], "prompted_at", now)
+    asked = [a for a in answers if a.id in claimed]  # another replica may have asked the rest
+    if not asked:
         return
     # The channel message goes out with the first prompt: answers are threaded under it.
     outbox.enqueue(s, key=rnd.message_key, team_id=rnd.team_id, channel_id=rnd.channel_id,
                    template="standup_open", payload=head_payload(rnd, later=q.has_later_prompts(s, rnd)), now=now)
-    outbox.enqueue(s, key=f"standup:{rnd.id}:{answer.user_id}:prompt", team_id=rnd.team_id,
-                   channel_id=answer.user_id, op="dm", template="standup_prompt",
-                   payload=dm_payload(rnd, answer), now=now)
+    for answer in asked:
+        outbox.enqueue(s, key=f"standup:{rnd.id}:{answer.user_id}:prompt", team_id=rnd.team_id,
+                       channel_id=answer.user_id, op="dm", template="standup_prompt",
+                       payload=dm_payload(rnd, answer), now=now)
 
 
 def dm_payload(rnd: StandupRound, answer: StandupAnswer) -> dict:

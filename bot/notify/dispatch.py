@@ -56,6 +56,7 @@ PERMANENT = {
 # (https://docs.slack.dev/reference/methods/chat.postMessage#rate_limiting).
 PACE = timedelta(seconds=1.05)
 PACED_FOR = timedelta(minutes=1)
+MAX_DM_CHANNELS = 10_000  # DM channels remembered per process; forgotten all at once beyond that
 
 
 class Deferred(Exception):
@@ -107,6 +108,10 @@ class Dispatcher:
         self._held: dict[int, tuple[int, datetime]] = {}  # row id -> (attempts claimed, claimed until)
         self._posted: list[dict] = []  # posted, to be marked sent with the next renewal or at the end
         self.people = People(store, self.clock)  # run owners as Slack users, looked up as rows are sent
+        # (team, user) -> their DM channel. conversations.open answers the same channel for the same
+        # person every time (https://docs.slack.dev/reference/methods/conversations.open), so a
+        # standup's prompts, reminders and thanks need one call per person, not one per DM.
+        self._dm_channels: dict[tuple[str, str], str] = {}
 
     def run_once(self, limit: int = 50) -> int:
         """Deliver what is due; returns how many rows were sent."""
@@ -250,7 +255,7 @@ class Dispatcher:
             return self._update(client, parent, message)
         channel = row.channel_id
         if row.op == "dm":
-            channel = client.conversations_open(users=row.channel_id)["channel"]["id"]
+            channel = self._dm_channel(client, row)
         if row.op == "upload":
             return self._upload(client, row, channel, parent)
         thread_ts = parent.ts if parent else None
@@ -270,6 +275,14 @@ class Dispatcher:
             first_ts = first_ts or resp.get("ts")
             channel = resp.get("channel") or channel
         return channel, first_ts
+
+    def _dm_channel(self, client, row: Outbox) -> str:  # noqa: ANN001
+        key = (row.team_id, row.channel_id)
+        if key not in self._dm_channels:
+            if len(self._dm_channels) >= MAX_DM_CHANNELS:
+                self._dm_channels.clear()
+            self._dm_channels[key] = client.conversations_open(users=row.channel_id)["channel"]["id"]
+        return self._dm_channels[key]
 
     def _parent(self, row: Outbox) -> Outbox | None:
         if not row.parent_key:
@@ -312,6 +325,8 @@ class Dispatcher:
 
     def _failed_call(self, row: Outbox, exc: SlackApiError, now: datetime) -> None:
         error = str(exc.response.get("error", "unknown_error"))
+        if row.op == "dm":  # a DM channel that stopped working is opened afresh next time
+            self._dm_channels.pop((row.team_id, row.channel_id), None)
         if exc.response.status_code == 429 or error == "ratelimited":
             until = now + timedelta(seconds=_retry_after(exc.response.headers))
             # chat.postMessage is limited per channel (https://docs.slack.dev/reference/methods/chat.postMessage#rate_limiting):

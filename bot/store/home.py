@@ -9,11 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, union
+from sqlalchemy import String, func, select, union
 from sqlalchemy.orm import Session
 
 from bot.core.reviews import UPCOMING
 from bot.store.models import Connection, Review, Run, Target, Watch, WatchRun
+from bot.store.sets import one_of
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,9 @@ def channels_with_data(s: Session, team_id: str, channel_ids: Iterable[str], now
     if not wanted:
         return []
     found = union(
-        select(Watch.channel_id).where(Watch.team_id == team_id, Watch.channel_id.in_(wanted)),
-        select(Target.channel_id).where(Target.team_id == team_id, Target.channel_id.in_(wanted)),
-        select(Review.channel_id).where(Review.team_id == team_id, Review.channel_id.in_(wanted),
+        select(Watch.channel_id).where(Watch.team_id == team_id, one_of(s, Watch.channel_id, wanted, String())),
+        select(Target.channel_id).where(Target.team_id == team_id, one_of(s, Target.channel_id, wanted, String())),
+        select(Review.channel_id).where(Review.team_id == team_id, one_of(s, Review.channel_id, wanted, String()),
                                         Review.state.in_(UPCOMING), Review.at >= now),
     )
     having = set(s.scalars(select(found.subquery().c[0])))
@@ -79,9 +80,9 @@ def channel_homes(s: Session, team_id: str, channel_ids: list[str], now: datetim
     _count_into(homes, "runs", s.execute(
         select(Watch.channel_id, func.count(func.distinct(WatchRun.run_id)))
         .join(WatchRun, WatchRun.watch_id == Watch.id)
-        .where(Watch.team_id == team_id, Watch.channel_id.in_(channel_ids)).group_by(Watch.channel_id)))
+        .where(Watch.team_id == team_id, one_of(s, Watch.channel_id, channel_ids, String())).group_by(Watch.channel_id)))
     _count_into(homes, "targets", s.execute(
-        select(Target.channel_id, func.count()).where(Target.team_id == team_id, Target.channel_id.in_(channel_ids))
+        select(Target.channel_id, func.count()).where(Target.team_id == team_id, one_of(s, Target.channel_id, channel_ids, String()))
         .group_by(Target.channel_id)))
     _count_into(homes, "reviews", s.execute(
         select(Review.channel_id, func.count()).where(*_upcoming(team_id, channel_ids, now)).group_by(Review.channel_id)))

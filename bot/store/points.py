@@ -13,12 +13,13 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select, tuple_
+from sqlalchemy import Integer, bindparam, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.store.db import Store
 from bot.store.models import Run, RunPoint
+from bot.store.sets import one_of
 from integrations.base import MetricPoint
 
 MAX_POINTS = 2000  # per (run, key); as many as a target chart draws (target_alert.MAX_CHART_POINTS)
@@ -67,7 +68,7 @@ def _prune(s: Session, run_id: int, keys: list[str]) -> None:
 
 def history(s: Session, run_ids: Sequence[int], key: str, start_step: int | None = None) -> dict[int, list[MetricPoint]]:
     """Kept points of one metric per run id, ascending by step, from start_step (inclusive) on."""
-    query = select(RunPoint).where(RunPoint.run_id.in_(list(run_ids)), RunPoint.key == key)
+    query = select(RunPoint).where(one_of(s, RunPoint.run_id, list(run_ids), Integer()), RunPoint.key == key)
     if start_step is not None:
         query = query.where(RunPoint.step >= start_step)
     out: dict[int, list[MetricPoint]] = defaultdict(list)

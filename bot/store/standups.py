@@ -10,10 +10,11 @@ import datetime as dt
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Integer, String, delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.store.models import Schedule, StandupAnswer, StandupRound
+from bot.store import sets
+from bot.store.models import Schedule, StandupAnswer, StandupRound, UserProfile
 
 WINDOW_MINUTES = 240  # how long a member has to answer after their prompt
 REMIND_MINUTES = 60  # the one reminder goes out this long before the window closes
@@ -109,14 +110,23 @@ def previous_prompt(s: Session, team_id: str, channel_id: str, user_id: str, bef
 
 def claim_answer(s: Session, answer_id: int, column: str, now: datetime, **also: Any) -> bool:
     """Set answers.<column> = now if it is still empty; True for the one caller that did."""
+    return answer_id in claim_answers(s, [answer_id], column, now, **also)
+
+
+def claim_answers(s: Session, answer_ids: list[int], column: str, now: datetime, **also: Any) -> set[int]:
+    """claim_answer for many answers in one statement: the ids this caller claimed (another
+    replica claimed the others first)."""
+    if not answer_ids:
+        return set()
     col = getattr(StandupAnswer, column)
     stmt = (
         update(StandupAnswer)
-        .where(StandupAnswer.id == answer_id, col.is_(None))
+        .where(sets.one_of(s, StandupAnswer.id, answer_ids, Integer()), col.is_(None))
         .values({column: now, **also})
+        .returning(StandupAnswer.id)
         .execution_options(synchronize_session=False)
     )
-    return s.execute(stmt).rowcount == 1
+    return set(s.scalars(stmt))
 
 
 def set_status(s: Session, answer_id: int, status: str, from_status: str = "pending") -> bool:
@@ -127,6 +137,24 @@ def set_status(s: Session, answer_id: int, status: str, from_status: str = "pend
         .execution_options(synchronize_session=False)
     )
     return s.execute(stmt).rowcount == 1
+
+
+def mark_away(s: Session, answer_ids: list[int]) -> None:
+    """The pending answers of members who turned out to be away, in one statement."""
+    if answer_ids:
+        s.execute(update(StandupAnswer)
+                  .where(sets.one_of(s, StandupAnswer.id, answer_ids, Integer()), StandupAnswer.status == "pending")
+                  .values(status="away").execution_options(synchronize_session=False))
+
+
+def away_now(s: Session, team_id: str, user_ids: list[str], now: datetime) -> set[str]:
+    """Which of these members set an absence that lasts past `now` (one query for a round)."""
+    if not user_ids:
+        return set()
+    query = select(UserProfile.user_id).where(UserProfile.team_id == team_id,
+                                              sets.one_of(s, UserProfile.user_id, user_ids, String()),
+                                              UserProfile.away_until > now)
+    return set(s.scalars(query))
 
 
 def claim_summary(s: Session, round_id: int, key: str) -> bool:

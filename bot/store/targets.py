@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.core import targets as core
 from bot.store.models import Alert, Run, RunPoint, Target, TargetProgress, Watch, WatchRun
-from bot.store.sets import is_postgres
+from bot.store.sets import is_postgres, one_of
 
 
 def _insert(s: Session, model: type):  # noqa: ANN202 - dialect-specific Insert
@@ -38,7 +38,7 @@ def targets_for_runs(s: Session, runs: list[Run], include_muted: bool = False) -
     watches: dict[int, list[Watch]] = {run.id: [] for run in runs}
     rows = s.execute(
         select(WatchRun.run_id, Watch).join(Watch, Watch.id == WatchRun.watch_id)
-        .where(WatchRun.run_id.in_(list(out)))
+        .where(one_of(s, WatchRun.run_id, list(out), Integer()))
     )
     for run_id, watch in rows:
         watches[run_id].append(watch)
@@ -78,7 +78,8 @@ def progress_for(s: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int
     target_ids = {target_id for target_id, _ in pairs}
     if pairs:
         rows = s.scalars(
-            select(TargetProgress).where(TargetProgress.run_id.in_(run_ids), TargetProgress.target_id.in_(target_ids))
+            select(TargetProgress).where(one_of(s, TargetProgress.run_id, run_ids, Integer()),
+                                         one_of(s, TargetProgress.target_id, target_ids, Integer()))
         )
         for row in rows:
             if (row.target_id, row.run_id) in found:
@@ -187,7 +188,8 @@ def lock_progress_many(s: Session, pairs: list[tuple[int, int]]) -> dict[tuple[i
         s.execute(_insert(s, TargetProgress).values(chunk).on_conflict_do_nothing(index_elements=["target_id", "run_id"]))
     query = (
         select(TargetProgress)
-        .where(TargetProgress.target_id.in_({t for t, _ in pairs}), TargetProgress.run_id.in_({r for _, r in pairs}))
+        .where(one_of(s, TargetProgress.target_id, {t for t, _ in pairs}, Integer()),
+               one_of(s, TargetProgress.run_id, {r for _, r in pairs}, Integer()))
         .order_by(TargetProgress.target_id, TargetProgress.run_id)
         .with_for_update()
         .execution_options(populate_existing=True)

@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.notify import outbox
 from bot.sandbox import SlackSender
 from bot.server import Server
 from tests.conftest import SIGNING_SECRET, T0, Bot
 from tests.fault_proxy import Canned, FaultProxy
+from tests.slack_text import shown
 
 pytestmark = pytest.mark.mlflow
 ACK_WITHIN = 1.0  # seconds: a third of Slack's deadline
@@ -61,3 +63,43 @@ def test_slash_commands_are_acked_within_a_second_while_a_poll_hangs_on_its_trac
     finally:
         proxy.fault = None  # the hung request ends; the poll finishes or times out
         server.stop()
+
+
+def test_a_finished_run_is_announced_while_another_connections_tracker_hangs(
+        bot, proxy, mlflow_server, mlflow_logger):
+    """Polls are claimed per connection and run on a bounded pool: a tracker that stopped
+    answering holds its own connection only, so another team's finished run is still announced."""
+    exp = mlflow_logger.create_experiment(f"iso-{uuid.uuid4().hex[:8]}")
+    start_ms = int((T0 - timedelta(minutes=5)).timestamp() * 1000)
+    stuck = mlflow_logger.create_run(exp, start_ms=start_ms, name="stuck")
+    moving = mlflow_logger.create_run(exp, start_ms=start_ms, name="moving")
+    assert "Connected" in bot.reply(f"connect mlflow {proxy.url} as hanging")
+    assert "Connected" in bot.reply(f"connect mlflow {mlflow_server} as direct")
+    assert "Now tracking" in bot.reply(f"track hanging:{stuck}")
+    assert "Now tracking" in bot.reply(f"track direct:{moving}")
+    bot.cycle()
+    mlflow_logger.end_run(moving, "FINISHED", start_ms + 60_000)
+
+    asked = threading.Event()
+
+    def hang(path: str, body: dict | None) -> Canned:
+        asked.set()
+        return Canned(hang=True)
+
+    proxy.fault = hang
+    queued = threading.Event()  # the direct connection's answer committed its message
+    bot.services.store.on_commit(outbox.TOPIC, queued.set)
+    bot.clock.advance(minutes=5)
+    poll = threading.Thread(target=bot.poll, daemon=True)
+    poll.start()
+    try:
+        assert asked.wait(30), "the poll never reached the hanging tracker"
+        # Within 10 s: less than the hanging tracker's own give-up time (3 tries of 5 s, quick_trackers).
+        assert queued.wait(10), "the other connection's finish was not recorded while one tracker hung"
+        assert poll.is_alive()  # still waiting on the hanging tracker
+        bot.deliver()
+        assert any("moving" in shown(m) and "finished" in shown(m) for m in bot.fake.messages("C1"))
+    finally:
+        bot.services.store.off_commit(outbox.TOPIC, queued.set)
+        proxy.fault = None  # the hung request ends
+        poll.join(30)
