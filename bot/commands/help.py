@@ -28,7 +28,11 @@ USAGE: dict[str, str] = {
     ),
     "reviews": "/ready reviews",
     "leaderboard": "/ready leaderboard [<metric>] [max|min] [on <conn>:experiment/<name>]",
-    "decisions": "/ready decisions [last <n>]",
+    "decisions": (
+        "/ready decisions [last <n>]\n"
+        "/ready decisions edit <id>   (opens the form)\n"
+        "/ready decisions remove <id>"
+    ),
     "me": (
         "/ready me <tracker>:<username>   (tracker: a connection name or kind)\n"
         "/ready me remove <tracker>:<username>\n"
@@ -53,7 +57,7 @@ _SUMMARY = {
     "review": "hold a results review until its runs have finished; cancel one",
     "reviews": "list upcoming reviews",
     "leaderboard": "this channel's best runs by a metric, with key params, step and the gap to the target",
-    "decisions": "the decisions recorded on results reviews, with the metrics they rested on",
+    "decisions": "the decisions recorded on results reviews, with the metrics they rested on; edit or remove one",
     "me": "tell readybot which tracker usernames are you, so alerts about your runs mention you",
     "standup": "async standup prompts by DM on a schedule, now, or off",
     "digest": "a channel digest of the tracked runs on a schedule, now, or off",
@@ -115,7 +119,9 @@ _DETAILS = {
         "Each results review offers *Record decision* (ship, continue training, stop, next experiment). "
         "This lists the newest decisions (5 unless `last <n>`, at most 20), with who decided, a link to "
         "the message and the metrics the runs had when it was made. The reply also gives the channel's "
-        "export links (Markdown and CSV).",
+        "export links (Markdown and CSV). `edit <id>` opens the form again to change the decision or its "
+        "note (the runs and their metrics stay as recorded); `remove <id>` deletes it. Only whoever "
+        "recorded a decision, or a workspace admin, can edit or remove it.",
         "/ready decisions last 10",
     ),
     "me": (

@@ -32,7 +32,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
 NOT_STATE = {"seen_requests", "leases", "user_profiles"}
 ACTIONS = (*BUTTONS, "run_stop", "forecast_keep", "forecast_mute", "review_record_decision", "home_connect",
            "home_postpone", "home_target_remove", "home_review", "home_untrack", "nonexistent")
-CALLBACKS = (*VIEWS, "decision_modal", "nonexistent_modal")
+CALLBACKS = (*VIEWS, "decision_modal", "decision_edit_modal", "nonexistent_modal")
 REFUSED = (":warning:", ":x:")
 
 # Text Slack can carry: any unicode but lone surrogates (a form body is UTF-8).
