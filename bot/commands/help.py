@@ -97,7 +97,9 @@ _DETAILS = {
         "condition has held for n evaluations in a row (default 1). `<id>` is shown by `/ready targets`.",
         "/ready target val/acc >= 0.9 on prod:3f2a9c for 3 evals",
     ),
-    "targets": ("Lists the targets of this channel with their ids.", "/ready targets"),
+    "targets": ("Lists the targets of this channel with their ids, and the runs muted for one ("
+                "*Mute for this run* on an \"unlikely to reach\" message; *Unmute* there undoes it).",
+                "/ready targets"),
     "review": (
         "`<when>` is `YYYY-MM-DD HH:MM`, `today`/`tomorrow HH:MM` or a weekday like `fri 14:00` "
         "(2pm works too), in your Slack time zone. `lead` is how long before the review to check "

@@ -97,6 +97,14 @@ def test_markdown_export_escapes_table_pipes():
     assert "No decisions recorded yet." in markdown("C1", [])
 
 
+def test_an_edited_record_says_who_edited_it_in_both_exports():
+    edited = {**RECORD, "edited_by": "U9", "edited_at": "2026-11-24T09:00"}
+    assert "by U1 (edited by U9, 2026-11-24T09:00)" in markdown("C1", [edited])
+    assert "edited by" not in markdown("C1", [RECORD])
+    [row] = list(csv.DictReader(io.StringIO(csv_text([edited]))))
+    assert (row["edited_by"], row["edited_at"]) == ("U9", "2026-11-24T09:00")
+
+
 @pytest.mark.parametrize("text, expected", [
     ("leaderboard", Leaderboard()),
     ("leaderboard val_acc", Leaderboard("val_acc")),
