@@ -28,7 +28,11 @@ USAGE: dict[str, str] = {
     ),
     "reviews": "/ready reviews",
     "leaderboard": "/ready leaderboard [<metric>] [max|min] [on <conn>:experiment/<name>]",
-    "decisions": "/ready decisions [last <n>]",
+    "decisions": (
+        "/ready decisions [last <n>]\n"
+        "/ready decisions edit <id>   (opens the form)\n"
+        "/ready decisions remove <id>"
+    ),
     "me": (
         "/ready me <tracker>:<username>   (tracker: a connection name or kind)\n"
         "/ready me remove <tracker>:<username>\n"
@@ -53,7 +57,7 @@ _SUMMARY = {
     "review": "hold a results review until its runs have finished; cancel one",
     "reviews": "list upcoming reviews",
     "leaderboard": "this channel's best runs by a metric, with key params, step and the gap to the target",
-    "decisions": "the decisions recorded on results reviews, with the metrics they rested on",
+    "decisions": "the decisions recorded on results reviews, with the metrics they rested on; edit or remove one",
     "me": "tell readybot which tracker usernames are you, so alerts about your runs mention you",
     "standup": "async standup prompts by DM on a schedule, now, or off",
     "digest": "a channel digest of the tracked runs on a schedule, now, or off",
@@ -93,7 +97,9 @@ _DETAILS = {
         "condition has held for n evaluations in a row (default 1). `<id>` is shown by `/ready targets`.",
         "/ready target val/acc >= 0.9 on prod:3f2a9c for 3 evals",
     ),
-    "targets": ("Lists the targets of this channel with their ids.", "/ready targets"),
+    "targets": ("Lists the targets of this channel with their ids, and the runs muted for one ("
+                "*Mute for this run* on an \"unlikely to reach\" message; *Unmute* there undoes it).",
+                "/ready targets"),
     "review": (
         "`<when>` is `YYYY-MM-DD HH:MM`, `today`/`tomorrow HH:MM` or a weekday like `fri 14:00` "
         "(2pm works too), in your Slack time zone. `lead` is how long before the review to check "
@@ -115,7 +121,9 @@ _DETAILS = {
         "Each results review offers *Record decision* (ship, continue training, stop, next experiment). "
         "This lists the newest decisions (5 unless `last <n>`, at most 20), with who decided, a link to "
         "the message and the metrics the runs had when it was made. The reply also gives the channel's "
-        "export links (Markdown and CSV).",
+        "export links (Markdown and CSV). `edit <id>` opens the form again to change the decision or its "
+        "note (the runs and their metrics stay as recorded); `remove <id>` deletes it. Only whoever "
+        "recorded a decision, or a workspace admin, can edit or remove it.",
         "/ready decisions last 10",
     ),
     "me": (

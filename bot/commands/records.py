@@ -1,10 +1,12 @@
-"""`leaderboard [<metric>] [max|min] [on <conn>:experiment/<name>]` and `decisions [last <n>]`."""
+"""`leaderboard [<metric>] [max|min] [on <conn>:experiment/<name>]` and
+`decisions [last <n>] | decisions edit <id> | decisions remove <id>`."""
 
 import re
 
 from .lexer import Fail, Token, no_more, show, single, split_sections
 from .refs import parse_ref
-from .types import DecisionList, Leaderboard
+from .targets import parse_id
+from .types import DecisionEdit, DecisionList, DecisionRemove, Leaderboard
 
 _METRIC = re.compile(r"[\w./:-]{1,200}")
 _DIRECTIONS = {"max": "max", "min": "min", "higher": "max", "lower": "min"}
@@ -33,11 +35,15 @@ def parse_leaderboard(args: list[Token]) -> Leaderboard:
     return Leaderboard(metric, direction, scope)
 
 
-def parse_decisions(args: list[Token]) -> DecisionList:
+def parse_decisions(args: list[Token]) -> DecisionList | DecisionEdit | DecisionRemove:
     if not args:
         return DecisionList(DEFAULT_DECISIONS)
+    if args[0].keyword == "edit":
+        return DecisionEdit(parse_id(args[1:], "decisions edit", "/ready decisions"))
+    if args[0].keyword == "remove":
+        return DecisionRemove(parse_id(args[1:], "decisions remove", "/ready decisions"))
     if args[0].keyword != "last":
-        raise Fail(f"expected `last <n>` after `decisions`, not {show(args[0].raw)}")
+        raise Fail(f"expected `last <n>`, `edit <id>` or `remove <id>` after `decisions`, not {show(args[0].raw)}")
     token = single(args[1:], "how many", "last")
     no_more(args[2:])
     if not token.raw.isascii() or not token.raw.isdigit() or not 1 <= int(token.raw) <= MAX_DECISIONS:

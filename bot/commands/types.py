@@ -154,6 +154,16 @@ class DecisionList:
 
 
 @dataclass(frozen=True)
+class DecisionEdit:
+    id: int
+
+
+@dataclass(frozen=True)
+class DecisionRemove:
+    id: int
+
+
+@dataclass(frozen=True)
 class Me:
     """What the invoking user claimed, and their mentions setting."""
 
@@ -224,6 +234,8 @@ Command = (
     | ReviewCancel
     | Leaderboard
     | DecisionList
+    | DecisionEdit
+    | DecisionRemove
     | Me
     | MeClaim
     | MeRemove

@@ -66,6 +66,8 @@ def markdown(channel_name: str, records: Sequence[Mapping[str, Any]]) -> str:
         lines.append("No decisions recorded yet.")
     for r in records:
         head = f"## #{r['id']} {label(r['choice'])}, {r['decided_at']} by {r['decided_by']}"
+        if r.get("edited_by"):
+            head += f" (edited by {r['edited_by']}, {r.get('edited_at') or ''})"
         lines += [head, ""]
         if r.get("review_title"):
             lines.append(f"Review: {_md(r['review_title'])}")
@@ -92,7 +94,7 @@ def _md_cell(value: Any) -> str:
 
 
 CSV_COLUMNS = ("decision_id", "decided_at", "decided_by", "decision", "note", "review", "run", "connection",
-               "state", "step", "metrics", "params", "permalink")
+               "state", "step", "metrics", "params", "permalink", "edited_by", "edited_at")
 
 
 def csv_text(records: Sequence[Mapping[str, Any]]) -> str:
@@ -107,7 +109,7 @@ def csv_text(records: Sequence[Mapping[str, Any]]) -> str:
                 run.get("name", ""), run.get("connection", ""), run.get("state", ""), run.get("step", ""),
                 "; ".join(f"{k}={number(v)}" for k, v in (run.get("metrics") or {}).items()),
                 "; ".join(f"{k}={number(v)}" for k, v in (run.get("params") or {}).items()),
-                r.get("permalink") or "",
+                r.get("permalink") or "", r.get("edited_by") or "", r.get("edited_at") or "",
             )])
     return out.getvalue()
 

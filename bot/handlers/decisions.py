@@ -40,20 +40,32 @@ class Submitted:
     run_ids: tuple[int, ...]
 
 
+def choice_and_note(choice: str | None = None, note: str = "") -> list[dict[str, Any]]:
+    """The form's decision and note inputs, prefilled when editing a recorded decision.
+    https://api.slack.com/reference/block-kit/block-elements#static_select"""
+    choices = [{"text": {"type": "plain_text", "text": text}, "value": value} for value, text in CHOICES.items()]
+    select: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": choices,
+                              "placeholder": {"type": "plain_text", "text": "Choose"}}
+    if choice in CHOICES:
+        select["initial_option"] = next(c for c in choices if c["value"] == choice)
+    text_input: dict[str, Any] = {"type": "plain_text_input", "action_id": "value", "multiline": True,
+                                  "max_length": MAX_NOTE,
+                                  "placeholder": {"type": "plain_text", "text": "Why, and what comes next"}}
+    if note:
+        text_input["initial_value"] = note[:MAX_NOTE]
+    return [
+        {"type": "input", "block_id": "choice", "label": {"type": "plain_text", "text": "Decision"}, "element": select},
+        {"type": "input", "block_id": "note", "optional": True, "label": {"type": "plain_text", "text": "Note"},
+         "element": text_input},
+    ]
+
+
 def decision_view(review: Review, runs: list[tuple[int, str]]) -> dict[str, Any]:
     """The form: the decision, a note, and the runs it rests on (all of the review's, prefilled).
     https://api.slack.com/reference/block-kit/block-elements#multi_select"""
-    choices = [{"text": {"type": "plain_text", "text": text}, "value": value} for value, text in CHOICES.items()]
     options = [{"text": {"type": "plain_text", "text": name[:75]}, "value": str(run_id)}
                for run_id, name in runs[:MAX_OPTIONS]]
-    blocks: list[dict[str, Any]] = [
-        {"type": "input", "block_id": "choice", "label": {"type": "plain_text", "text": "Decision"},
-         "element": {"type": "static_select", "action_id": "value", "options": choices,
-                     "placeholder": {"type": "plain_text", "text": "Choose"}}},
-        {"type": "input", "block_id": "note", "optional": True, "label": {"type": "plain_text", "text": "Note"},
-         "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": MAX_NOTE,
-                     "placeholder": {"type": "plain_text", "text": "Why, and what comes next"}}},
-    ]
+    blocks = choice_and_note()
     if options:
         blocks.append({"type": "input", "block_id": "runs", "label": {"type": "plain_text", "text": "Based on the runs"},
                        "element": {"type": "multi_static_select", "action_id": "value", "options": options,
@@ -152,6 +164,8 @@ def list_decisions(ctx: Ctx, cmd: DecisionList) -> Reply:
 def _line(decision: Any, title: str | None, permalink: str | None) -> str:
     head = (f"• #{decision.id} *{escape(label(decision.choice))}* by <@{decision.decided_by}> "
             f"{date_token(decision.decided_at)}")
+    if decision.edited_by:
+        head += f" (edited by <@{decision.edited_by}> {date_token(decision.edited_at)})"
     if title:
         head += f" on *{escape(title)}*"
     if permalink:

@@ -8,6 +8,7 @@ from typing import Any
 from bot import commands as c
 from bot.commands.help import help_text
 from bot.handlers import connections, decisions, leaderboard, people, run_stop, targets, tracking
+from bot.handlers import decision_edits as decision_edit
 from bot.handlers import reviews as review_handlers
 from bot.handlers import schedules as sched
 from bot.handlers.base import Ctx, Reply
@@ -37,6 +38,8 @@ ROUTES: dict[type, tuple[Handler, bool]] = {
     c.ReviewCancel: (review_handlers.cancel, False),
     c.Leaderboard: (leaderboard.leaderboard, False),
     c.DecisionList: (decisions.list_decisions, True),  # asks Slack for the messages' permalinks
+    c.DecisionEdit: (decision_edit.open_edit, False),  # opens a form: the trigger id lasts 3 s
+    c.DecisionRemove: (decision_edit.remove, False),
     c.Me: (people.show_me, False),
     c.MeClaim: (people.claim, False),
     c.MeRemove: (people.remove, False),

@@ -102,16 +102,20 @@ def list_targets(ctx: Ctx, _cmd: TargetList) -> Reply:
         targets = store.channel_targets(s, ctx.team_id, ctx.channel_id)
         names = dict(s.execute(select(Connection.id, Connection.name).where(Connection.team_id == ctx.team_id)).all())
         latest = store.latest_alerts(s, [t.id for t in targets])
-        lines = [_target_line(t, names.get(t.scope_connection_id), latest.get(t.id)) for t in targets]
+        mutes = store.run_mutes(s, [t.id for t in targets])
+        lines = [_target_line(t, names.get(t.scope_connection_id), latest.get(t.id), mutes.get(t.id, []))
+                 for t in targets]
     if not targets:
         return Reply(f"No targets in this channel yet. Set one, e.g. `{EXAMPLE}`.")
     return Reply(f"*Targets in this channel ({len(targets)})*\n" + "\n".join(lines))
 
 
-def _target_line(target: Target, conn_name: str | None, latest) -> str:  # noqa: ANN001
+def _target_line(target: Target, conn_name: str | None, latest, mutes: list[tuple[str, str]]) -> str:  # noqa: ANN001
     parts = [f"*#{target.id}* `{escape(store.rule_of(target).describe())}`", _scope_text(target, conn_name)]
     if target.muted_by:
         parts.append(f":no_bell: muted by <@{escape(target.muted_by)}>")
+    # Undone with the Unmute button on the run's "unlikely to reach" message.
+    parts += [f":no_bell: muted for run `{escape(ref)}` by <@{escape(who)}>" for ref, who in mutes]
     if latest is not None:
         alert, run = latest
         parts.append(f"last reached by *{escape(run.name or run.ref)}* ({format_number(alert.value)} at step {alert.step})")

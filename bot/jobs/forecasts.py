@@ -3,7 +3,7 @@
 Called by bot.jobs.targets once a (target, run) has been evaluated, inside the same
 transaction. The fit is the expensive part, so it runs only when that evaluation saw new points,
 and never again once the message exists: the outbox key (one per target and run) is the whole
-"once" rule, and a muted message stays in the outbox, so muting needs no other state. The
+"once" rule; a run muted for the target (the progress row's muted_by) is never fitted. The
 history is the run's kept points (bot.store.points: pushed values, and the points polls
 fetched), at most points.MAX_POINTS per metric, thinned further by the forecaster.
 """
@@ -76,15 +76,17 @@ def _line(projected: Forecast, now: datetime) -> str:
     return f":crystal_ball: {forecast_line(projected, now)}"
 
 
-def check(s: Session, conn: Connection, target: Target, run: Run, state: str, now: datetime) -> bool:
-    """Queue the message when the run is now projected, with confidence, to miss; True if queued."""
-    if state != "running" or target.muted_by:
+def check(s: Session, conn: Connection, target: Target, run: Run, state: str, now: datetime,
+          muted: bool = False) -> bool:
+    """Queue the message when the run is now projected, with confidence, to miss; True if queued.
+    `muted`: the run is muted for this target."""
+    if state != "running" or target.muted_by or muted:
         return False
     key = message_key(target.id, run.id)
     if s.scalar(select(Outbox.id).where(Outbox.dedupe_key == key)) is not None:
         return False  # said once already (or muted): no need to fit again
     projected = run_forecast(s, target, run, now)
-    if not unlikely(projected, state):
+    if not unlikely(projected, state, muted):
         return False
     payload = {**run_payload(conn, run, now), "target_id": target.id, "metric": target.metric,
                "op": target.op, "threshold": float(target.threshold),

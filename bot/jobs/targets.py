@@ -156,7 +156,7 @@ def evaluate_polled(s: Session, services: Services, conn: Connection, answer: An
         crossed = evaluate_run(s, target, run, points, now, row=row)
         fired += [replace(f, now=run_now(answer.snaps[run.ref])) for f in crossed]
         if (row.last_step, row.last_at) != seen:  # new points: worth a fresh forecast
-            forecasts.check(s, conn, target, run, answer.snaps[run.ref].state.value, now)
+            forecasts.check(s, conn, target, run, answer.snaps[run.ref].state.value, now, bool(row.muted_by))
     announce(s, conn, fired, now)
 
 
@@ -174,7 +174,7 @@ def evaluate_pushed(s: Session, conn: Connection, run: Run, snap: RunSnapshot, n
             seen = row.last_step
             crossed = evaluate_run(s, target, run, [point], now, repeats=False, row=row)
             if row.last_step != seen:  # a new step: worth a fresh forecast
-                forecasts.check(s, conn, target, run, snap.state.value, now)
+                forecasts.check(s, conn, target, run, snap.state.value, now, bool(row.muted_by))
             if crossed:  # the chart shows the run's kept history, which includes this point
                 history = kept.history(s, [run.id], target.metric).get(run.id) or [point]
                 crossed = [replace(f, points=history, now=run_now(snap)) for f in crossed]
@@ -194,12 +194,13 @@ def evaluate_run(
         points = [p for p in points if p.step > row.last_step]
     progress, crossings = evaluate(store.rule_of(target), store.to_core(row), points)
     store.store_progress(row, progress)
-    snoozed = row.snoozed_until is not None and row.snoozed_until > now
+    # Snoozed for an hour, or muted for this run ("Mute for this run" on the unlikely message).
+    held = (row.snoozed_until is not None and row.snoozed_until > now) or bool(row.muted_by)
     fired = []
     for crossing in crossings:
-        # Recorded even while snoozed (the crossing happened); only the message is held back.
+        # Recorded even while held back (the crossing happened); only the message is not posted.
         alert_id = store.record_alert(s, target.id, run.id, crossing, now)
-        if alert_id is not None and not snoozed:
+        if alert_id is not None and not held:
             fired.append(Fired(alert_id, target, run, crossing, points))
     return fired
 

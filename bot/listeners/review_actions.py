@@ -15,6 +15,7 @@ from slack_bolt import App
 
 from bot.core.reviews import CANCELLED, HELD, POSTPONED
 from bot.handlers.base import Ctx, Problem, Reply
+from bot.handlers.decision_edits import DECISION_EDIT_MODAL, edit_origin, save_edit
 from bot.handlers.decisions import DECISION_MODAL, InvalidForm, open_form, record, submitted
 from bot.handlers.decisions import form_origin as decision_origin
 from bot.handlers.review_decisions import decide
@@ -41,6 +42,7 @@ def register(app: App) -> None:
     app.view_closed(REVIEW_MODAL)(on_review_form_closed)
     app.action(RECORD_DECISION)(on_record_decision)
     app.view(DECISION_MODAL)(on_decision_form)
+    app.view(DECISION_EDIT_MODAL)(on_decision_edit_form)
 
 
 def on_review_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
@@ -147,6 +149,28 @@ def on_decision_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], 
         reply = record(ctx, review_id, form)
     except Problem as problem:
         ack(response_action="errors", errors={problem.extra.get("field", "choice"): plain(problem.message)[:150]})
+        return
+    ack()
+    client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=reply.text)
+    deliver_now(services)
+
+
+def on_decision_edit_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
+                          services: Services) -> None:
+    """`/ready decisions edit <id>`'s form: a refusal (not the recorder, gone) shows in the form."""
+    try:
+        form = submitted(view)
+    except InvalidForm as exc:
+        ack(response_action="errors", errors=exc.errors)
+        return
+    channel, decision_id = edit_origin(view_metadata(view))
+    ctx = ctx_for(services, body, client, channel=channel)
+    try:
+        if decision_id is None:
+            raise Problem("This form does not name a decision.")
+        reply = save_edit(ctx, decision_id, form)
+    except Problem as problem:
+        ack(response_action="errors", errors={"choice": plain(problem.message)[:150]})
         return
     ack()
     client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=reply.text)

@@ -154,4 +154,6 @@ def decision_payload(decision: Decision, review: Review) -> dict[str, Any]:
 def build_decision(payload: dict[str, Any]) -> Message:
     message = render("decision_recorded", **payload)
     message.text = f"Decision on review #{payload['review']['id']}: {payload['choice']}"
+    if payload.get("removed_by"):  # `/ready decisions remove` (bot.handlers.decision_edits)
+        message.text = f"Decision #{payload['id']} on review #{payload['review']['id']} was removed"
     return message

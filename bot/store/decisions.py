@@ -56,6 +56,13 @@ def last_on_runs(s: Session, team_id: str, channel_id: str, run_ids: list[int],
     return s.scalar(query.order_by(Decision.decided_at.desc(), Decision.id.desc()).limit(1))
 
 
+def decision_here(s: Session, decision_id: int, team_id: str, channel_id: str, lock: bool = False) -> Decision | None:
+    """The decision, if it belongs to this team and channel (a row id from elsewhere is not found)."""
+    query = select(Decision).where(Decision.id == decision_id, Decision.team_id == team_id,
+                                   Decision.channel_id == channel_id)
+    return s.scalar(query.with_for_update() if lock else query)
+
+
 def set_permalink(s: Session, decision_id: int, url: str) -> None:
     decision = s.get(Decision, decision_id)
     if decision is not None:
@@ -66,4 +73,5 @@ def export_row(d: Decision, review_title: str | None, permalink: str | None) -> 
     """A decision as the plain dict the exports format."""
     return {"id": d.id, "choice": d.choice, "note": d.note or "", "decided_by": d.decided_by,
             "decided_at": d.decided_at.isoformat(), "review_title": review_title or "", "permalink": permalink,
-            "runs": d.runs or []}
+            "runs": d.runs or [], "edited_by": d.edited_by or "",
+            "edited_at": d.edited_at.isoformat() if d.edited_at else ""}

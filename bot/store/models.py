@@ -197,6 +197,10 @@ class TargetProgress(Base):
     last_at: Mapped[datetime | None]  # time of the newest point evaluated at last_step
     best: Mapped[float | None] = mapped_column(Float)
     snoozed_until: Mapped[datetime | None]
+    # "Mute for this run" on the unlikely-to-reach message: no more alerts of this target about
+    # this run until someone unmutes it (bot.handlers.forecast_actions).
+    muted_by: Mapped[str | None] = mapped_column(String(32))
+    muted_at: Mapped[datetime | None]
 
 
 class Alert(Base):
@@ -440,6 +444,8 @@ class Decision(Base):
     decided_at: Mapped[datetime]
     message_key: Mapped[str | None] = mapped_column(String(255))  # outbox key of its Slack message
     permalink: Mapped[str | None] = mapped_column(Text)  # chat.getPermalink's answer, asked once
+    edited_by: Mapped[str | None] = mapped_column(String(32))  # the last edit of choice or note
+    edited_at: Mapped[datetime | None]
 
 
 class DecisionRun(Base):

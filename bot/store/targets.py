@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from bot.core import targets as core
-from bot.store.models import Alert, Run, RunPoint, Target, TargetProgress, Watch, WatchRun
+from bot.store.models import Alert, Connection, Run, RunPoint, Target, TargetProgress, Watch, WatchRun
 from bot.store.sets import is_postgres, one_of
 
 
@@ -246,3 +246,19 @@ def latest_alerts(s: Session, target_ids: list[int]) -> dict[int, tuple[Alert, R
         select(Alert, Run).join(Run, Run.id == Alert.run_id).where(Alert.target_id.in_(target_ids)).order_by(Alert.id)
     )
     return {alert.target_id: (alert, run) for alert, run in rows}
+
+
+def run_mutes(s: Session, target_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """target id -> (`<conn>:<run ref>`, who muted it) of each run muted for that target."""
+    out: dict[int, list[tuple[str, str]]] = {}
+    if not target_ids:
+        return out
+    rows = s.execute(
+        select(TargetProgress.target_id, Connection.name, Run.ref, TargetProgress.muted_by)
+        .join(Run, Run.id == TargetProgress.run_id).join(Connection, Connection.id == Run.connection_id)
+        .where(TargetProgress.target_id.in_(target_ids), TargetProgress.muted_by.is_not(None))
+        .order_by(TargetProgress.target_id, TargetProgress.muted_at)
+    )
+    for target_id, conn_name, ref, muted_by in rows:
+        out.setdefault(target_id, []).append((f"{conn_name}:{ref}", muted_by))
+    return out

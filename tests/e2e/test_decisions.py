@@ -10,40 +10,19 @@ import csv
 import html
 import io
 import re
-from datetime import UTC, datetime
+import uuid
 
+import pytest
 import requests
 from sqlalchemy import select
 
 from bot.jobs.digests import post_digest
+from bot.jobs.reviews import check_reviews
 from bot.sandbox import view_errors
 from bot.sandbox.world import BOT_USER_ID, TEAM_ID
 from bot.store.models import Connection, Decision, Run, Target, Watch, WatchRun
+from tests.e2e.review_support import CHANNEL, at, buttons, headed, ms, text_of
 from tests.e2e.test_push_runs import connect_push, push
-
-CHANNEL = "C1"
-
-
-def at(hh: int, mm: int = 0) -> datetime:
-    return datetime(2026, 11, 23, hh, mm, tzinfo=UTC)
-
-
-def text_of(message: dict) -> str:
-    parts = [message.get("text") or ""]
-    for block in message.get("blocks") or []:
-        if isinstance(block.get("text"), dict):
-            parts.append(block["text"]["text"])
-        parts += [e.get("text", "") for e in block.get("elements") or [] if isinstance(e.get("text"), str)]
-    return html.unescape("\n".join(parts))
-
-
-def buttons(message: dict) -> dict[str, dict]:
-    return {e["text"]["text"]: e for b in message.get("blocks") or [] if b["type"] == "actions"
-            for e in b["elements"]}
-
-
-def headed(bot, prefix: str) -> list[dict]:
-    return [m for m in bot.fake.messages(CHANNEL) if (m.get("text") or "").startswith(prefix)]
 
 
 def add_target(bot, metric: str, op: str, threshold: float) -> None:
@@ -158,7 +137,8 @@ def test_results_decision_frozen_metrics_exports_and_the_next_review(bot):
     assert [(r["run"], r["decision"], r["step"]) for r in rows] == [("resnet-50", "ship", "1000"),
                                                                     ("resnet-50-aug", "ship", "1200")]
     assert rows[0]["permalink"].startswith("http")
-    for bad_path in (f"{feed[:-1]}x.md", "short.csv", f"{feed}.pdf", f"{feed}", "../../etc/passwd.md", "%00.md"):
+    other = feed[:-1] + ("y" if feed[-1] != "y" else "z")  # one character off (not the same one: 1 in 64)
+    for bad_path in (f"{other}.md", "short.csv", f"{feed}.pdf", f"{feed}", "../../etc/passwd.md", "%00.md"):
         assert requests.get(f"{bot.server.url}/decisions/{bad_path}", timeout=5).status_code == 404
 
     # The next review of the same runs shows the last decision on them.
@@ -256,3 +236,142 @@ def test_leaderboard_of_one_experiment_ranks_only_its_runs(bot):
     assert "No connection named" in bot.reply("leaderboard val_acc on nowhere:experiment/sweep")
     # In another channel nothing of this one shows.
     assert "No runs" in bot.reply("leaderboard val_acc", channel_id="C2")
+
+
+# --- editing and removing a decision -----------------------------------------------------------
+
+
+def recorded(bot, user: str = "U2") -> dict:
+    """Two finished runs, their review's results, and decision #1 (Ship) recorded by `user`;
+    returns the decision's message in the results' thread."""
+    token = two_runs(bot)
+    schedule(bot)
+    finish_both(bot, token)
+    [results] = headed(bot, "Results ready")
+    bot.clock.now = at(11, 30)
+    assert submit(bot, open_decision_form(bot, results, user=user), "ship", "aug wins", user=user).status_code == 200
+    return bot.fake.wait_for(lambda: next((m for m in bot.fake.messages(CHANNEL)
+                                           if "recorded the decision" in text_of(m)), None))
+
+
+def edit_values(choice: str, note: str) -> dict:
+    return {"choice": {"value": {"type": "static_select", "selected_option": {"value": choice}}},
+            "note": {"value": note}}
+
+
+def open_edit_form(bot, decision_id: int, user: str) -> dict:
+    before = len(bot.fake.modals())
+    assert bot.reply(f"decisions edit {decision_id}", user_id=user) == ""
+    bot.fake.wait_for(lambda: len(bot.fake.modals()) > before)
+    return bot.fake.modals()[-1]
+
+
+def test_the_recorder_edits_a_decision_the_runs_stay_frozen_and_everyone_sees_who_edited(bot):
+    posted = recorded(bot, user="U2")
+    refused = html.unescape(bot.reply("decisions edit 1", user_id="U1"))
+    assert refused == ":warning: Only <@U2> who recorded it, or a workspace admin, can edit decision #1. Nothing was changed."
+    assert "There is no decision #99" in bot.reply("decisions edit 99", user_id="U2")
+    assert "There is no decision #1" in bot.reply("decisions edit 1", user_id="U2", channel_id="C2")
+
+    view = open_edit_form(bot, 1, user="U2")
+    assert view_errors(view) == []
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    assert blocks["choice"]["element"]["initial_option"]["value"] == "ship"
+    assert blocks["note"]["element"]["initial_value"] == "aug wins"
+    assert "runs" not in blocks  # the runs it rests on cannot change
+    assert "as they were when it was recorded: resnet-50, resnet-50-aug" in text_of(view)
+
+    # A submission by someone else (a replayed or forged form) is refused inside the form.
+    forged = bot.slack.view_submission("decision_edit_modal", edit_values("stop", "no"), user_id="U1", view=view)
+    assert "Only <@U2> who recorded it" in html.unescape(forged.json()["errors"]["choice"])
+
+    bot.clock.now = at(12)
+    ok = bot.slack.view_submission("decision_edit_modal", edit_values("continue", "two more epochs"),
+                                   user_id="U2", view=view)
+    assert ok.status_code == 200 and not ok.text.strip()
+    assert bot.fake.wait_for(lambda: any("now says *Continue training*" in e["text"]
+                                         for e in bot.fake.ephemerals(CHANNEL)))
+    with bot.services.store.tx() as s:
+        [decision] = s.scalars(select(Decision)).all()
+        assert (decision.choice, decision.note, decision.edited_by, decision.edited_at) == (
+            "continue", "two more epochs", "U2", at(12))
+    listed = html.unescape(bot.reply("decisions"))
+    assert "Continue training" in listed and "(edited by <@U2>" in listed and "two more epochs" in listed
+    assert "resnet-50-aug `trainer` step 1200: loss=0.25, val_acc=0.912" in listed
+    # The decision's message in the thread says it too.
+    updated = bot.fake.wait_for(lambda: next((m for m in bot.fake.messages(CHANNEL)
+                                              if m["ts"] == posted["ts"] and "edited by" in text_of(m)), None))
+    assert "Continue training" in text_of(updated) and "val_acc=0.912" in text_of(updated)
+
+    feed = feed_token(bot)
+    md = requests.get(f"{bot.server.url}/decisions/{feed}.md", timeout=5).text
+    assert "Continue training" in md and "edited by U2" in md
+    [row, _] = list(csv.DictReader(io.StringIO(requests.get(f"{bot.server.url}/decisions/{feed}.csv", timeout=5).text)))
+    assert (row["decision"], row["edited_by"], row["edited_at"]) == ("continue", "U2", at(12).isoformat())
+
+
+def test_only_the_recorder_or_an_admin_removes_a_decision(bot):
+    posted = recorded(bot, user="U2")
+    bot.fake.add_user("U3", "erin", is_admin=True)
+    refused = html.unescape(bot.reply("decisions remove 1", user_id="U1"))
+    assert refused == ":warning: Only <@U2> who recorded it, or a workspace admin, can remove decision #1. Nothing was changed."
+    assert "There is no decision #1" in bot.reply("decisions remove 1", user_id="U3", channel_id="C2")
+    assert "is not an id" in bot.reply("decisions remove one", user_id="U3")
+    assert "Ship" in bot.reply("decisions")
+
+    assert "Removed decision #1 (*Ship*)" in bot.reply("decisions remove 1", user_id="U3")
+    assert "No decisions recorded" in bot.reply("decisions")
+    with bot.services.store.tx() as s:
+        assert s.scalars(select(Decision)).all() == []
+    bot.deliver()
+    gone = bot.fake.wait_for(lambda: next((m for m in bot.fake.messages(CHANNEL)
+                                           if m["ts"] == posted["ts"] and "was removed" in text_of(m)), None))
+    assert "Decision #1 on review #1 *Aug or not* was removed by <@U3>" in text_of(gone)
+    assert "There is no decision #1" in bot.reply("decisions remove 1", user_id="U3")
+
+
+# --- against the real MLflow server ----------------------------------------------------------
+
+
+@pytest.mark.mlflow
+def test_mlflow_runs_finish_a_decision_is_recorded_and_later_metrics_do_not_rewrite_it(
+        bot, mlflow_server, mlflow_logger):
+    bot.clock.now = at(10)
+    bot.fake.add_user("U2", "bob")
+    bot.fake.add_channel(CHANNEL, "general", [BOT_USER_ID, "U1", "U2"])
+    assert "Connected" in bot.reply(f"connect mlflow {mlflow_server}")
+    exp = mlflow_logger.create_experiment(f"decide-{uuid.uuid4().hex[:8]}")
+    refs = {}
+    for name, lr in (("base", "0.1"), ("aug", "0.05")):
+        refs[name] = mlflow_logger.create_run(exp, start_ms=ms(at(9)), name=name, params={"lr": lr})
+        mlflow_logger.log_metrics(refs[name], [("val_acc", 0.5, 100, ms(at(9, 30)))])
+    reply = bot.reply(f'review "Aug or not" at 15:00 runs mlflow:{refs["base"]},mlflow:{refs["aug"]}')
+    assert "Scheduled review #1" in reply
+    bot.cycle()
+
+    bot.clock.now = at(11)
+    for name, value in (("base", 0.904), ("aug", 0.912)):
+        mlflow_logger.log_metrics(refs[name], [("val_acc", value, 1000, ms(at(10, 50)))])
+        mlflow_logger.end_run(refs[name], "FINISHED", ms(at(10, 55)))
+    bot.cycle()
+    check_reviews(bot.services)
+    bot.deliver()
+    [results] = headed(bot, "Results ready")
+    bot.clock.now = at(11, 30)
+    assert submit(bot, open_decision_form(bot, results), "ship", "aug wins").status_code == 200
+    bot.fake.wait_for(lambda: any("recorded the decision" in text_of(m) for m in bot.fake.messages(CHANNEL)))
+
+    # MLflow's numbers change afterwards: a later value of the metric, logged after the decision.
+    bot.clock.now = at(12)
+    mlflow_logger.log_metrics(refs["aug"], [("val_acc", 0.61, 1100, ms(at(11, 59)))])
+    got = requests.get(f"{mlflow_server}/api/2.0/mlflow/runs/get", params={"run_id": refs["aug"]}, timeout=10)
+    assert {m["key"]: m["value"] for m in got.json()["run"]["data"]["metrics"]}["val_acc"] == pytest.approx(0.61)
+    bot.cycle()
+
+    listed = html.unescape(bot.reply("decisions"))
+    assert "Ship" in listed and "aug `mlflow` step 1000: val_acc=0.912" in listed and "0.61" not in listed
+    feed = feed_token(bot)
+    md = requests.get(f"{bot.server.url}/decisions/{feed}.md", timeout=5).text
+    assert "val_acc=0.912" in md and "0.61" not in md and "lr=0.05" in md
+    rows = list(csv.DictReader(io.StringIO(requests.get(f"{bot.server.url}/decisions/{feed}.csv", timeout=5).text)))
+    assert {r["run"]: r["metrics"] for r in rows} == {"base": "val_acc=0.904", "aug": "val_acc=0.912"}

@@ -1,5 +1,6 @@
 """The "unlikely to reach the target" message: a run whose curve flattens below its target is
-told once, against a real MLflow server and for a pushed run; Keep going and Mute edit it."""
+told once, against a real MLflow server and for a pushed run; Keep going edits it, Mute for this run
+holds back the run's later alerts of that target until someone unmutes it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 import requests
 
 from bot.jobs.digests import post_digest
+from bot.sandbox.world import BOT_USER_ID
 from bot.store.models import Run
 from tests.conftest import T0
 from tests.e2e.targets_support import CHANNEL, buttons, ms, new_experiment, shown, start_run, top_level
@@ -88,18 +90,62 @@ def test_keep_going_edits_the_message_and_removes_the_buttons(flattened):
     assert len(bot.fake.calls("chat.update")) == 1
 
 
+def reached(bot) -> list[dict]:
+    return [m for m in top_level(bot) if "reached its target" in shown(m)]
+
+
+def climb(bot, mlflow_logger, run_id: str, steps: range, value: float) -> None:
+    """The run jumps to `value` (over the 0.90 target) for these steps, then is polled."""
+    for step in steps:
+        mlflow_logger.log_metrics(run_id, [("val_acc", value, step, ms(bot.clock.advance(minutes=1)))])
+    bot.cycle()
+
+
 @pytest.mark.mlflow
-def test_mute_edits_the_message_and_no_more_forecast_alerts(flattened, mlflow_logger):
+def test_mute_for_this_run_holds_back_its_later_alerts_until_unmuted(flattened, mlflow_logger):
     bot, run_id = flattened
     [message] = unlikely_messages(bot)
-    click(bot, message, "forecast_mute", user="U1")
-    now = edited(bot, "muted forecast alerts")
-    assert buttons(now) == {}
-    for step, value in flattening(60)[40:]:
-        at = bot.clock.advance(minutes=1)
-        mlflow_logger.log_metrics(run_id, [("val_acc", value, step, ms(at))])
-    bot.cycle()
-    assert len(unlikely_messages(bot)) == 1
+    click(bot, message, "forecast_mute", user="U1")  # U1 set the target
+    now = edited(bot, "Muted for this run by")
+    assert "Muted for this run by <@U1>" in shown(now)
+    assert buttons(now) == {"forecast_unmute": f"1:{run_id_of(bot, run_id)}"}
+    assert f"muted for run `mlflow:{run_id}` by <@U1>" in shown({"text": bot.reply("targets")})
+
+    # The run reaches the target after all: recorded, but the channel is not told.
+    climb(bot, mlflow_logger, run_id, range(4100, 4400, 100), 0.93)
+    assert reached(bot) == [] and len(unlikely_messages(bot)) == 1
+
+    click(bot, now, "forecast_unmute", user="U1")
+    back = edited(bot, "Unmuted by")
+    assert "Unmuted by <@U1>" in shown(back) and set(buttons(back)) == {"forecast_mute"}
+    assert "muted for run" not in bot.reply("targets")
+    climb(bot, mlflow_logger, run_id, range(4400, 4600, 100), 0.5)  # falls back below: re-armed
+    climb(bot, mlflow_logger, run_id, range(4600, 4900, 100), 0.94)
+    [alert] = reached(bot)
+    assert "0.94" in shown(alert)
+
+
+@pytest.mark.mlflow
+def test_only_the_targets_creator_the_muter_or_an_admin_may_mute_or_unmute(flattened):
+    bot, run_id = flattened
+    bot.fake.add_user("U2", "bob")
+    bot.fake.add_user("U3", "erin", is_admin=True)
+    bot.fake.add_channel(CHANNEL, "general", [BOT_USER_ID, "U1", "U2", "U3"])
+    [message] = unlikely_messages(bot)
+    click(bot, message, "forecast_mute", user="U2")
+    [refusal] = bot.fake.wait_for(lambda: bot.fake.ephemerals(CHANNEL))
+    assert refusal["text"] == (":warning: Only <@U1> who set the target or muted it, or a workspace admin, can mute "
+                               "target #1 for run *resnet-flat*. Nothing was changed.")
+    assert bot.fake.calls("chat.update") == [] and "muted for run" not in bot.reply("targets")
+
+    click(bot, message, "forecast_mute", user="U3")  # an admin
+    muted = edited(bot, "Muted for this run by <@U3>")
+    click(bot, muted, "forecast_unmute", user="U2")
+    bot.fake.wait_for(lambda: len(bot.fake.ephemerals(CHANNEL)) == 2)
+    assert "Only <@U1> or <@U3> who set the target or muted it" in bot.fake.ephemerals(CHANNEL)[-1]["text"]
+    assert f"muted for run `mlflow:{run_id}` by <@U3>" in shown({"text": bot.reply("targets")})
+    click(bot, muted, "forecast_unmute", user="U1")  # the target's creator may undo the admin's mute
+    edited(bot, "Unmuted by <@U1>")
 
 
 @pytest.mark.mlflow

@@ -35,9 +35,9 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 # Bookkeeping a refused request may touch: replay keys, leases, the users.info time-zone cache.
 NOT_STATE = {"seen_requests", "leases", "user_profiles"}
-ACTIONS = (*BUTTONS, "run_stop", "forecast_keep", "forecast_mute", "review_record_decision", "home_connect",
-           "home_postpone", "home_target_remove", "home_review", "home_untrack", "nonexistent")
-CALLBACKS = (*VIEWS, "decision_modal", "nonexistent_modal")
+ACTIONS = (*BUTTONS, "run_stop", "forecast_keep", "forecast_mute", "forecast_unmute", "review_record_decision",
+           "home_connect", "home_postpone", "home_target_remove", "home_review", "home_untrack", "nonexistent")
+CALLBACKS = (*VIEWS, "decision_modal", "decision_edit_modal", "nonexistent_modal")
 REFUSED = (":warning:", ":x:")
 
 # Text Slack can carry: any unicode but lone surrogates (a form body is UTF-8).

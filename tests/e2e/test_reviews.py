@@ -8,11 +8,10 @@ The day: 2026-11-23, a review at 14:00 UTC about two runs. One is finished; the 
 
 from __future__ import annotations
 
-import html
 import re
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 import requests
@@ -22,36 +21,9 @@ from bot.jobs.reviews import check_reviews
 from bot.services import build_services
 from bot.store.models import Review, ReviewEvent, Target
 from tests.conftest import make_settings, quick_trackers
+from tests.e2e.review_support import CHANNEL, at, buttons, headed, ms, text_of
 
 pytestmark = pytest.mark.mlflow
-
-CHANNEL = "C1"
-
-
-def at(hh: int, mm: int = 0) -> datetime:
-    return datetime(2026, 11, 23, hh, mm, tzinfo=UTC)
-
-
-def ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def text_of(message: dict) -> str:
-    parts = [message.get("text") or ""]
-    for block in message.get("blocks") or []:
-        if isinstance(block.get("text"), dict):
-            parts.append(block["text"]["text"])
-        parts += [e.get("text", "") for e in block.get("elements") or [] if isinstance(e.get("text"), str)]
-    return html.unescape("\n".join(parts))
-
-
-def headed(bot, prefix: str) -> list[dict]:
-    return [m for m in bot.fake.messages(CHANNEL) if (m.get("text") or "").startswith(prefix)]
-
-
-def buttons(message: dict) -> dict[str, str]:
-    return {e["text"]["text"]: e["value"] for b in message.get("blocks") or [] if b["type"] == "actions"
-            for e in b["elements"]}
 
 
 @pytest.fixture
@@ -116,7 +88,7 @@ def said(bot, text: str) -> bool:
 
 def click(bot, message: dict, label: str, user: str = "U1") -> None:
     action = {"Postpone to ETA": "review_postpone", "Meet as planned": "review_hold", "Cancel review": "review_cancel"}
-    resp = bot.slack.block_action(action[label], buttons(message)[label], user_id=user, channel_id=CHANNEL,
+    resp = bot.slack.block_action(action[label], buttons(message)[label]["value"], user_id=user, channel_id=CHANNEL,
                                   message_ts=message["ts"])
     assert resp.status_code == 200
 

@@ -92,3 +92,49 @@ def test_review_warning_shows_each_waiting_runs_forecast():
     assert payload["waiting"]
     text = str(build("review_warning", payload).as_kwargs())
     assert "not enough data to forecast" in text
+
+
+# --- the message's buttons after a choice (bot.notify.forecast_alert) -------------------------
+
+
+def _message_payload(*log: tuple[str, str]) -> dict:
+    return {"run": {"id": 7, "name": "resnet", "ref": "r7", "url": None, "experiment": None, "step": 4000},
+            "connection": "mlflow", "target_id": 3, "metric": "val_acc", "op": ">=", "threshold": 0.9,
+            "forecast": "projected to plateau at val_acc 0.87", "log": [{"action": a, "user": u} for a, u in log]}
+
+
+def _shown(payload: dict) -> tuple[str, list[str]]:
+    from bot.notify.forecast_alert import unlikely_message
+
+    message = unlikely_message(payload)
+    text = " ".join(b["text"]["text"] for b in message.blocks if isinstance(b.get("text"), dict))
+    text += " ".join(e.get("text", "") for b in message.blocks for e in b.get("elements", [])
+                     if isinstance(e.get("text"), str))
+    labels = [e["text"]["text"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
+    return text, labels
+
+
+@pytest.mark.parametrize("log, says, labels", [
+    ((), None, ["Stop run", "Keep going", "Mute for this run"]),
+    ((("keep", "U1"),), "<@U1> chose to keep going", []),
+    ((("mute", "U2"),), "Muted for this run by <@U2>", ["Unmute"]),
+    ((("mute", "U2"), ("unmute", "U1")), "Unmuted by <@U1>", ["Mute for this run"]),
+    ((("mute", "U2"), ("unmute", "U1"), ("mute", "U3")), "Muted for this run by <@U3>", ["Unmute"]),
+])
+def test_the_message_says_the_latest_choice_and_offers_what_still_means_something(log, says, labels):
+    text, shown = _shown(_message_payload(*log))
+    assert shown == labels
+    if says:
+        assert says in text
+
+
+@pytest.mark.parametrize("log, action, changes", [
+    ((), "keep", True), ((), "mute", True), ((), "unmute", False),
+    ((("keep", "U1"),), "mute", False), ((("keep", "U1"),), "keep", False),
+    ((("mute", "U1"),), "mute", False), ((("mute", "U1"),), "unmute", True), ((("mute", "U1"),), "keep", False),
+    ((("mute", "U1"), ("unmute", "U1")), "mute", True), ((("mute", "U1"), ("unmute", "U1")), "unmute", False),
+])
+def test_a_press_changes_something_only_when_its_button_is_shown(log, action, changes):
+    from bot.notify.forecast_alert import can_press
+
+    assert can_press(_message_payload(*log), action) is changes

@@ -63,6 +63,7 @@ def test_every_usage_line_parses_as_shown():
         "review": ['review "T" at fri 14:00 runs prod:1,prod:experiment/sweep lead 2h', "review runs prod:1",
                    "review cancel 3"],
         "me": ["me prod:alice", "me remove prod:alice", "me mentions off", "me"],
+        "decisions": ["decisions last 10", "decisions edit 3", "decisions remove 3"],
     }
     for name, examples in filled.items():
         assert len(examples) == len(USAGE[name].splitlines())

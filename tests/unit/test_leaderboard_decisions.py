@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from bot.commands import DecisionList, Leaderboard, ParseError, RunRef, parse
+from bot.commands import DecisionEdit, DecisionList, DecisionRemove, Leaderboard, ParseError, RunRef, parse
 from bot.core.decisions import csv_text, frozen_values, markdown
 from bot.core.leaderboard import (
     Entry,
@@ -97,6 +97,14 @@ def test_markdown_export_escapes_table_pipes():
     assert "No decisions recorded yet." in markdown("C1", [])
 
 
+def test_an_edited_record_says_who_edited_it_in_both_exports():
+    edited = {**RECORD, "edited_by": "U9", "edited_at": "2026-11-24T09:00"}
+    assert "by U1 (edited by U9, 2026-11-24T09:00)" in markdown("C1", [edited])
+    assert "edited by" not in markdown("C1", [RECORD])
+    [row] = list(csv.DictReader(io.StringIO(csv_text([edited]))))
+    assert (row["edited_by"], row["edited_at"]) == ("U9", "2026-11-24T09:00")
+
+
 @pytest.mark.parametrize("text, expected", [
     ("leaderboard", Leaderboard()),
     ("leaderboard val_acc", Leaderboard("val_acc")),
@@ -105,6 +113,9 @@ def test_markdown_export_escapes_table_pipes():
     ("leaderboard val/acc on prod:experiment/sweep", Leaderboard("val/acc", None, RunRef("prod", "sweep", True))),
     ("decisions", DecisionList(5)),
     ("decisions last 12", DecisionList(12)),
+    ("decisions edit 3", DecisionEdit(3)),
+    ("decisions edit #3", DecisionEdit(3)),
+    ("decisions remove 7", DecisionRemove(7)),
 ])
 def test_parse_leaderboard_and_decisions(text, expected):
     assert parse(text) == expected
@@ -118,6 +129,10 @@ def test_parse_leaderboard_and_decisions(text, expected):
     ("decisions first 3", "expected `last"),
     ("decisions last", "missing how many"),
     ("decisions last 0", "from 1 to 20"),
+    ("decisions edit", "missing the id"),
+    ("decisions edit x", "is not an id"),
+    ("decisions remove 0", "is not an id"),
+    ("decisions remove 3 4", "unexpected"),
     ("decisions last 3 more", "unexpected `more`"),
 ])
 def test_bad_leaderboard_and_decisions_commands_say_what_is_wrong(text, says):
