@@ -18,11 +18,13 @@ from sqlalchemy import select
 
 from bot.jobs.digests import post_digest
 from bot.jobs.reviews import check_reviews
+from bot.notify.outbox import find
 from bot.sandbox import view_errors
 from bot.sandbox.world import BOT_USER_ID, TEAM_ID
 from bot.store.models import Connection, Decision, Run, Target, Watch, WatchRun
 from tests.e2e.review_support import CHANNEL, at, buttons, headed, ms, text_of
 from tests.e2e.test_push_runs import connect_push, push
+from tests.kill9 import wait_until
 
 
 def add_target(bot, metric: str, op: str, threshold: float) -> None:
@@ -114,6 +116,9 @@ def test_results_decision_frozen_metrics_exports_and_the_next_review(bot):
     with bot.services.store.tx() as s:
         [decision] = s.scalars(select(Decision)).all()
         assert (decision.decided_by, decision.choice, decision.review_id) == ("U2", "ship", review_id)
+        key = decision.message_key or f"decision:{decision.id}"
+    # The permalink needs the post's ts, which the dispatcher stores just after Slack answers.
+    assert wait_until(lambda: posted_ts(bot, key) == posted["ts"], timeout=10)
 
     # The tracker changes its mind about the run afterwards.
     assert push(bot, token, {"state": "finished", "step": 1300, "metrics": {"val_acc": 0.5}},
@@ -375,3 +380,9 @@ def test_mlflow_runs_finish_a_decision_is_recorded_and_later_metrics_do_not_rewr
     assert "val_acc=0.912" in md and "0.61" not in md and "lr=0.05" in md
     rows = list(csv.DictReader(io.StringIO(requests.get(f"{bot.server.url}/decisions/{feed}.csv", timeout=5).text)))
     assert {r["run"]: r["metrics"] for r in rows} == {"base": "val_acc=0.904", "aug": "val_acc=0.912"}
+
+
+def posted_ts(bot, key: str) -> str | None:
+    with bot.services.store.tx() as s:
+        row = find(s, key)
+        return row.ts if row is not None else None
