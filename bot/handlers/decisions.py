@@ -83,7 +83,7 @@ def decision_view(review: Review, runs: list[tuple[int, str]]) -> dict[str, Any]
 
 def form_origin(metadata: str) -> tuple[str, int | None]:
     channel, _, review = metadata.rpartition(_SEP)
-    return channel, int(review) if review.isdigit() else None
+    return channel, int(review) if review.isdecimal() else None
 
 
 def open_form(services: Services, client: Any, trigger_id: str, team_id: str, channel_id: str,
@@ -113,7 +113,7 @@ def submitted(view: dict[str, Any]) -> Submitted:
         errors["choice"] = "Choose the decision"
     if len(note) > MAX_NOTE:
         errors["note"] = f"At most {MAX_NOTE} characters"
-    run_ids = tuple(int(o["value"]) for o in picked if isinstance(o, dict) and str(o.get("value", "")).isdigit())
+    run_ids = tuple(int(o["value"]) for o in picked if isinstance(o, dict) and str(o.get("value", "")).isdecimal())
     if "runs" in values and not run_ids:
         errors["runs"] = "Choose at least one run"
     if errors:

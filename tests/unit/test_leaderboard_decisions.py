@@ -138,3 +138,20 @@ def test_parse_leaderboard_and_decisions(text, expected):
 def test_bad_leaderboard_and_decisions_commands_say_what_is_wrong(text, says):
     result = parse(text)
     assert isinstance(result, ParseError) and says in result.message, result
+
+
+def test_a_decision_form_run_that_is_a_superscript_digit_is_refused_not_a_500():
+    """Found by the HTTP fuzz: '²'.isdigit() is true, but int('²') raises."""
+    from bot.handlers.decisions import InvalidForm, submitted
+
+    view = {"state": {"values": {"choice": {"value": {"selected_option": {"value": "ship"}}},
+                                 "runs": {"value": {"selected_options": [{"value": "²"}]}}}}}
+    with pytest.raises(InvalidForm) as refused:
+        submitted(view)
+    assert refused.value.errors == {"runs": "Choose at least one run"}
+
+
+def test_a_decision_form_origin_with_a_superscript_digit_names_no_review():
+    from bot.handlers.decisions import form_origin
+
+    assert form_origin("C1:²") == ("C1", None)
