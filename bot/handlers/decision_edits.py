@@ -19,14 +19,13 @@ from bot.commands.help import USAGE
 from bot.core.decisions import label
 from bot.handlers import permissions
 from bot.handlers.base import Ctx, Problem, Reply
-from bot.handlers.decisions import Submitted, choice_and_note
+from bot.handlers.decisions import SEP, Submitted, choice_and_note, form_origin
 from bot.notify.outbox import edit
 from bot.notify.render import escape
 from bot.store import decisions as dq
 from bot.store.models import Decision, Outbox
 
 DECISION_EDIT_MODAL = "decision_edit_modal"
-_SEP = ":"
 ROLE = "who recorded it"
 
 
@@ -52,7 +51,7 @@ def edit_view(decision: Decision, channel_id: str) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": DECISION_EDIT_MODAL,
-        "private_metadata": f"{channel_id}{_SEP}{decision.id}",
+        "private_metadata": f"{channel_id}{SEP}{decision.id}",
         "title": {"type": "plain_text", "text": f"Edit decision #{decision.id}"[:24]},
         "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},
@@ -61,8 +60,8 @@ def edit_view(decision: Decision, channel_id: str) -> dict[str, Any]:
 
 
 def edit_origin(metadata: str) -> tuple[str, int | None]:
-    channel, _, decision = metadata.rpartition(_SEP)
-    return channel, int(decision) if decision.isdigit() else None
+    """The channel and decision id an edit form carries: the same shape as the record form's."""
+    return form_origin(metadata)
 
 
 def save_edit(ctx: Ctx, decision_id: int, form: Submitted) -> Reply:

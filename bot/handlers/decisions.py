@@ -30,7 +30,7 @@ from bot.store.models import Review
 log = logging.getLogger(__name__)
 DECISION_MODAL = "decision_modal"
 MAX_OPTIONS = 100  # Slack's cap on a multi_static_select's options
-_SEP = ":"
+SEP = ":"  # private_metadata: "<channel>:<id>"
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def decision_view(review: Review, runs: list[tuple[int, str]]) -> dict[str, Any]
     return {
         "type": "modal",
         "callback_id": DECISION_MODAL,
-        "private_metadata": f"{review.channel_id}{_SEP}{review.id}",
+        "private_metadata": f"{review.channel_id}{SEP}{review.id}",
         "title": {"type": "plain_text", "text": "Record decision"},
         "submit": {"type": "plain_text", "text": "Record"},
         "close": {"type": "plain_text", "text": "Cancel"},
@@ -82,7 +82,7 @@ def decision_view(review: Review, runs: list[tuple[int, str]]) -> dict[str, Any]
 
 
 def form_origin(metadata: str) -> tuple[str, int | None]:
-    channel, _, review = metadata.rpartition(_SEP)
+    channel, _, review = metadata.rpartition(SEP)
     return channel, int(review) if review.isdecimal() else None
 
 

@@ -90,7 +90,7 @@ FROM_HOME = " home"  # ...and " home" at the end for a form the Home tab opened 
 def form_origin(metadata: str) -> tuple[str, int | None]:
     """The channel a review form schedules in, and the target alert that opened it (if any)."""
     channel, _, alert = metadata.removesuffix(FROM_HOME).partition(FROM_ALERT)
-    return channel, int(alert) if alert.isdigit() else None
+    return channel, int(alert) if alert.isdecimal() else None
 
 
 def opened_from_home(metadata: str) -> bool:

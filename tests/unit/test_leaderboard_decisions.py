@@ -155,3 +155,13 @@ def test_a_decision_form_origin_with_a_superscript_digit_names_no_review():
     from bot.handlers.decisions import form_origin
 
     assert form_origin("C1:²") == ("C1", None)
+
+
+def test_an_edit_or_review_form_origin_with_a_superscript_digit_names_nothing():
+    """Twins of the decision form's origin: '²'.isdigit() is true and int('²') raises."""
+    from bot.handlers.decision_edits import edit_origin
+    from bot.handlers.review_form import form_origin
+
+    assert edit_origin("C1:²") == ("C1", None)
+    assert form_origin("C1 alert:²") == ("C1", None)
+    assert edit_origin("C1:12") == ("C1", 12)
