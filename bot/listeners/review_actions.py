@@ -136,41 +136,32 @@ def on_record_decision(ack: Callable, body: dict[str, Any], action: dict[str, An
 
 def on_decision_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
                      services: Services) -> None:
-    try:
-        form = submitted(view)
-    except InvalidForm as exc:
-        ack(response_action="errors", errors=exc.errors)
-        return
-    channel, review_id = decision_origin(view_metadata(view))
-    ctx = ctx_for(services, body, client, channel=channel)
-    try:
-        if review_id is None:
-            raise Problem("This form does not name a review.")
-        reply = record(ctx, review_id, form)
-    except Problem as problem:
-        ack(response_action="errors", errors={problem.extra.get("field", "choice"): plain(problem.message)[:150]})
-        return
-    ack()
-    client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=reply.text)
-    deliver_now(services)
+    _decision_form(ack, body, view, client, services, decision_origin, record, "This form does not name a review.")
 
 
 def on_decision_edit_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any,
                           services: Services) -> None:
     """`/ready decisions edit <id>`'s form: a refusal (not the recorder, gone) shows in the form."""
+    _decision_form(ack, body, view, client, services, edit_origin, save_edit, "This form does not name a decision.")
+
+
+def _decision_form(ack: Callable, body: dict[str, Any], view: dict[str, Any], client: Any, services: Services,
+                   origin: Callable, save: Callable, unnamed: str) -> None:
+    """Both decision forms: a refusal shows in the form (on its field, else on the choice); the
+    saved record's ephemeral and message follow the ack."""
     try:
         form = submitted(view)
     except InvalidForm as exc:
         ack(response_action="errors", errors=exc.errors)
         return
-    channel, decision_id = edit_origin(view_metadata(view))
+    channel, record_id = origin(view_metadata(view))
     ctx = ctx_for(services, body, client, channel=channel)
     try:
-        if decision_id is None:
-            raise Problem("This form does not name a decision.")
-        reply = save_edit(ctx, decision_id, form)
+        if record_id is None:
+            raise Problem(unnamed)
+        reply = save(ctx, record_id, form)
     except Problem as problem:
-        ack(response_action="errors", errors={"choice": plain(problem.message)[:150]})
+        ack(response_action="errors", errors={problem.extra.get("field", "choice"): plain(problem.message)[:150]})
         return
     ack()
     client.chat_postEphemeral(channel=ctx.channel_id, user=ctx.user_id, text=reply.text)
