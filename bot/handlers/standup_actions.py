@@ -28,7 +28,9 @@ NO_STANDUP = "Set a standup first with `/ready standup at &lt;HH:MM&gt;`."
 def load_own_answer(s: Session, answer_id: str | int, user_id: str, team_id: str) -> tuple[StandupAnswer, StandupRound]:
     """The clicker's own answer row. A user id is only someone within their team: the same id in
     a payload from another team is another person (issue 12)."""
-    answer = s.get(StandupAnswer, int(answer_id)) if str(answer_id).isdigit() else None
+    # ASCII digits only: '²'.isdigit() is true yet int('²') raises, and int('١') reads 1.
+    text = str(answer_id)
+    answer = s.get(StandupAnswer, int(text)) if text.isascii() and text.isdigit() and len(text) <= 19 else None
     rnd = s.get(StandupRound, answer.round_id) if answer is not None else None
     if answer is None or rnd is None or (rnd.team_id, answer.user_id) != (team_id, user_id):
         raise Problem("This standup prompt is not yours, or it no longer exists.")

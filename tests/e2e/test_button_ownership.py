@@ -122,3 +122,16 @@ def test_edit_questions_of_another_channel_is_refused(bot):
     assert bot.fake.modals() == []
     with bot.services.store.tx() as s:
         assert s.scalars(select(Schedule.questions)).all() == [{}]
+
+
+@pytest.mark.parametrize("value", ["²", "١"])
+def test_standup_buttons_naming_a_non_ascii_digit_are_refused_not_a_traceback(bot, standup, value, capfd):
+    """'²'.isdigit() is true and int('²') raises; '١' is read as 1 by int(): neither names a prompt."""
+    for action_id in ("standup_answer", "standup_skip", "standup_away"):
+        bot.slack.block_action(action_id, value, channel_id="DU1", message_ts=standup["ts"])
+    told = bot.fake.wait_for(lambda: len(bot.fake.messages("U1")) >= 4 and bot.fake.messages("U1"))
+    assert [m["text"] for m in told[1:]] == [
+        ":warning: This standup prompt is not yours, or it no longer exists."] * 3
+    assert "Traceback" not in capfd.readouterr().err
+    with bot.services.store.tx() as s:
+        assert s.scalars(select(StandupAnswer.status)).all() == ["pending"]
