@@ -72,7 +72,8 @@ def _creation_order(entry: os.DirEntry) -> tuple[float, str]:
     # mtime would reorder a restarted run whenever the older file gets a late final flush.
     parts = entry.name.split(".")
     stamp = parts[3] if len(parts) > 3 else ""
-    return (float(stamp) if stamp.isdigit() else entry.stat().st_mtime, entry.name)
+    # ASCII digits only: '²'.isdigit() is true, yet float('²') raises.
+    return (float(stamp) if stamp.isascii() and stamp.isdigit() else entry.stat().st_mtime, entry.name)
 
 
 def has_done_marker(folder: Path) -> bool:

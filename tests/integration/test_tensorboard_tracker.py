@@ -222,3 +222,16 @@ def test_a_root_that_links_to_a_system_folder_is_refused(tmp_path):
     with pytest.raises(TrackerError, match="system folder") as caught:
         make_tracker(tmp_path / "logs")
     assert caught.value.permanent
+
+
+def test_an_events_file_stamped_with_a_non_ascii_digit_is_ordered_by_mtime_not_a_crash(tmp_path):
+    """'²'.isdigit() is true and float('²') raises: a stray file named so stopped every poll of the folder."""
+    run = tmp_path / "run"
+    events = write_run(run, range(0, 11))
+    stray = run / "events.out.tfevents.².host"
+    stray.write_bytes(events.read_bytes())
+    set_mtime(stray, T0 - timedelta(hours=1))  # older than the writer's file, so read first
+
+    snap = make_tracker(tmp_path).fetch_runs(["run"])["run"]
+
+    assert snap.step == 10 and snap.metrics == {"loss": 0.01}
