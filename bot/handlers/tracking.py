@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import delete, select
 
 from bot.commands import RunRef, Runs, Track, Untrack
@@ -153,7 +155,7 @@ def _not_tracked(s, ctx: Ctx, conn: Connection, target: RunRef) -> str:  # noqa:
 
 def runs(ctx: Ctx, cmd: Runs) -> Reply:
     now = ctx.now
-    with ctx.store.tx() as s:
+    with ctx.store.read() as s:
         page = q.channel_run_page(s, ctx.team_id, ctx.channel_id, RUNS_PER_PAGE, (cmd.page - 1) * RUNS_PER_PAGE)
         stops = {run.id: run.stop_requested_by for run in page.runs if run.stop_requested_by is not None}
         projections = _forecast_lines(ctx, s, page, now)
@@ -226,7 +228,7 @@ def _run_line(run: Run | q.ListedRun, connection: str, now) -> str:  # noqa: ANN
         parts.append(f"ETA {date_token(run.eta)} (in {format_duration(run.eta - now)})" if run.eta > now else "ETA now")
     metrics = list((run.metrics or {}).items())[:3]
     if metrics:
-        parts.append(", ".join(f"{escape(k)}={_fmt(v)}" for k, v in metrics))
+        parts.append(", ".join([_metric(k, v) for k, v in metrics]))
     if run.state == "unknown" and run.last_error:
         parts.append(escape(run.last_error))
     elif run.missing_since is not None:  # absent from the tracker's answers, not yet confirmed gone
@@ -235,6 +237,24 @@ def _run_line(run: Run | q.ListedRun, connection: str, now) -> str:  # noqa: ANN
     if stale is not None:
         parts.append(f":warning: data {format_duration(stale)} old (tracker not answering)")
     return " · ".join(parts)
+
+
+def _metric(key: str, value: object) -> str:
+    """`key=value` as a listing shows it. The same few metrics of the same runs are shown on every
+    `/ready runs`, and formatting them was a sixth of its Python, so they are kept; a value that
+    cannot be a key (a list or object a tracker logged) is formatted each time."""
+    try:
+        return _kept_metric(key, value)
+    except TypeError:
+        return _metric_text(key, value)
+
+
+def _metric_text(key: str, value: object) -> str:
+    return f"{escape(key)}={_fmt(value)}"
+
+
+# typed: 1, 1.0 and True are equal keys, and format differently.
+_kept_metric = functools.lru_cache(maxsize=4096, typed=True)(_metric_text)
 
 
 def _fmt(value: object) -> str:

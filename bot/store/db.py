@@ -14,12 +14,15 @@ such rows (the dispatcher) learns of them at once rather than at its next tick.
 from __future__ import annotations
 
 import logging
+import select
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -36,11 +39,57 @@ def note_commit(session: Session, topic: str) -> bool:
     return True
 
 
+IDLE_PING_SECONDS = 60.0  # a pooled connection idle this long is pinged before use
+RECYCLE_SECONDS = 3600  # and none is kept longer than this
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    # pre_ping: replicas outlive database restarts and idle-connection reapers.
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return _postgres_engine(url)
+
+
+def _postgres_engine(url: str) -> Engine:
+    """Replicas outlive database restarts and idle-connection reapers, so a pooled connection is
+    checked before use; but not with pool_pre_ping's SELECT 1 on every checkout, which was one of
+    the five round trips of each `/ready runs`. A server that ends a connection (restart,
+    pg_terminate_backend, idle_session_timeout) sends its FATAL and closes the socket, so a
+    connection that sat in the pool with anything to read is dead and replaced at no round trip;
+    one idle long enough for a firewall to have dropped it silently is still pinged."""
+    engine = create_engine(url, pool_size=5, max_overflow=5, pool_recycle=RECYCLE_SECONDS)
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record):  # noqa: ANN001 - DBAPI objects
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy):  # noqa: ANN001
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None:
+            return  # just connected
+        if _ended_by_server(dbapi_conn) or (time.monotonic() - idle_since > IDLE_PING_SECONDS
+                                            and not _answers(engine, dbapi_conn)):
+            # The pool opens a new connection and checks that one out instead
+            # (https://docs.sqlalchemy.org/en/20/core/pooling.html#custom-legacy-pessimistic-ping).
+            raise DisconnectionError("pooled connection was closed by the server")
+
+    return engine
+
+
+def _ended_by_server(dbapi_conn) -> bool:  # noqa: ANN001 - a psycopg Connection
+    """An idle connection has nothing to read unless the server ended it (or it is broken)."""
+    if dbapi_conn.closed or dbapi_conn.broken:
+        return True
+    poller = select.poll()
+    poller.register(dbapi_conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+def _answers(engine: Engine, dbapi_conn) -> bool:  # noqa: ANN001
+    try:
+        return engine.dialect.do_ping(dbapi_conn)
+    except engine.dialect.loaded_dbapi.Error:
+        return False
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -73,6 +122,12 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads on PostgreSQL run without BEGIN and COMMIT (two round trips of a one-query
+        # command): under READ COMMITTED each statement takes its own snapshot inside a
+        # transaction too, so a read sees the same rows either way. SQLite keeps its transaction:
+        # its "begin" hook issues the BEGIN IMMEDIATE that autocommit would leave open.
+        self._reads = self._sessions if not self.is_postgres else sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
         self._callbacks: dict[str, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
         event.listen(self._sessions, "after_commit", self._committed)
@@ -86,6 +141,13 @@ class Store:
     def tx(self) -> Iterator[Session]:
         """One transaction: committed on success, rolled back on any error."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for code that only reads (a listing): on PostgreSQL in autocommit, so
+        nothing it did would be undone on error; never write through it."""
+        with self._reads() as session, session.begin():
             yield session
 
     def on_commit(self, topic: str, callback: Callable[[], None]) -> None:

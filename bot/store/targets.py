@@ -11,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, String, and_, any_, bindparam, exists, func, or_, select
+from sqlalchemy import Integer, String, and_, any_, bindparam, exists, func, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -132,14 +132,17 @@ def _shown_query(postgres: bool):  # noqa: ANN202 - a SQLAlchemy select
     listed = Run.id == any_(ids) if postgres else Run.id.in_(ids)
     this_channel = and_(Target.team_id == bindparam("team_id", type_=String()),
                         Target.channel_id == bindparam("channel_id", type_=String()), Target.muted_by.is_(None))
-    return (
-        select(Run.id, Run.total_steps, Target.metric, Target.op, Target.threshold, Target.patience,
-               select(func.count()).where(kept).scalar_subquery(),
-               select(func.max(RunPoint.step)).where(kept).scalar_subquery())
-        .join(Target, this_channel)
-        .where(listed, Run.state == "running", _watches(), _logs_metric(postgres))
-        .order_by(Run.id, Target.id)
-    )
+    columns = (Run.id, Run.total_steps, Target.metric, Target.op, Target.threshold, Target.patience)
+    if postgres:
+        # Count and newest step in one pass over the run's points (a LATERAL subquery): two
+        # scalar subqueries read them twice, and were most of a forecast listing's SQL.
+        counted = select(func.count().label("points"), func.max(RunPoint.step).label("last_step")).where(kept).lateral()
+        query = (select(*columns, counted.c.points, counted.c.last_step).select_from(Run)
+                 .join(Target, this_channel).join(counted, true()))
+    else:  # SQLite has no LATERAL
+        query = select(*columns, select(func.count()).where(kept).scalar_subquery(),
+                       select(func.max(RunPoint.step)).where(kept).scalar_subquery()).join(Target, this_channel)
+    return query.where(listed, Run.state == "running", _watches(), _logs_metric(postgres)).order_by(Run.id, Target.id)
 
 
 def _watches():  # noqa: ANN202 - a SQL condition on (Run, Target): _watches_run, as SQL

@@ -96,3 +96,19 @@ def test_a_page_reads_only_its_rows_and_never_the_params(bot):
     assert page.total == 85 and [r.ref for r in page.runs] == [f"run-{i:03d}" for i in range(40, 80)]
     reads = [st for st in statements if st.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 1 and "params" not in reads[0] and "LIMIT" in reads[0].upper()
+
+
+def test_metrics_of_every_json_kind_are_shown_the_same_on_every_listing(bot):
+    """The first metrics are kept between listings (bot/store/runs.py, bot/handlers/tracking.py):
+    values that cannot be kept (a list a tracker logged) and values equal as keys (1, 1.0, True)
+    still show as they did, on the first listing and the ones after."""
+    bot.clock.now = T0 + timedelta(minutes=1)
+    seed(bot.services.store, "C1", 2)
+    with bot.services.store.tx() as s:
+        first, second = s.scalars(select(Run).where(Run.ref.in_(["run-000", "run-001"])).order_by(Run.ref))
+        first.metrics = {"curve": [1, 2], "acc": 1, "tag": "a<b"}
+        second.metrics = {"acc": 1.0, "done": True, "lr": 0.123456}
+    lines = [[line for line in say(bot, "runs").splitlines() if "run-00" in line] for _ in range(3)]
+    assert lines[0] == lines[1] == lines[2]
+    assert "curve=[1, 2], acc=1, tag=a<b" in lines[0][0]
+    assert "acc=1, done=1, lr=0.1235" in lines[0][1]

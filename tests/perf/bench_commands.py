@@ -1,7 +1,7 @@
 """Benchmark: `/ready runs` and `/ready help` under load, against a bare Bolt app on the same server.
 
     python tests/perf/bench_commands.py [--requests 1000] [--concurrency 50] [--runs 200] [--rounds 3] [--db postgres|sqlite]
-                                        [--with-target]
+                                        [--with-target] [--server waitress|gunicorn] [--workers N]
 
 - "readybot": the bot's own HTTP stack (bot/server.py `Server`: waitress and the WSGI router in
   front of Bolt, exactly what `readybot serve` answers Slack with; the scheduler is off so only the
@@ -11,6 +11,9 @@
   each listed running run shows where it is heading (a forecast fitted on its history).
 - "bare_bolt" (the reference): a slack_bolt App with one `/ready` listener that only acks, behind
   Bolt's own WSGI adapter on the same waitress settings, in a process of its own.
+With --server gunicorn both run instead as `readybot serve --role web` does: gunicorn's threaded
+workers with bot/server.py's gunicorn_options, --workers processes each (default: the web role's
+own default for this machine), the bot's Services built in each worker after the fork.
 Both answer --requests signed slash commands (signed as Slack signs them) sent --concurrency at
 a time over keep-alive connections; each reply is checked. Prints JSON: per command the median
 round's p50/p99 and requests/s, and the ratio of readybot's p99 to the bare app's. Goals: p99
@@ -124,12 +127,11 @@ def serve_readybot(url: str, slack_api: str, ready) -> None:  # noqa: ANN001
     server.run()
 
 
-def serve_bare_bolt(slack_api: str, ready) -> None:  # noqa: ANN001
+def bare_bolt_app(slack_api: str):  # noqa: ANN201 - a WSGI app
+    """The reference: one `/ready` listener that only acks, behind Bolt's own WSGI adapter."""
     from slack_bolt import App
     from slack_bolt.adapter.wsgi import SlackRequestHandler
-    from waitress.server import create_server
 
-    quiet_waitress()
     app = App(token=TOKEN, signing_secret=SECRET, token_verification_enabled=False)
     app.client.base_url = slack_api
 
@@ -137,9 +139,73 @@ def serve_bare_bolt(slack_api: str, ready) -> None:  # noqa: ANN001
     def ready_command(ack) -> None:  # noqa: ANN001
         ack("ok")
 
-    http = create_server(SlackRequestHandler(app), host="127.0.0.1", port=0, threads=8, ident="bare")
+    return SlackRequestHandler(app)
+
+
+def serve_bare_bolt(slack_api: str, ready) -> None:  # noqa: ANN001
+    from waitress.server import create_server
+
+    quiet_waitress()
+    http = create_server(bare_bolt_app(slack_api), host="127.0.0.1", port=0, threads=8, ident="bare")
     ready.send(http.effective_port)
     http.run()
+
+
+def serve_gunicorn(app_name: str, url: str, slack_api: str, workers: int, ready) -> None:  # noqa: ANN001
+    """`app_name` ("readybot" or "bare_bolt") under gunicorn with the web role's options."""
+    import socket
+
+    from gunicorn.app.base import BaseApplication
+
+    from bot.config import Settings
+    from bot.server import gunicorn_options
+
+    settings = Settings(database_url=url, slack_api_url=slack_api, slack_bot_token=TOKEN,
+                        slack_signing_secret=SECRET, secret_key="bench-secret-key", port=0, web_workers=workers,
+                        log_level="WARNING")
+    with socket.socket() as probe:  # a free port; gunicorn binds it itself
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    class Bench(BaseApplication):
+        def load_config(self) -> None:
+            # Only where it listens and how long it waits to stop differ from the web role's.
+            options = {**gunicorn_options(settings, port), "bind": f"127.0.0.1:{port}", "graceful_timeout": 2}
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):  # noqa: ANN202 - a WSGI app, built in each worker after the fork
+            if app_name == "bare_bolt":
+                return bare_bolt_app(slack_api)
+            from bot.app import build_app
+            from bot.services import build_services
+            from bot.web import WebApp
+
+            services = build_services(settings)
+            return WebApp(build_app(services), services)
+
+    ready.send(port)
+    Bench().run()
+
+
+def serve_gunicorn_readybot(url: str, slack_api: str, workers: int, ready) -> None:  # noqa: ANN001
+    serve_gunicorn("readybot", url, slack_api, workers, ready)
+
+
+def serve_gunicorn_bare(slack_api: str, workers: int, ready) -> None:  # noqa: ANN001
+    serve_gunicorn("bare_bolt", "sqlite://", slack_api, workers, ready)
+
+
+def wait_listening(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            return
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)  # a server starting up, not a test waiting on time
 
 
 def signed(text: str, fake: FakeSlack, user: str) -> tuple[bytes, dict]:
@@ -193,7 +259,9 @@ def measure(target, args: tuple, fake: FakeSlack, text: str, expect: str, n: int
     proc = ctx.Process(target=target, args=(*args, theirs), daemon=True)
     proc.start()
     try:
-        url = f"http://127.0.0.1:{mine.recv()}/slack/events"
+        port = mine.recv()
+        wait_listening(port)
+        url = f"http://127.0.0.1:{port}/slack/events"
         load(url, [signed(text, fake, "U1") for _ in range(100)], concurrency, expect)  # warm up
         results = [load(url, [signed(text, fake, f"U{i % 50}") for i in range(n)], concurrency, expect)
                    for _ in range(rounds)]
@@ -212,20 +280,33 @@ def main() -> None:
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--with-target", action="store_true",
                         help="a target in the channel and metric histories for its running runs")
+    parser.add_argument("--server", choices=["waitress", "gunicorn"], default="waitress",
+                        help="waitress: the all role's server; gunicorn: the web role's")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn worker processes (default: the web role's default here)")
     args = parser.parse_args()
 
     url = scratch_database(args.db, "rb_bench_commands")
     seed(url, args.runs, args.with_target)
     out: dict = {"benchmark": "commands", "db": args.db, "runs_in_channel": args.runs, "requests": args.requests,
-                 "concurrency": args.concurrency, "rounds": args.rounds, "with_target": args.with_target}
+                 "concurrency": args.concurrency, "rounds": args.rounds, "with_target": args.with_target,
+                 "server": args.server}
+    workers = ()
+    if args.server == "gunicorn":
+        from bot.config import default_web_workers
+
+        workers = (args.workers or default_web_workers(),)
+        out["workers"] = workers[0]
+    bare_server, our_server = ((serve_gunicorn_bare, serve_gunicorn_readybot) if workers
+                               else (serve_bare_bolt, serve_readybot))
     with FakeSlack(tokens=(TOKEN,)) as fake:
         run = (args.requests, args.concurrency, args.rounds)
-        bare = measure(serve_bare_bolt, (fake.api_url,), fake, "runs", "ok", *run)
+        bare = measure(bare_server, (fake.api_url, *workers), fake, "runs", "ok", *run)
         out["bare_bolt"] = bare
         for name, (text, expect) in COMMANDS.items():
             if name == "runs" and args.with_target:
                 expect = ":crystal_ball:"  # each reply is checked to show the forecasts
-            ours = measure(serve_readybot, (url, fake.api_url), fake, text, expect, *run)
+            ours = measure(our_server, (url, fake.api_url, *workers), fake, text, expect, *run)
             ratio = round(ours["p99_ms"] / bare["p99_ms"], 2)
             out[name] = {**ours, "p99_vs_bare": ratio,
                          "goals": {"p99_within_2x_bare": ratio <= 2, "p99_under_200ms": ours["p99_ms"] < 200}}
