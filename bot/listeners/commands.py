@@ -67,8 +67,9 @@ def quick_reply(command: dict[str, Any], client: Any, services: Services, contex
     if slow:
         return None
     key = replays.command_key(context, cmd)
-    if not replays.claim(services, key):
-        return Reply(replays.ALREADY)
+    refused = refused_replay(services, key, cmd)
+    if refused is not None:
+        return refused
     return run_handler(replays.giving_back(services, key, handler), ctx_for(services, command, client), cmd)
 
 
@@ -80,8 +81,9 @@ def on_ready(ack: Callable, command: dict[str, Any], respond: Callable, client: 
         return
     cmd = parse(command.get("text") or "")
     key = replays.command_key(context, cmd)
-    if not replays.claim(services, key):
-        ack(**Reply(replays.ALREADY).as_response())
+    refused = refused_replay(services, key, cmd)
+    if refused is not None:
+        ack(**refused.as_response())
         return
     ctx = ctx_for(services, command, client)
     handler = replays.giving_back(services, key, route(cmd)[0])
@@ -115,6 +117,17 @@ def parse_error_reply(err: ParseError) -> Reply:
     # The message quotes what the user typed (`<!channel>` must not become a mention) and
     # names placeholders like `<when>`: all of it is shown as written.
     return Reply(f":warning: {escape(err.message)}{usage_text(err.usage)}")
+
+
+def refused_replay(services: Services, key: str | None, cmd: Any) -> Reply | None:
+    """None when the command may go ahead; else what to answer: it was done already, or the
+    database failed the claim (which runs before the handler, so outside run_handler's care)."""
+    try:
+        return None if replays.claim(services, key) else Reply(replays.ALREADY)
+    except Exception:
+        COMMANDS.labels(type(cmd).__name__, "error").inc()
+        log.exception("/ready %s: its replay check failed", type(cmd).__name__)
+        return Reply(OOPS)
 
 
 def run_handler(handler: Callable[[Ctx, Any], Reply], ctx: Ctx, cmd: Any) -> Reply:

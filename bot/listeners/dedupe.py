@@ -41,4 +41,10 @@ def request_key(body: dict[str, Any]) -> str | None:
 
 
 def first_time(services: Services, key: str) -> bool:
-    return seen.first_time(services.store, key, services.clock())
+    """A database that cannot record the key lets the request through: a rare double delivery
+    is better than a 500, and the listener has error handling of its own that can tell the user."""
+    try:
+        return seen.first_time(services.store, key, services.clock())
+    except Exception as exc:
+        log.warning("could not record delivery %s (%s); handling it anyway", key, type(exc).__name__)
+        return True

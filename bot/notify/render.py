@@ -152,7 +152,7 @@ def format_number(value: Any) -> str:
             return str(value)
         if value == 0 or 1e-3 <= abs(value) < 1e4:
             return f"{value:.4g}"
-        if abs(value) < 1e6:  # .4g would write 12345.7 as 1.235e+04
+        if 1e4 <= abs(value) < 1e6:  # .4g would write 12345.7 as 1.235e+04
             return f"{value:.0f}"
         return f"{value:.3e}"
     return str(value)

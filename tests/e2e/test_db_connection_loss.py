@@ -63,3 +63,37 @@ def test_healthz_after_the_server_ended_every_pooled_connection(tracked):
     end_pooled_connections(tracked.services.store)
     resp = requests.get(tracked.server.url + "/healthz", timeout=5)
     assert resp.status_code == 200 and resp.json() == {"ok": True}
+
+
+@pytest.fixture
+def replays_unrecordable(bot):  # noqa: ANN001
+    """The table where requests are remembered against Slack's retries cannot be written: the
+    database fails a command's very first statement."""
+    with bot.services.store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE seen_requests RENAME TO seen_requests_away")
+    yield bot
+    with bot.services.store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE seen_requests_away RENAME TO seen_requests")
+
+
+@pytest.mark.parametrize("command", ["untrack prod:experiment/run-exp", "target val_acc >= 0.9", "track prod:r1"])
+def test_a_command_whose_replay_check_fails_in_the_database_says_so_not_a_500(replays_unrecordable, command):
+    """The replay claim ran outside the handler's error handling: Bolt answered HTTP 500 and the
+    user saw Slack's own failure text instead of ours."""
+    before = len(replays_unrecordable.fake.responses())
+    resp = replays_unrecordable.slack.command(command, channel_id="C1")
+    assert resp.status_code == 200, resp.text
+    said = resp.json().get("text", "") if resp.text.strip() else ""
+    if not said:  # a slow command may answer through response_url
+        replays_unrecordable.fake.wait_for(lambda: len(replays_unrecordable.fake.responses()) > before)
+        said = replays_unrecordable.fake.responses()[-1].get("text", "")
+    assert OOPS in said
+
+
+def test_a_button_whose_replay_check_fails_in_the_database_is_still_answered(replays_unrecordable):
+    """The repeat check of clicks ran as middleware with no error handling: a database failure
+    there was an HTTP 500 (Slack shows the user a warning icon, and nothing else happens)."""
+    resp = replays_unrecordable.slack.block_action("standup_questions", "C1", channel_id="C1")
+    assert resp.status_code == 200, resp.text
+    told = replays_unrecordable.fake.wait_for(lambda: replays_unrecordable.fake.messages("U1"))
+    assert [m["text"] for m in told] == [":warning: Set a standup first with `/ready standup at &lt;HH:MM&gt;`."]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jinja2
+import pytest
 
 from bot.notify.fit import fit_message
 from bot.notify.render import KeepLineEnds, Message, escape, link, to_blocks
@@ -83,3 +84,11 @@ def test_a_refused_command_shows_what_was_typed_and_the_usage_as_written():
     assert "/ready connect push [as &lt;name&gt;]\n" in text
     assert "/ready connect github [&lt;api-url&gt;] key=&lt;token&gt;   (issue links in standups)\n" in text
     assert text.endswith("/ready connect   (opens a form, so the key stays out of the channel)```")
+
+
+@pytest.mark.parametrize(("value", "shown"), [(0.0001, "1.000e-04"), (-3e-5, "-3.000e-05"), (5e-7, "5.000e-07")])
+def test_a_small_learning_rate_is_not_shown_as_zero(value, shown):
+    """lr=0.0001 was listed as lr=0: values under 1e-3 fell into the 'no decimals' branch."""
+    from bot.notify.render import format_number
+
+    assert format_number(value) == shown
