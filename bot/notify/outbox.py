@@ -5,7 +5,8 @@ Writing the same key twice is a no-op, enforced by the unique index (INSERT ... 
 CONFLICT DO NOTHING), so restarts, Slack retries and repeated polls cannot duplicate.
 
 A committed row wakes the dispatcher at once: the transaction notes the topic for the Store's
-after-commit hook (this process) and, on PostgreSQL, sends NOTIFY on COMMIT (other replicas).
+after-commit hook (this process) and, on PostgreSQL, NOTIFY is sent once it has committed
+(other replicas).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.store.db import note_commit
+from bot.store.db import after_commit, note_commit
+from bot.store.listen import notify
 from bot.store.models import Outbox
 
 # A claim is short and renewed while its sender works (dispatch.Heartbeat, every RENEW_SECONDS
@@ -107,8 +109,11 @@ def _wake_on_commit(session: Session, dialect: str) -> None:
     if not note_commit(session, TOPIC):
         return  # this transaction already asked once
     if dialect == "postgresql":
-        # Delivered to every listening replica when (and only if) this transaction commits.
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+        # After the commit, not in this transaction: a transaction that sent NOTIFY takes a
+        # database-wide lock at COMMIT and holds it through its WAL flush, so every replica's
+        # commits that queued rows would go one at a time (bot/store/listen.py `notify`).
+        engine = session.get_bind()
+        after_commit(session, lambda: notify(engine, CHANNEL))
 
 
 def claim(session: Session, now: datetime, limit: int = 50, skip_teams: Iterable[str] = (),

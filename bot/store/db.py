@@ -8,7 +8,9 @@ contention; https://www.sqlite.org/lang_transaction.html).
 
 A transaction can note a topic (`note_commit`, e.g. "a notification was queued"); once it has
 committed, the callbacks registered for that topic run (`Store.on_commit`), so whoever waits for
-such rows (the dispatcher) learns of them at once rather than at its next tick.
+such rows (the dispatcher) learns of them at once rather than at its next tick. `after_commit`
+queues work for after the transaction has committed and given its connection back (the
+PostgreSQL NOTIFY that wakes other replicas, bot/notify/outbox.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 _TOPICS = "readybot_commit_topics"  # key in Session.info
+_AFTER = "readybot_after_commit"  # key in Session.info: what Store.tx runs once it has committed
 
 
 def note_commit(session: Session, topic: str) -> bool:
@@ -41,6 +44,12 @@ def note_commit(session: Session, topic: str) -> bool:
 
 IDLE_PING_SECONDS = 60.0  # a pooled connection idle this long is pinged before use
 RECYCLE_SECONDS = 3600  # and none is kept longer than this
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Have Store.tx run `action` once this transaction has committed and its connection is back
+    in the pool (never if it rolls back). A failing action is logged: the commit stands."""
+    session.info.setdefault(_AFTER, []).append(action)
 
 
 def make_engine(url: str) -> Engine:
@@ -115,6 +124,11 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def _forget_pending(session: Session) -> None:
+    session.info.pop(_TOPICS, None)
+    session.info.pop(_AFTER, None)
+
+
 class Store:
     """The database: an engine plus a transaction helper. One per process."""
 
@@ -131,7 +145,7 @@ class Store:
         self._callbacks: dict[str, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
         event.listen(self._sessions, "after_commit", self._committed)
-        event.listen(self._sessions, "after_rollback", lambda session: session.info.pop(_TOPICS, None))
+        event.listen(self._sessions, "after_rollback", _forget_pending)
 
     @property
     def is_postgres(self) -> bool:
@@ -140,8 +154,14 @@ class Store:
     @contextmanager
     def tx(self) -> Iterator[Session]:
         """One transaction: committed on success, rolled back on any error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        with self._sessions() as session:
+            with session.begin():
+                yield session
+            for action in session.info.pop(_AFTER, ()):
+                try:
+                    action()
+                except Exception:  # committed already: a follow-up's failure must not undo that
+                    log.exception("after-commit action failed")
 
     @contextmanager
     def read(self) -> Iterator[Session]:

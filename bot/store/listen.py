@@ -1,6 +1,6 @@
 """PostgreSQL LISTEN on a thread: another replica's committed NOTIFY reaches this process at once.
 
-NOTIFY is sent by the writing transaction and delivered on COMMIT only
+NOTIFY is sent by `notify` in a statement of its own once the writing transaction has committed
 (https://www.postgresql.org/docs/current/sql-notify.html). The listener holds one connection of
 its own in autocommit mode (LISTEN needs a session, so not through a transaction pooler) and
 reads with psycopg's `Connection.notifies()` (https://www.psycopg.org/psycopg3/docs/advanced/async.html#asynchronous-notifications).
@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import URL
+from sqlalchemy import text
+from sqlalchemy.engine import URL, Engine
 
 log = logging.getLogger(__name__)
 RECONNECT_SECONDS = (0.5, 1, 2, 5, 10)  # pauses before each reconnect, the last one repeated
@@ -26,6 +27,19 @@ READ_SECONDS = 1.0  # how often the thread looks up from the socket to see wheth
 def conninfo(url: URL) -> str:
     """libpq's URI for an SQLAlchemy URL (`postgresql+psycopg://...` -> `postgresql://...`)."""
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def notify(engine: Engine, channel: str) -> None:
+    """Wake the listeners of `channel`, in one autocommit statement. Not inside the transaction
+    whose rows it announces: PostgreSQL serialises the commits of transactions that sent NOTIFY
+    (the "database 0" lock on the notification queue, held from pre-commit through the WAL
+    flush: https://github.com/postgres/postgres/blob/REL_15_STABLE/src/backend/commands/async.c),
+    which would make every replica's writes wait on each other. synchronous_commit is off for
+    this one statement: a notification does not survive a server crash anyway, so waiting for
+    its WAL flush (under that lock) buys nothing."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("SELECT set_config('synchronous_commit', 'off', true), pg_notify(:channel, '')"),
+                     {"channel": channel})
 
 
 class Listener:

@@ -8,7 +8,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from bot.notify import outbox
 from bot.notify.dispatch import Dispatcher, DispatchLoop
@@ -116,6 +116,65 @@ def test_the_listener_comes_back_after_its_connection_is_killed(store):
         assert woken.after(seen)
     finally:
         listener.stop()
+
+
+class Statements:
+    """What a Store sends its database, in order: each statement, and COMMIT / ROLLBACK."""
+
+    def __init__(self, store: Store):
+        self.sent: list[str] = []
+        event.listen(store.engine, "before_cursor_execute", lambda *a: self.sent.append(a[2]))
+        event.listen(store.engine, "commit", lambda conn: self.sent.append("COMMIT"))
+        event.listen(store.engine, "rollback", lambda conn: self.sent.append("ROLLBACK"))
+
+    def notifies(self) -> list[int]:
+        return [i for i, stmt in enumerate(self.sent) if "pg_notify" in stmt]
+
+
+@ONLY_POSTGRES
+def test_the_wake_up_is_sent_after_the_commit_not_inside_it(store):
+    # A transaction that sent NOTIFY takes PostgreSQL's database-wide notification lock at COMMIT,
+    # through its WAL flush: every replica's commits that queued rows would wait on each other.
+    sent = Statements(store)
+    with store.tx() as s:
+        _queue(s, "k1")
+        _queue(s, "k2")
+    [notify] = sent.notifies()  # one wake-up for the transaction, however many rows it queued
+    insert = next(i for i, stmt in enumerate(sent.sent) if "INSERT INTO outbox" in stmt)
+    assert insert < sent.sent.index("COMMIT") < notify
+
+
+@ONLY_POSTGRES
+def test_no_wake_up_without_a_committed_new_row(store):
+    sent = Statements(store)
+    with store.tx() as s:
+        _queue(s, "k1")
+    before = len(sent.notifies())
+    with store.tx() as s:  # the key is queued already: nothing new
+        _queue(s, "k1")
+    with pytest.raises(RuntimeError), store.tx() as s:
+        _queue(s, "k2")
+        raise RuntimeError("the state change failed")
+    assert len(sent.notifies()) == before
+    with store.tx() as s:
+        assert s.scalar(select(Outbox.id).where(Outbox.dedupe_key == "k2")) is None
+
+
+@ONLY_POSTGRES
+def test_a_failed_wake_up_leaves_the_row_queued_for_the_tick(store, monkeypatch):
+    def unreachable(engine, channel):  # noqa: ANN001
+        raise OSError("the server went away between the commit and the NOTIFY")
+
+    monkeypatch.setattr(outbox, "notify", unreachable)
+    with store.tx() as s:  # no error for the caller: what it wrote is committed
+        _queue(s, "k1")
+    with store.tx() as s:
+        assert s.scalar(select(Outbox.status).where(Outbox.dedupe_key == "k1")) == "pending"
+
+
+def _queue(s, key: str) -> bool:  # noqa: ANN001 - a Session
+    return outbox.enqueue(s, key=key, team_id="T0SANDBOX", channel_id="C1", template="run_event", payload={},
+                          now=datetime.now(UTC))
 
 
 def _payload() -> dict:
