@@ -106,7 +106,11 @@ class Dispatcher:
         self.next_due: datetime | None = None  # the earliest retry this sender scheduled (DispatchLoop)
         self._lock = threading.Lock()  # the heartbeat thread shares the two below
         self._held: dict[int, tuple[int, datetime]] = {}  # row id -> (attempts claimed, claimed until)
-        self._posted: list[dict] = []  # posted, to be marked sent with the next renewal or at the end
+        # Written with the next renewal or at the end of the batch, in one transaction with it:
+        self._posted: dict[int, dict] = {}  # row id -> posted (ts, channel, when), to be marked sent
+        self._put_back: list[dict] = []  # rows to retry later (a 429, an error), back in the queue
+        self._batch_clients: dict[str, object] = {}  # team -> its WebClient, for one batch
+        self._served: set[tuple[str, str]] = set()  # (team, channel)s of the last batch, for the claim
         self.people = People(store, self.clock)  # run owners as Slack users, looked up as rows are sent
         # (team, user) -> their DM channel. conversations.open answers the same channel for the same
         # person every time (https://docs.slack.dev/reference/methods/conversations.open), so a
@@ -120,9 +124,11 @@ class Dispatcher:
         paused = list(self._paused)
         with self.store.tx() as s:
             rows = outbox.claim(s, now, limit, skip_teams=[k for k in paused if isinstance(k, str)],
-                                skip_channels=[k for k in paused if isinstance(k, tuple)])
+                                skip_channels=[k for k in paused if isinstance(k, tuple)], served=self._served)
+        self._served = {(row.team_id, row.channel_id) for row in rows}
         if not rows:
             return 0
+        self._batch_clients = {}
         with self._lock:
             until = now + timedelta(seconds=outbox.CLAIM_SECONDS)
             self._held.update({row.id: (row.attempts, until) for row in rows})
@@ -132,7 +138,7 @@ class Dispatcher:
                 for row in rows:
                     paused = self._pause_of(row)
                     if paused is not None:
-                        self._retry(row, paused, "ratelimited", count=False)
+                        self._retry(row, paused, outbox.RATELIMITED, count=False)
                     elif self._still_ours(row):
                         sent += self._deliver(row)
                     self._let_go(row.id)
@@ -147,16 +153,19 @@ class Dispatcher:
         """One transaction: mark the rows posted since the last one sent, and extend the claims
         of those still held. A row another sender took over is dropped from what is held."""
         with self._lock:
-            posted, self._posted = self._posted, []
+            posted, self._posted = self._posted, {}
+            put_back, self._put_back = self._put_back, []
             held = {row_id: attempts for row_id, (attempts, _until) in self._held.items()}
         until = self.clock() + timedelta(seconds=outbox.CLAIM_SECONDS)
         try:
             with self.store.tx() as s:
-                outbox.mark_sent(s, posted)
+                outbox.mark_sent(s, list(posted.values()))
+                outbox.put_back(s, put_back)
                 kept = outbox.renew(s, held, until)
         except BaseException:
-            with self._lock:
-                self._posted = posted + self._posted  # tried again next time
+            with self._lock:  # tried again next time
+                self._posted = {**posted, **self._posted}
+                self._put_back = put_back + self._put_back
             raise
         with self._lock:
             for row_id in held:
@@ -184,7 +193,7 @@ class Dispatcher:
     def _let_go(self, row_id: int) -> None:
         """A row done with (posted and waiting to be marked, retried or failed) is not renewed."""
         with self._lock:
-            if not any(p["row_id"] == row_id for p in self._posted):
+            if row_id not in self._posted:
                 self._held.pop(row_id, None)
 
     def take_next_due(self) -> datetime | None:
@@ -243,12 +252,12 @@ class Dispatcher:
         """Noted, and written with the next renewal (one transaction for many rows): should this
         process die first, the row is retaken and recover.py finds the message already posted."""
         with self._lock:
-            self._posted.append({"row_id": row.id, "key": row.dedupe_key, "ts": ts, "channel": channel, "at": now})
+            self._posted[row.id] = {"row_id": row.id, "key": row.dedupe_key, "ts": ts, "channel": channel, "at": now}
 
     def _send(self, row: Outbox) -> tuple[str, str | None]:
         # No retries inside the client: a 429 is rescheduled through the outbox, and a retried
         # post after a dropped connection could post twice, while a retried row checks first.
-        client = self.clients.for_team(row.team_id, rate_limit_retries=0, connection_retries=0)
+        client = self._client(row.team_id)
         parent = self._parent(row)
         message = build(row.template, self.people.present(row.team_id, row.template, row.payload, client))
         if row.op == "update":
@@ -276,6 +285,15 @@ class Dispatcher:
             channel = resp.get("channel") or channel
         return channel, first_ts
 
+    def _client(self, team_id: str):  # noqa: ANN202 - a WebClient
+        """One client per team for the batch: a new one per row cost as much as rendering it (and,
+        with OAuth, an installation lookup), while a batch is short enough for its token to hold."""
+        client = self._batch_clients.get(team_id)
+        if client is None:
+            client = self._batch_clients[team_id] = self.clients.for_team(
+                team_id, rate_limit_retries=0, connection_retries=0)
+        return client
+
     def _dm_channel(self, client, row: Outbox) -> str:  # noqa: ANN001
         key = (row.team_id, row.channel_id)
         if key not in self._dm_channels:
@@ -288,7 +306,7 @@ class Dispatcher:
         if not row.parent_key:
             return None
         with self._lock:
-            waiting = any(p["key"] == row.parent_key for p in self._posted)
+            waiting = any(p["key"] == row.parent_key for p in self._posted.values())
         if waiting:
             self.renew()  # the parent was posted in this batch: mark it, so its ts is read below
         with self.store.tx() as s:
@@ -327,7 +345,7 @@ class Dispatcher:
         error = str(exc.response.get("error", "unknown_error"))
         if row.op == "dm":  # a DM channel that stopped working is opened afresh next time
             self._dm_channels.pop((row.team_id, row.channel_id), None)
-        if exc.response.status_code == 429 or error == "ratelimited":
+        if exc.response.status_code == 429 or error == outbox.RATELIMITED:
             until = now + timedelta(seconds=_retry_after(exc.response.headers))
             # chat.postMessage is limited per channel (https://docs.slack.dev/reference/methods/chat.postMessage#rate_limiting):
             # one busy channel must not hold back the others. Other methods are limited per workspace.
@@ -335,7 +353,7 @@ class Dispatcher:
             self._paused[(row.team_id, row.channel_id) if per_channel else row.team_id] = until
             if per_channel:
                 self._paced[(row.team_id, row.channel_id)] = now + PACED_FOR
-            self._retry(row, until, "ratelimited", count=False)
+            self._retry(row, until, outbox.RATELIMITED, count=False)
         elif error in PERMANENT:
             log.warning("outbox row %s failed permanently: %s", row.id, error)
             NOTIFICATIONS.labels("failed").inc()
@@ -353,11 +371,10 @@ class Dispatcher:
             NOTIFICATIONS.labels("failed").inc()
             self._set(row, status="failed", error=error)
             return
-        values = dict(status="pending", not_before=when, error=error, claimed_until=None)
         self.next_due = min(when, self.next_due or when)
-        if not count:
-            values["attempts"] = max(0, row.attempts - 1)  # waiting is not a failed attempt
-        self._set(row, **values)
+        attempts = row.attempts if count else max(0, row.attempts - 1)  # waiting is not a failed attempt
+        with self._lock:  # written with the batch's next renewal: one statement for many rows
+            self._put_back.append({"row_id": row.id, "not_before": when, "error": error, "attempts": attempts})
 
     def _set(self, row: Outbox, **values) -> None:  # noqa: ANN003
         with self.store.tx() as s:
