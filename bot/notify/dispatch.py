@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
@@ -56,6 +57,10 @@ PERMANENT = {
 # (https://docs.slack.dev/reference/methods/chat.postMessage#rate_limiting).
 PACE = timedelta(seconds=1.05)
 PACED_FOR = timedelta(minutes=1)
+# Channels the delivery thread of `readybot serve` sends to at once (bot/jobs/scheduler.py). A
+# Dispatcher sends one row at a time unless told otherwise: the CLI, a button's immediate send and
+# tests, whose fakes answer calls in the order they are made.
+SENDERS = 4
 MAX_DM_CHANNELS = 10_000  # DM channels remembered per process; forgotten all at once beyond that
 
 
@@ -91,8 +96,9 @@ class Heartbeat:
 
 class Dispatcher:
     def __init__(self, store: Store, clients: SlackClients, clock: Callable[[], datetime] | None = None,
-                 renew_every: float = outbox.RENEW_SECONDS):
+                 renew_every: float = outbox.RENEW_SECONDS, senders: int = 1):
         self.store = store
+        self.senders = senders
         self.clients = clients
         self.clock = clock or (lambda: datetime.now(UTC))
         self.renew_every = renew_every
@@ -128,25 +134,40 @@ class Dispatcher:
         self._served = {(row.team_id, row.channel_id) for row in rows}
         if not rows:
             return 0
-        self._batch_clients = {}
+        self._batch_clients = {row.team_id: self._client(row.team_id) for row in rows}
         with self._lock:
             until = now + timedelta(seconds=outbox.CLAIM_SECONDS)
             self._held.update({row.id: (row.attempts, until) for row in rows})
-        sent = 0
+        channels: dict[tuple[str, str], list[Outbox]] = {}
+        for row in rows:  # in claim order: each channel's rows in queue order
+            channels.setdefault((row.team_id, row.channel_id), []).append(row)
         try:
             with Heartbeat(self.renew, self.renew_every):
-                for row in rows:
-                    paused = self._pause_of(row)
-                    if paused is not None:
-                        self._retry(row, paused, outbox.RATELIMITED, count=False)
-                    elif self._still_ours(row):
-                        sent += self._deliver(row)
-                    self._let_go(row.id)
+                return sum(self._each_channel(list(channels.values())))
         finally:
             self.renew()  # marks what was posted
             with self._lock:
                 for row in rows:
                     self._held.pop(row.id, None)
+
+    def _each_channel(self, channels: list[list[Outbox]]) -> list[int]:
+        """Send each channel's rows in order, SENDERS channels at a time: Slack answers each post in
+        tens of milliseconds, and one channel's wait need not hold up the others. One channel's
+        rows are never sent by two threads at once, so they go out in queue order."""
+        if self.senders <= 1 or len(channels) <= 1:
+            return [self._send_rows(rows) for rows in channels]
+        with ThreadPoolExecutor(max_workers=min(self.senders, len(channels)), thread_name_prefix="outbox-send") as pool:
+            return list(pool.map(self._send_rows, channels))
+
+    def _send_rows(self, rows: list[Outbox]) -> int:
+        sent = 0
+        for row in rows:
+            paused = self._pause_of(row)
+            if paused is not None:
+                self._retry(row, paused, outbox.RATELIMITED, count=False)
+            elif self._still_ours(row):
+                sent += self._deliver(row)
+            self._let_go(row.id)
         return sent
 
     def renew(self) -> None:
@@ -371,9 +392,9 @@ class Dispatcher:
             NOTIFICATIONS.labels("failed").inc()
             self._set(row, status="failed", error=error)
             return
-        self.next_due = min(when, self.next_due or when)
         attempts = row.attempts if count else max(0, row.attempts - 1)  # waiting is not a failed attempt
         with self._lock:  # written with the batch's next renewal: one statement for many rows
+            self.next_due = min(when, self.next_due or when)
             self._put_back.append({"row_id": row.id, "not_before": when, "error": error, "attempts": attempts})
 
     def _set(self, row: Outbox, **values) -> None:  # noqa: ANN003

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, select
 
 from bot.notify import outbox
-from bot.notify.dispatch import Dispatcher
+from bot.notify.dispatch import SENDERS, Dispatcher
 from bot.store.models import Outbox
 from tests.integration.test_outbox import die_after_posting, dispatcher, queue, run_payload
 
@@ -192,6 +192,7 @@ def test_a_channel_waiting_out_a_429_waits_for_every_sender(services, fake_slack
 
 
 def test_senders_at_once_over_many_channels_post_each_row_once_in_order(services, fake_slack):
+    """Three replicas, each sending to four channels at once as `readybot serve` does."""
     channels = _channels(fake_slack, 12)
     for n in range(5):
         for channel in channels:
@@ -204,7 +205,8 @@ def test_senders_at_once_over_many_channels_post_each_row_once_in_order(services
                 return
             sender.run_once(limit=7)
 
-    threads = [threading.Thread(target=work, args=(dispatcher(services),)) for _ in range(3)]
+    senders = [Dispatcher(services.store, services.clients, services.clock, senders=SENDERS) for _ in range(3)]
+    threads = [threading.Thread(target=work, args=(sender,)) for sender in senders]
     for t in threads:
         t.start()
     for t in threads:
