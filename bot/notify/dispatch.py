@@ -172,11 +172,12 @@ class Dispatcher:
 
     def renew(self) -> None:
         """One transaction: mark the rows posted since the last one sent, and extend the claims
-        of those still held. A row another sender took over is dropped from what is held."""
+        of those still held. A row another sender took over is dropped from what is held, and so
+        is one marked sent now (extending its claim too would cost the batch's last statement)."""
         with self._lock:
             posted, self._posted = self._posted, {}
             put_back, self._put_back = self._put_back, []
-            held = {row_id: attempts for row_id, (attempts, _until) in self._held.items()}
+            held = {row_id: attempts for row_id, (attempts, _until) in self._held.items() if row_id not in posted}
         until = self.clock() + timedelta(seconds=outbox.CLAIM_SECONDS)
         try:
             with self.store.tx() as s:
@@ -189,6 +190,8 @@ class Dispatcher:
                 self._put_back = put_back + self._put_back
             raise
         with self._lock:
+            for row_id in posted:
+                self._held.pop(row_id, None)
             for row_id in held:
                 if row_id not in self._held:
                     continue  # let go of meanwhile
