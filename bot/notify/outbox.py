@@ -116,8 +116,8 @@ def claim(session: Session, now: datetime, limit: int = 50, skip_teams: Iterable
     """Claim due rows for delivery, round-robin over channels: the first due row of every channel
     comes before the second of any, so a channel queued last is not starved by one queued first.
     Returned in that order, each channel's rows in queue order. Each row is claimed by exactly one
-    sender, and a channel by one sender at a time: one that has rows in flight (claimed and not
-    expired) or waiting out a 429 is left alone, so its messages still go out in queue order.
+    sender. A channel with a row waiting out a 429 is left alone by every sender (its newer rows
+    would only be refused too, and then post before the older one).
     Rows of the teams and (team, channel)s this sender saw paused by a 429 are left for when the
     pause ends, so they do not take places in the batch. The (team, channel)s `served` (posted to
     in the sender's last batch) come after the others at the same turn: otherwise a channel's next
@@ -136,15 +136,15 @@ def claim(session: Session, now: datetime, limit: int = 50, skip_teams: Iterable
         due = and_(due, Outbox.team_id.not_in(skip_teams))
     if skip_channels:
         due = and_(due, channel.not_in(skip_channels))
-    busy = select(Outbox.team_id, Outbox.channel_id).where(or_(
-        and_(Outbox.status == "sending", Outbox.claimed_until >= now),
-        and_(Outbox.status == "pending", Outbox.not_before > now, Outbox.error == RATELIMITED),
-    ))
+    # Not channels with rows in flight: a one-shot sender (a button's deliver_now) holding a
+    # channel would leave a row queued meanwhile to the next tick, 2 s later.
+    waiting = select(Outbox.team_id, Outbox.channel_id).where(
+        Outbox.status == "pending", Outbox.not_before > now, Outbox.error == RATELIMITED)
     turn = func.row_number().over(partition_by=(Outbox.team_id, Outbox.channel_id), order_by=Outbox.id)
     served = list(served)
     again = case((channel.in_(served), 1), else_=0) if served else literal(0)
     ranked = select(Outbox.id, Outbox.team_id, Outbox.channel_id, turn.label("turn"), again.label("again")).where(
-        due, channel.not_in(busy)).subquery()
+        due, channel.not_in(waiting)).subquery()
     picked = session.execute(
         select(ranked.c.id, ranked.c.team_id, ranked.c.channel_id)
         .order_by(ranked.c.turn, ranked.c.again, ranked.c.id).limit(limit)
