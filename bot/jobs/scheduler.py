@@ -14,7 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.jobs import calendar_sync, digests, lease, reviews, standups
 from bot.jobs.poll import poll_once
-from bot.notify.dispatch import Dispatcher, DispatchLoop
+from bot.notify.dispatch import SENDERS, Dispatcher, DispatchLoop
 from bot.services import Services
 from bot.store.dedupe import forget_old
 
@@ -60,7 +60,7 @@ def poll_tick(every: int) -> int:
 
 def build_scheduler(services: Services) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
-    dispatcher = DispatchLoop(Dispatcher(services.store, services.clients, services.clock))
+    dispatcher = DispatchLoop(Dispatcher(services.store, services.clients, services.clock, senders=SENDERS))
     # The delivery thread lives as long as the scheduler runs.
     scheduler.add_listener(
         lambda event: dispatcher.start() if event.code == EVENT_SCHEDULER_STARTED else dispatcher.stop(),

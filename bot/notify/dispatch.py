@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
@@ -56,6 +57,10 @@ PERMANENT = {
 # (https://docs.slack.dev/reference/methods/chat.postMessage#rate_limiting).
 PACE = timedelta(seconds=1.05)
 PACED_FOR = timedelta(minutes=1)
+# Channels the delivery thread of `readybot serve` sends to at once (bot/jobs/scheduler.py). A
+# Dispatcher sends one row at a time unless told otherwise: the CLI, a button's immediate send and
+# tests, whose fakes answer calls in the order they are made.
+SENDERS = 4
 MAX_DM_CHANNELS = 10_000  # DM channels remembered per process; forgotten all at once beyond that
 
 
@@ -91,8 +96,9 @@ class Heartbeat:
 
 class Dispatcher:
     def __init__(self, store: Store, clients: SlackClients, clock: Callable[[], datetime] | None = None,
-                 renew_every: float = outbox.RENEW_SECONDS):
+                 renew_every: float = outbox.RENEW_SECONDS, senders: int = 1):
         self.store = store
+        self.senders = senders
         self.clients = clients
         self.clock = clock or (lambda: datetime.now(UTC))
         self.renew_every = renew_every
@@ -106,7 +112,11 @@ class Dispatcher:
         self.next_due: datetime | None = None  # the earliest retry this sender scheduled (DispatchLoop)
         self._lock = threading.Lock()  # the heartbeat thread shares the two below
         self._held: dict[int, tuple[int, datetime]] = {}  # row id -> (attempts claimed, claimed until)
-        self._posted: list[dict] = []  # posted, to be marked sent with the next renewal or at the end
+        # Written with the next renewal or at the end of the batch, in one transaction with it:
+        self._posted: dict[int, dict] = {}  # row id -> posted (ts, channel, when), to be marked sent
+        self._put_back: list[dict] = []  # rows to retry later (a 429, an error), back in the queue
+        self._batch_clients: dict[str, object] = {}  # team -> its WebClient, for one batch
+        self._served: set[tuple[str, str]] = set()  # (team, channel)s of the last batch, for the claim
         self.people = People(store, self.clock)  # run owners as Slack users, looked up as rows are sent
         # (team, user) -> their DM channel. conversations.open answers the same channel for the same
         # person every time (https://docs.slack.dev/reference/methods/conversations.open), so a
@@ -120,45 +130,68 @@ class Dispatcher:
         paused = list(self._paused)
         with self.store.tx() as s:
             rows = outbox.claim(s, now, limit, skip_teams=[k for k in paused if isinstance(k, str)],
-                                skip_channels=[k for k in paused if isinstance(k, tuple)])
+                                skip_channels=[k for k in paused if isinstance(k, tuple)], served=self._served)
+        self._served = {(row.team_id, row.channel_id) for row in rows}
         if not rows:
             return 0
+        self._batch_clients = {row.team_id: self._client(row.team_id) for row in rows}
         with self._lock:
             until = now + timedelta(seconds=outbox.CLAIM_SECONDS)
             self._held.update({row.id: (row.attempts, until) for row in rows})
-        sent = 0
+        channels: dict[tuple[str, str], list[Outbox]] = {}
+        for row in rows:  # in claim order: each channel's rows in queue order
+            channels.setdefault((row.team_id, row.channel_id), []).append(row)
         try:
             with Heartbeat(self.renew, self.renew_every):
-                for row in rows:
-                    paused = self._pause_of(row)
-                    if paused is not None:
-                        self._retry(row, paused, "ratelimited", count=False)
-                    elif self._still_ours(row):
-                        sent += self._deliver(row)
-                    self._let_go(row.id)
+                return sum(self._each_channel(list(channels.values())))
         finally:
             self.renew()  # marks what was posted
             with self._lock:
                 for row in rows:
                     self._held.pop(row.id, None)
+
+    def _each_channel(self, channels: list[list[Outbox]]) -> list[int]:
+        """Send each channel's rows in order, SENDERS channels at a time: Slack answers each post in
+        tens of milliseconds, and one channel's wait need not hold up the others. One channel's
+        rows are never sent by two threads at once, so they go out in queue order."""
+        if self.senders <= 1 or len(channels) <= 1:
+            return [self._send_rows(rows) for rows in channels]
+        with ThreadPoolExecutor(max_workers=min(self.senders, len(channels)), thread_name_prefix="outbox-send") as pool:
+            return list(pool.map(self._send_rows, channels))
+
+    def _send_rows(self, rows: list[Outbox]) -> int:
+        sent = 0
+        for row in rows:
+            paused = self._pause_of(row)
+            if paused is not None:
+                self._retry(row, paused, outbox.RATELIMITED, count=False)
+            elif self._still_ours(row):
+                sent += self._deliver(row)
+            self._let_go(row.id)
         return sent
 
     def renew(self) -> None:
         """One transaction: mark the rows posted since the last one sent, and extend the claims
-        of those still held. A row another sender took over is dropped from what is held."""
+        of those still held. A row another sender took over is dropped from what is held, and so
+        is one marked sent now (extending its claim too would cost the batch's last statement)."""
         with self._lock:
-            posted, self._posted = self._posted, []
-            held = {row_id: attempts for row_id, (attempts, _until) in self._held.items()}
+            posted, self._posted = self._posted, {}
+            put_back, self._put_back = self._put_back, []
+            held = {row_id: attempts for row_id, (attempts, _until) in self._held.items() if row_id not in posted}
         until = self.clock() + timedelta(seconds=outbox.CLAIM_SECONDS)
         try:
             with self.store.tx() as s:
-                outbox.mark_sent(s, posted)
+                outbox.mark_sent(s, list(posted.values()))
+                outbox.put_back(s, put_back)
                 kept = outbox.renew(s, held, until)
         except BaseException:
-            with self._lock:
-                self._posted = posted + self._posted  # tried again next time
+            with self._lock:  # tried again next time
+                self._posted = {**posted, **self._posted}
+                self._put_back = put_back + self._put_back
             raise
         with self._lock:
+            for row_id in posted:
+                self._held.pop(row_id, None)
             for row_id in held:
                 if row_id not in self._held:
                     continue  # let go of meanwhile
@@ -184,7 +217,7 @@ class Dispatcher:
     def _let_go(self, row_id: int) -> None:
         """A row done with (posted and waiting to be marked, retried or failed) is not renewed."""
         with self._lock:
-            if not any(p["row_id"] == row_id for p in self._posted):
+            if row_id not in self._posted:
                 self._held.pop(row_id, None)
 
     def take_next_due(self) -> datetime | None:
@@ -243,12 +276,12 @@ class Dispatcher:
         """Noted, and written with the next renewal (one transaction for many rows): should this
         process die first, the row is retaken and recover.py finds the message already posted."""
         with self._lock:
-            self._posted.append({"row_id": row.id, "key": row.dedupe_key, "ts": ts, "channel": channel, "at": now})
+            self._posted[row.id] = {"row_id": row.id, "key": row.dedupe_key, "ts": ts, "channel": channel, "at": now}
 
     def _send(self, row: Outbox) -> tuple[str, str | None]:
         # No retries inside the client: a 429 is rescheduled through the outbox, and a retried
         # post after a dropped connection could post twice, while a retried row checks first.
-        client = self.clients.for_team(row.team_id, rate_limit_retries=0, connection_retries=0)
+        client = self._client(row.team_id)
         parent = self._parent(row)
         message = build(row.template, self.people.present(row.team_id, row.template, row.payload, client))
         if row.op == "update":
@@ -276,6 +309,15 @@ class Dispatcher:
             channel = resp.get("channel") or channel
         return channel, first_ts
 
+    def _client(self, team_id: str):  # noqa: ANN202 - a WebClient
+        """One client per team for the batch: a new one per row cost as much as rendering it (and,
+        with OAuth, an installation lookup), while a batch is short enough for its token to hold."""
+        client = self._batch_clients.get(team_id)
+        if client is None:
+            client = self._batch_clients[team_id] = self.clients.for_team(
+                team_id, rate_limit_retries=0, connection_retries=0)
+        return client
+
     def _dm_channel(self, client, row: Outbox) -> str:  # noqa: ANN001
         key = (row.team_id, row.channel_id)
         if key not in self._dm_channels:
@@ -288,7 +330,7 @@ class Dispatcher:
         if not row.parent_key:
             return None
         with self._lock:
-            waiting = any(p["key"] == row.parent_key for p in self._posted)
+            waiting = any(p["key"] == row.parent_key for p in self._posted.values())
         if waiting:
             self.renew()  # the parent was posted in this batch: mark it, so its ts is read below
         with self.store.tx() as s:
@@ -327,7 +369,7 @@ class Dispatcher:
         error = str(exc.response.get("error", "unknown_error"))
         if row.op == "dm":  # a DM channel that stopped working is opened afresh next time
             self._dm_channels.pop((row.team_id, row.channel_id), None)
-        if exc.response.status_code == 429 or error == "ratelimited":
+        if exc.response.status_code == 429 or error == outbox.RATELIMITED:
             until = now + timedelta(seconds=_retry_after(exc.response.headers))
             # chat.postMessage is limited per channel (https://docs.slack.dev/reference/methods/chat.postMessage#rate_limiting):
             # one busy channel must not hold back the others. Other methods are limited per workspace.
@@ -335,7 +377,7 @@ class Dispatcher:
             self._paused[(row.team_id, row.channel_id) if per_channel else row.team_id] = until
             if per_channel:
                 self._paced[(row.team_id, row.channel_id)] = now + PACED_FOR
-            self._retry(row, until, "ratelimited", count=False)
+            self._retry(row, until, outbox.RATELIMITED, count=False)
         elif error in PERMANENT:
             log.warning("outbox row %s failed permanently: %s", row.id, error)
             NOTIFICATIONS.labels("failed").inc()
@@ -353,11 +395,10 @@ class Dispatcher:
             NOTIFICATIONS.labels("failed").inc()
             self._set(row, status="failed", error=error)
             return
-        values = dict(status="pending", not_before=when, error=error, claimed_until=None)
-        self.next_due = min(when, self.next_due or when)
-        if not count:
-            values["attempts"] = max(0, row.attempts - 1)  # waiting is not a failed attempt
-        self._set(row, **values)
+        attempts = row.attempts if count else max(0, row.attempts - 1)  # waiting is not a failed attempt
+        with self._lock:  # written with the batch's next renewal: one statement for many rows
+            self.next_due = min(when, self.next_due or when)
+            self._put_back.append({"row_id": row.id, "not_before": when, "error": error, "attempts": attempts})
 
     def _set(self, row: Outbox, **values) -> None:  # noqa: ANN003
         with self.store.tx() as s:

@@ -1,5 +1,5 @@
 """The rendering check: every message is validated against Block Kit limits before it is sent,
-and one that would be rejected is split or summarised instead (never refused).
+and one that would be rejected is split or repaired instead (never refused).
 
 Slack rejects a message with more than 50 blocks, a section over 3000 characters and so on
 (`invalid_blocks`, https://api.slack.com/reference/block-kit/blocks), and has been seen to reject
@@ -11,16 +11,12 @@ what is repaired here.
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from bot.notify.blockkit import block_kit_errors
 from bot.notify.render import MAX_BLOCKS, SECTION_LIMIT, Message, split_text
 
-log = logging.getLogger(__name__)
-
 MESSAGE_CHARS = 11000  # JSON size of one message's blocks, safely under the ~13K seen rejected
-TEXT_ONLY_CHARS = 3900  # Slack advises keeping a plain `text` message under 4000 characters
 Block = dict[str, Any]
 
 
@@ -31,11 +27,11 @@ def fit_message(message: Message) -> list[Message]:
         blocks.extend(repair_block(block))
     groups = chunk_blocks(blocks) or [[]]
     total = len(groups)
-    parts = []
-    for n, group in enumerate(groups):
-        text = message.text if n == 0 else f"{message.text} (part {n + 1} of {total})"
-        parts.append(_checked(Message(text=text, blocks=group)))
-    return parts
+    # No second check of each part: every block passed block_kit_errors on its own (repair_block
+    # keeps only those), and the only rule across blocks, their count, is chunk_blocks' own limit.
+    # Checking each whole part again doubled the cost of every message sent.
+    return [Message(text=message.text if n == 0 else f"{message.text} (part {n + 1} of {total})", blocks=group)
+            for n, group in enumerate(groups)]
 
 
 def chunk_blocks(blocks: list[Block], max_blocks: int = MAX_BLOCKS, max_chars: int = MESSAGE_CHARS) -> list[list[Block]]:
@@ -99,22 +95,3 @@ def _cut_element(element: Block) -> Block:
     if isinstance(element.get("value"), str):
         element["value"] = element["value"][:2000]
     return element
-
-
-def _checked(part: Message) -> Message:
-    errors = block_kit_errors(part.blocks)
-    if not errors:
-        return part
-    # Repair could not make it valid: send the words without layout rather than nothing.
-    log.warning("message still breaks Block Kit limits after repair, sending text only: %s", errors[:3])
-    return Message(text=summary_text(part), blocks=[])
-
-
-def summary_text(part: Message) -> str:
-    texts = [part.text]
-    for block in part.blocks:
-        body = block.get("text")
-        if isinstance(body, dict) and body.get("text"):
-            texts.append(str(body["text"]))
-    text = "\n\n".join(texts)
-    return text if len(text) <= TEXT_ONLY_CHARS else text[: TEXT_ONLY_CHARS - 1] + "…"

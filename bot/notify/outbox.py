@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -117,26 +117,52 @@ def _wake_on_commit(session: Session, dialect: str) -> None:
 
 
 def claim(session: Session, now: datetime, limit: int = 50, skip_teams: Iterable[str] = (),
-          skip_channels: Iterable[tuple[str, str]] = ()) -> list[Outbox]:
-    """Claim due rows for delivery, in one statement. Each row is claimed by exactly one sender.
-    Rows of the teams and (team, channel)s a 429 paused are left for when the pause ends.
+          skip_channels: Iterable[tuple[str, str]] = (), served: Iterable[tuple[str, str]] = ()) -> list[Outbox]:
+    """Claim due rows for delivery, round-robin over channels: the first due row of every channel
+    comes before the second of any, so a channel queued last is not starved by one queued first.
+    Returned in that order, each channel's rows in queue order. Each row is claimed by exactly one
+    sender. A channel with a row waiting out a 429 is left alone by every sender (its newer rows
+    would only be refused too, and then post before the older one).
+    Rows of the teams and (team, channel)s this sender saw paused by a 429 are left for when the
+    pause ends, so they do not take places in the batch. The (team, channel)s `served` (posted to
+    in the sender's last batch) come after the others at the same turn: otherwise a channel's next
+    row, older than another channel's first, would keep that channel waiting batch after batch.
 
-    PostgreSQL: FOR UPDATE SKIP LOCKED in the subquery lets replicas claim distinct rows. SQLite
-    has no SKIP LOCKED; its writers are serialised by BEGIN IMMEDIATE, so no other sender can
-    change the rows between the subquery and the UPDATE.
+    PostgreSQL: FOR UPDATE SKIP LOCKED lets replicas claim distinct rows. It cannot be combined
+    with the window function, so the rows are ranked first, then locked by id; of a channel only
+    the rows before the first one another sender holds are kept (an earlier row it holds would
+    otherwise post after a later one here). SQLite has no SKIP LOCKED; its writers are serialised
+    by BEGIN IMMEDIATE, so no other sender can change the rows between the statements.
     """
-    due = and_(
-        Outbox.not_before <= now,
-        or_(Outbox.status == "pending", and_(Outbox.status == "sending", Outbox.claimed_until < now)),
-    )
+    due = _due(now)
+    channel = tuple_(Outbox.team_id, Outbox.channel_id)
     skip_teams, skip_channels = list(skip_teams), list(skip_channels)
     if skip_teams:
         due = and_(due, Outbox.team_id.not_in(skip_teams))
     if skip_channels:
-        due = and_(due, tuple_(Outbox.team_id, Outbox.channel_id).not_in(skip_channels))
-    ids = select(Outbox.id).where(due).order_by(Outbox.id).limit(limit)
+        due = and_(due, channel.not_in(skip_channels))
+    # Not channels with rows in flight: a one-shot sender (a button's deliver_now) holding a
+    # channel would leave a row queued meanwhile to the next tick, 2 s later.
+    waiting = select(Outbox.team_id, Outbox.channel_id).where(
+        Outbox.status == "pending", Outbox.not_before > now, Outbox.error == RATELIMITED)
+    turn = func.row_number().over(partition_by=(Outbox.team_id, Outbox.channel_id), order_by=Outbox.id)
+    served = list(served)
+    again = case((channel.in_(served), 1), else_=0) if served else literal(0)
+    ranked = select(Outbox.id, Outbox.team_id, Outbox.channel_id, turn.label("turn"), again.label("again")).where(
+        due, channel.not_in(waiting)).subquery()
+    picked = session.execute(
+        select(ranked.c.id, ranked.c.team_id, ranked.c.channel_id)
+        .order_by(ranked.c.turn, ranked.c.again, ranked.c.id).limit(limit)
+    ).all()
+    if not picked:
+        return []
+    ids = [row.id for row in picked]
     if session.get_bind().dialect.name == "postgresql":
-        ids = ids.with_for_update(skip_locked=True)
+        locked = set(session.scalars(select(Outbox.id).where(Outbox.id.in_(ids), due)
+                                     .with_for_update(skip_locked=True)))
+        ids = _unbroken(picked, locked)
+        if not ids:
+            return []
     stmt = (
         update(Outbox)
         .where(Outbox.id.in_(ids), due)
@@ -145,7 +171,31 @@ def claim(session: Session, now: datetime, limit: int = 50, skip_teams: Iterable
         .returning(Outbox)
         .execution_options(synchronize_session=False)
     )
-    return sorted(session.scalars(stmt), key=lambda row: row.id)
+    place = {row_id: n for n, row_id in enumerate(ids)}
+    return sorted(session.scalars(stmt), key=lambda row: place[row.id])
+
+
+RATELIMITED = "ratelimited"  # the error of a row put off by a 429: its channel waits as a whole
+
+
+def _due(now: datetime) -> Any:
+    return and_(
+        Outbox.not_before <= now,
+        or_(Outbox.status == "pending", and_(Outbox.status == "sending", Outbox.claimed_until < now)),
+    )
+
+
+def _unbroken(picked: list[Any], locked: set[int]) -> list[int]:
+    """The picked ids (in order) whose channel had every earlier picked row locked too."""
+    broken: set[tuple[str, str]] = set()
+    kept = []
+    for row in picked:
+        key = (row.team_id, row.channel_id)
+        if row.id not in locked:
+            broken.add(key)
+        elif key not in broken:
+            kept.append(row.id)
+    return kept
 
 
 def renew(session: Session, held: dict[int, int], until: datetime) -> set[int]:
@@ -153,7 +203,8 @@ def renew(session: Session, held: dict[int, int], until: datetime) -> set[int]:
     ids still its own. A row another sender has claimed since has a higher attempt count."""
     if not held:
         return set()
-    mine = or_(*(and_(Outbox.id == row_id, Outbox.attempts == attempts) for row_id, attempts in held.items()))
+    # A row-value IN list: an OR of one AND per row took longer to build than to run.
+    mine = tuple_(Outbox.id, Outbox.attempts).in_(list(held.items()))
     stmt = (
         update(Outbox)
         .where(Outbox.status == "sending", mine)
@@ -178,6 +229,24 @@ def mark_sent(session: Session, sent: list[dict[str, Any]]) -> None:
     session.connection().execute(
         stmt, [{"row_id": r["row_id"], "ts_": r["ts"], "channel": r["channel"], "at": r["at"]} for r in sent]
     )
+
+
+def put_back(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Return claimed rows to the queue, to be retried, in one statement: dicts of row_id,
+    not_before, error and attempts (a wait that was no failed attempt gives one back)."""
+    if not rows:
+        return
+    table = Outbox.__table__
+    stmt = (
+        table.update()
+        .where(table.c.id == bindparam("row_id"))
+        .values(status="pending", not_before=bindparam("not_before_"), error=bindparam("error_"),
+                attempts=bindparam("attempts_"), claimed_until=None)
+    )
+    session.connection().execute(stmt, [
+        {"row_id": r["row_id"], "not_before_": r["not_before"], "error_": r["error"], "attempts_": r["attempts"]}
+        for r in rows
+    ])
 
 
 def find(session: Session, key: str) -> Outbox | None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import event, select
 
 from bot.notify import outbox
-from bot.notify.dispatch import Dispatcher
+from bot.notify.dispatch import SENDERS, Dispatcher
 from bot.store.models import Outbox
 from tests.integration.test_outbox import die_after_posting, dispatcher, queue, run_payload
 
@@ -116,3 +117,94 @@ def test_one_channels_429_does_not_hold_back_other_channels(services, fake_slack
     clock.advance(seconds=31)
     assert dispatcher(services).drain() == 2
     assert len(fake_slack.messages("C1")) == 2
+
+
+def _channels(fake_slack, count: int) -> list[str]:  # noqa: ANN001
+    names = [f"CR{n:02d}" for n in range(count)]
+    for name in names:
+        fake_slack.add_channel(name, name.lower())
+    return names
+
+
+def _texts(fake_slack, channel: str) -> list[str]:  # noqa: ANN001
+    return [m["text"] for m in fake_slack.messages(channel)]
+
+
+def test_the_channel_queued_last_gets_its_first_post_in_the_first_batch(services, fake_slack):
+    """Issue 13: a batch took the 50 oldest rows whatever their channel, so with nine busy channels
+    queued first, the channel queued last waited for two batches of theirs before its first post."""
+    busy = _channels(fake_slack, 9)
+    for channel in busy:
+        for n in range(10):
+            queue(services, f"{channel}-{n}", channel=channel, payload=run_payload(f"{channel}-run-{n}"))
+    last = _channels(fake_slack, 10)[-1]
+    queue(services, "last", channel=last, payload=run_payload("last-run"))
+    sender = dispatcher(services)
+    assert sender.run_once(limit=50) == 50  # one batch
+    assert len(_texts(fake_slack, last)) == 1
+    assert all(len(_texts(fake_slack, channel)) >= 5 for channel in busy)  # and the others share the rest
+    assert sender.drain() == 41
+    for channel in busy:  # each channel's messages in the order they were queued
+        assert _order(fake_slack, channel) == list(range(10))
+
+
+def _order(fake_slack, channel: str) -> list[int]:  # noqa: ANN001
+    """Which of the channel's runs (named `<channel>-run-<n>`) each message names, as posted."""
+    return [int(text.split(f"*{channel}-run-")[1].split("*")[0]) for text in _texts(fake_slack, channel)]
+
+
+def test_a_channel_waiting_out_a_429_waits_for_every_sender(services, fake_slack, clock):
+    """A replica that never heard the 429 must not post the channel's newer message first."""
+    channel = _channels(fake_slack, 1)[0]
+    queue(services, "a0", channel=channel, payload=run_payload(f"{channel}-run-0"))
+    fake_slack.fail_next("chat.postMessage", "ratelimited", status=429, retry_after=30)
+    assert dispatcher(services).drain() == 0
+    queue(services, "a1", channel=channel, payload=run_payload(f"{channel}-run-1"))
+    other = dispatcher(services)
+    assert other.drain() == 0
+    assert len(fake_slack.calls("chat.postMessage")) == 1
+    clock.advance(seconds=31)
+    assert other.drain() == 2
+    assert _order(fake_slack, channel) == [0, 1]
+
+
+def test_senders_at_once_over_many_channels_post_each_row_once(services, fake_slack):
+    """Three replicas, each sending to four channels at once as `readybot serve` does."""
+    channels = _channels(fake_slack, 12)
+    for n in range(5):
+        for channel in channels:
+            queue(services, f"{channel}-{n}", channel=channel, payload=run_payload(f"{channel}-run-{n}"))
+    total = len(channels) * 5
+
+    def work(sender: Dispatcher) -> None:
+        for _ in range(400):  # bounded: each round is one claim
+            if len(fake_slack.calls("chat.postMessage")) >= total:
+                return
+            sender.run_once(limit=7)
+
+    senders = [Dispatcher(services.store, services.clients, services.clock, senders=SENDERS) for _ in range(3)]
+    threads = [threading.Thread(target=work, args=(sender,)) for sender in senders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(fake_slack.calls("chat.postMessage")) == total
+    assert all(sorted(_order(fake_slack, channel)) == list(range(5)) for channel in channels)
+    with services.store.tx() as s:
+        assert {row.status for row in s.scalars(select(Outbox))} == {"sent"}
+
+
+def test_a_row_another_sender_is_claiming_holds_back_its_channels_later_rows(services, fake_slack, clock):
+    """PostgreSQL: a row locked by another sender's claim in progress is skipped (SKIP LOCKED), and
+    so are the rows queued after it in its channel, or they would be posted before it."""
+    if not services.store.is_postgres:
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises claims")
+    channel, other_channel = _channels(fake_slack, 2)
+    for n in range(3):
+        queue(services, f"a{n}", channel=channel, payload=run_payload(f"{channel}-run-{n}"))
+    queue(services, "b0", channel=other_channel, payload=run_payload(f"{other_channel}-run-0"))
+    with services.store.tx() as other:  # another replica, half-way through its claim of a0
+        other.execute(select(Outbox.id).where(Outbox.dedupe_key == "a0").with_for_update())
+        with services.store.tx() as s:
+            claimed = [row.dedupe_key for row in outbox.claim(s, clock(), 10)]
+    assert claimed == ["b0"]

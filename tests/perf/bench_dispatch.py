@@ -32,6 +32,10 @@ from bot.config import Settings  # noqa: E402
 from bot.notify import outbox  # noqa: E402
 from bot.notify.dispatch import Dispatcher  # noqa: E402
 
+try:  # as bot/jobs/scheduler.py builds it for `readybot serve`
+    from bot.notify.dispatch import SENDERS  # noqa: E402
+except ImportError:  # the code before senders at once
+    SENDERS = None
 try:
     from bot.notify.dispatch import DispatchLoop  # noqa: E402
 except ImportError:  # the code before the delivery thread, for before/after figures
@@ -114,7 +118,7 @@ def run_dispatcher(services, fake: TimedSlack, work, round_name: str) -> dict:  
     """The bot's delivery thread as `readybot serve` runs it, woken by the commit that queues the
     rows. (Code from before the thread existed: drain() in a loop, looking again every 20 ms,
     which flatters it: the bot itself looked every 2 s.)"""
-    dispatcher = Dispatcher(services.store, services.clients)
+    dispatcher = Dispatcher(services.store, services.clients, **({"senders": SENDERS} if SENDERS else {}))
     loop = DispatchLoop(dispatcher).start() if DispatchLoop else None
     enqueue_all(services.store, work, round_name)  # its commit wakes the thread
     start = time.monotonic()
