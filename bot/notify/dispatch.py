@@ -134,7 +134,8 @@ class Dispatcher:
         self._served = {(row.team_id, row.channel_id) for row in rows}
         if not rows:
             return 0
-        self._batch_clients = {row.team_id: self._client(row.team_id) for row in rows}
+        # Fresh for each batch: a token may have rotated since the last one.
+        self._batch_clients = {team: self._new_client(team) for team in {row.team_id for row in rows}}
         with self._lock:
             until = now + timedelta(seconds=outbox.CLAIM_SECONDS)
             self._held.update({row.id: (row.attempts, until) for row in rows})
@@ -314,9 +315,11 @@ class Dispatcher:
         with OAuth, an installation lookup), while a batch is short enough for its token to hold."""
         client = self._batch_clients.get(team_id)
         if client is None:
-            client = self._batch_clients[team_id] = self.clients.for_team(
-                team_id, rate_limit_retries=0, connection_retries=0)
+            client = self._batch_clients[team_id] = self._new_client(team_id)
         return client
+
+    def _new_client(self, team_id: str):  # noqa: ANN202 - a WebClient
+        return self.clients.for_team(team_id, rate_limit_retries=0, connection_retries=0)
 
     def _dm_channel(self, client, row: Outbox) -> str:  # noqa: ANN001
         key = (row.team_id, row.channel_id)
