@@ -217,36 +217,31 @@ def renew(session: Session, held: dict[int, int], until: datetime) -> set[int]:
 
 def mark_sent(session: Session, sent: list[dict[str, Any]]) -> None:
     """Mark posted rows sent, in one statement: dicts of row_id, ts, channel and at."""
-    if not sent:
-        return
-    table = Outbox.__table__
-    stmt = (
-        table.update()
-        .where(table.c.id == bindparam("row_id"))
-        .values(status="sent", ts=bindparam("ts_"), posted_channel=bindparam("channel"),
-                sent_at=bindparam("at"), error=None)
-    )
-    session.connection().execute(
-        stmt, [{"row_id": r["row_id"], "ts_": r["ts"], "channel": r["channel"], "at": r["at"]} for r in sent]
-    )
+    _update_each(session, [{"row_id": r["row_id"], "ts": r["ts"], "posted_channel": r["channel"], "sent_at": r["at"]}
+                           for r in sent], status="sent", error=None)
 
 
 def put_back(session: Session, rows: list[dict[str, Any]]) -> None:
     """Return claimed rows to the queue, to be retried, in one statement: dicts of row_id,
     not_before, error and attempts (a wait that was no failed attempt gives one back)."""
+    _update_each(session, rows, status="pending", claimed_until=None)
+
+
+def _update_each(session: Session, rows: list[dict[str, Any]], **same: Any) -> None:
+    """One executemany UPDATE by id: each dict holds row_id and the columns it sets to its own
+    values; `same` sets columns to one value for all. (A bind parameter may not share a column's
+    name in an UPDATE's values, hence the trailing underscore.)"""
     if not rows:
         return
     table = Outbox.__table__
+    own = [name for name in rows[0] if name != "row_id"]
     stmt = (
         table.update()
         .where(table.c.id == bindparam("row_id"))
-        .values(status="pending", not_before=bindparam("not_before_"), error=bindparam("error_"),
-                attempts=bindparam("attempts_"), claimed_until=None)
+        .values(**same, **{name: bindparam(f"{name}_") for name in own})
     )
-    session.connection().execute(stmt, [
-        {"row_id": r["row_id"], "not_before_": r["not_before"], "error_": r["error"], "attempts_": r["attempts"]}
-        for r in rows
-    ])
+    session.connection().execute(stmt, [{"row_id": r["row_id"], **{f"{name}_": r[name] for name in own}}
+                                        for r in rows])
 
 
 def find(session: Session, key: str) -> Outbox | None:
