@@ -15,6 +15,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
 from bot.listeners import register_all
+from bot.listeners.pool import ListenerPool
 from bot.services import Services
 from bot.slackapi import web_client
 
@@ -39,9 +40,10 @@ BOT_SCOPES = [
 ]
 
 
-def build_app(services: Services) -> App:
+def build_app(services: Services, listeners: ListenerPool | None = None) -> App:
     settings = services.settings
     common = dict(
+        listener_executor=listeners or ListenerPool(),
         signing_secret=settings.slack_signing_secret or "",
         logger=logging.getLogger("slack_bolt"),
         # Verified at start-up by `readybot serve` through auth.test on our own client.

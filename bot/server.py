@@ -23,6 +23,7 @@ from waitress.server import create_server
 from bot.app import build_app
 from bot.config import Settings
 from bot.jobs.scheduler import build_scheduler, stop_scheduler
+from bot.listeners.pool import ListenerPool
 from bot.services import Services
 from bot.web import HealthApp, WebApp
 
@@ -36,7 +37,8 @@ class Server:
     def __init__(self, services: Services, port: int, host: str = "0.0.0.0", scheduler: bool = True,
                  slack: bool = True):
         self.services = services
-        self.web = WebApp(build_app(services), services) if slack else HealthApp(services)
+        self.listeners = ListenerPool()
+        self.web = WebApp(build_app(services, self.listeners), services) if slack else HealthApp(services)
         self.http = create_server(self.web, host=host, port=port, threads=8 if slack else 2, ident="readybot")
         self.port = self.http.effective_port
         self.scheduler = build_scheduler(services) if scheduler else None
@@ -69,6 +71,9 @@ class Server:
             self._thread.join(timeout=5)
         # Let in-flight requests finish before closing the sockets they answer on.
         self.http.task_dispatcher.shutdown(timeout=5)
+        # A click acked just now may still be doing what it was asked: let it finish.
+        self.listeners.wait_idle(timeout=5)
+        self.listeners.shutdown(wait=False)
         self.http.close()
 
 

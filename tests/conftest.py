@@ -197,6 +197,11 @@ class Bot:
     def command(self, text: str, **kw):  # noqa: ANN003, ANN201
         return self.slack.command(text, **kw)
 
+    def settle(self) -> None:
+        """Wait until every acked command, click and form has done what it goes on doing after
+        its answer (Bolt runs that on after the ack)."""
+        assert self.server.listeners.wait_idle(timeout=10), "a listener still runs after 10 s"
+
     def reply(self, text: str, **kw) -> str:  # noqa: ANN003
         """Send /ready <text> and return what the user sees (the ack body or the response_url post)."""
         before = len(self.fake.responses())

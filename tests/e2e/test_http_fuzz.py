@@ -107,10 +107,14 @@ class Surface:
     def begin(self, counts: bool = True) -> dict[str, int]:
         """One input starts: fresh logs, and what is stored before it (when a refusal is checked)."""
         self.inputs += 1
+        # The previous input's click may still be acting after its answer; it is not this one's.
+        self.bot.settle()
         self.caplog.clear()
         return row_counts(self.bot.services.store) if counts else {}
 
     def check(self, resp: requests.Response, refused: bool, before: dict[str, int]) -> None:
+        # What a click or form does after its answer counts as its own (logs and stored rows).
+        self.bot.settle()
         self.requests += 1
         self.answers_500 += resp.status_code >= 500
         assert resp.status_code < 500, (resp.status_code, resp.text[:300])
