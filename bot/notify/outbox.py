@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select, tuple_, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.notify import turns
 from bot.store.db import after_commit, note_commit
 from bot.store.listen import notify
 from bot.store.models import Outbox
@@ -127,45 +128,28 @@ def claim(session: Session, now: datetime, limit: int = 50, skip_teams: Iterable
     pause ends, so they do not take places in the batch. The (team, channel)s `served` (posted to
     in the sender's last batch) come after the others at the same turn: otherwise a channel's next
     row, older than another channel's first, would keep that channel waiting batch after batch.
+    The rows are picked without ranking the whole backlog (bot/notify/turns.py): the cost grows
+    with the channels that have unsent rows and the rows taken, not with the rows queued.
 
     PostgreSQL: FOR UPDATE SKIP LOCKED lets replicas claim distinct rows. It cannot be combined
-    with the window function, so the rows are ranked first, then locked by id; of a channel only
+    with the recursive pick, so the rows are picked first, then locked by id; of a channel only
     the rows before the first one another sender holds are kept (an earlier row it holds would
     otherwise post after a later one here). SQLite has no SKIP LOCKED; its writers are serialised
     by BEGIN IMMEDIATE, so no other sender can change the rows between the statements.
     """
-    due = _due(now)
-    channel = tuple_(Outbox.team_id, Outbox.channel_id)
-    skip_teams, skip_channels = list(skip_teams), list(skip_channels)
-    if skip_teams:
-        due = and_(due, Outbox.team_id.not_in(skip_teams))
-    if skip_channels:
-        due = and_(due, channel.not_in(skip_channels))
-    # Not channels with rows in flight: a one-shot sender (a button's deliver_now) holding a
-    # channel would leave a row queued meanwhile to the next tick, 2 s later.
-    waiting = select(Outbox.team_id, Outbox.channel_id).where(
-        Outbox.status == "pending", Outbox.not_before > now, Outbox.error == RATELIMITED)
-    turn = func.row_number().over(partition_by=(Outbox.team_id, Outbox.channel_id), order_by=Outbox.id)
-    served = list(served)
-    again = case((channel.in_(served), 1), else_=0) if served else literal(0)
-    ranked = select(Outbox.id, Outbox.team_id, Outbox.channel_id, turn.label("turn"), again.label("again")).where(
-        due, channel.not_in(waiting)).subquery()
-    picked = session.execute(
-        select(ranked.c.id, ranked.c.team_id, ranked.c.channel_id)
-        .order_by(ranked.c.turn, ranked.c.again, ranked.c.id).limit(limit)
-    ).all()
+    picked = turns.round_robin(session, now, limit, list(skip_teams), list(skip_channels), list(served))
     if not picked:
         return []
     ids = [row.id for row in picked]
     if session.get_bind().dialect.name == "postgresql":
-        locked = set(session.scalars(select(Outbox.id).where(Outbox.id.in_(ids), due)
+        locked = set(session.scalars(select(Outbox.id).where(Outbox.id.in_(ids), turns.due(now))
                                      .with_for_update(skip_locked=True)))
         ids = _unbroken(picked, locked)
         if not ids:
             return []
     stmt = (
         update(Outbox)
-        .where(Outbox.id.in_(ids), due)
+        .where(Outbox.id.in_(ids), turns.due(now))
         .values(status="sending", attempts=Outbox.attempts + 1,
                 claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
         .returning(Outbox)
@@ -175,14 +159,7 @@ def claim(session: Session, now: datetime, limit: int = 50, skip_teams: Iterable
     return sorted(session.scalars(stmt), key=lambda row: place[row.id])
 
 
-RATELIMITED = "ratelimited"  # the error of a row put off by a 429: its channel waits as a whole
-
-
-def _due(now: datetime) -> Any:
-    return and_(
-        Outbox.not_before <= now,
-        or_(Outbox.status == "pending", and_(Outbox.status == "sending", Outbox.claimed_until < now)),
-    )
+RATELIMITED = turns.RATELIMITED  # the error of a row put off by a 429: its channel waits as a whole
 
 
 def _unbroken(picked: list[Any], locked: set[int]) -> list[int]:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -290,11 +291,23 @@ class Schedule(Base):
     created_at: Mapped[datetime]
 
 
+# Rows still to send (pending or sending), said as "not done" so that no index on status can serve
+# it: SQLite, without statistics, would otherwise read ix_outbox_due and sort (bot/notify/turns.py).
+OUTBOX_UNSENT = text("status NOT IN ('sent', 'failed')")
+
+
 class Outbox(Base):
     """A notification to deliver. `dedupe_key` makes each logical notification unique."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "not_before"), NEVER_REUSED)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "not_before"),
+        # A claim's round-robin walks each channel's queue through this (bot/notify/turns.py); only
+        # unsent rows, so the sent history does not lengthen the walk.
+        Index("ix_outbox_queue", "team_id", "channel_id", "id", postgresql_where=OUTBOX_UNSENT,
+              sqlite_where=OUTBOX_UNSENT),
+        NEVER_REUSED,
+    )
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
     team_id: Mapped[str] = mapped_column(String(32))
