@@ -4,16 +4,15 @@ while keeping its round-robin: the first due row of every channel before the sec
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, update
 
 from bot.notify import outbox
 from bot.store.models import Outbox
+from tests.db_reads import rows_read
 from tests.integration.test_outbox import dispatcher, run_payload
 from tests.integration.test_outbox_claims import _channels, _order, _texts
 
@@ -38,34 +37,6 @@ def test_the_one_row_channel_goes_out_in_the_first_batch_behind_a_backlog(servic
     assert _order(fake_slack, busy) == list(range(49))  # the rest of the batch, in queue order
 
 
-@contextmanager
-def rows_read(session) -> Iterator[list[int]]:  # noqa: ANN001
-    """What the statements inside read: on PostgreSQL the outbox rows and index entries this
-    transaction read (pg_stat_xact_*), on SQLite the virtual machine's steps, in hundreds."""
-    got: list[int] = []
-    if session.get_bind().dialect.name == "postgresql":
-        count = text("SELECT sum(pg_stat_get_xact_tuples_returned(c.oid) + pg_stat_get_xact_tuples_fetched(c.oid))"
-                     " FROM pg_class c WHERE c.oid = 'outbox'::regclass OR c.oid IN"
-                     " (SELECT indexrelid FROM pg_index WHERE indrelid = 'outbox'::regclass)")
-        before = session.scalar(count)
-        yield got
-        got.append(int(session.scalar(count) - before))
-        return
-    sqlite = session.connection().connection.dbapi_connection
-    steps = [0]
-
-    def step() -> int:
-        steps[0] += 1
-        return 0
-
-    sqlite.set_progress_handler(step, 100)
-    try:
-        yield got
-    finally:
-        sqlite.set_progress_handler(None, 0)
-    got.append(steps[0])
-
-
 def claim_cost(services, count: int) -> int:  # noqa: ANN001
     with services.store.tx() as s:
         s.execute(delete(Outbox))
@@ -74,7 +45,7 @@ def claim_cost(services, count: int) -> int:  # noqa: ANN001
         with services.store.engine.connect() as conn:  # are not read again, and the plans know the table
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE outbox")
     with services.store.tx() as s:
-        with rows_read(s) as read:
+        with rows_read(s, "outbox") as read:
             rows = outbox.claim(s, services.clock(), 50)
         assert [row.channel_id for row in rows].count("CLONE") == 1
     return read[0]
