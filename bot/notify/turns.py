@@ -149,6 +149,8 @@ def _firsts(channels: Any, postgres: bool, skip_teams: bool, skip_channels: bool
     first_id = case((channels.c.is_due == 1, channels.c.id), else_=later)
     w = OUTBOX.alias("w")
     # A channel with a row waiting out a 429: read through ix_outbox_due, only rows not due yet.
+    # Not channels with rows in flight: a one-shot sender (a button's deliver_now) holding a
+    # channel would leave a row queued meanwhile to the next tick, 2 s later.
     waiting = select(w.c.team_id, w.c.channel_id).where(w.c.status == "pending", w.c.not_before > NOW,
                                                         w.c.error == RATELIMITED)
     where = [key.not_in(waiting)]
