@@ -159,17 +159,17 @@ def update_runs(s: Session, conn: Connection, answered: list[tuple[Run, RunSnaps
 def _observe(s: Session, conn: Connection, run: Run, snap: RunSnapshot, now: datetime,
              stall_after: timedelta) -> tuple[RunEvent, ...]:
     """The state machine's decision (bot/core/runs.py) applied to the run in memory; returns
-    the events to tell."""
+    the events to tell. Only what differs from the stored run is set on it (q.assign_changed)."""
     snap = with_total(snap, run.total_steps_override)
     known = Known(RunState(run.state), run.step, run.heartbeat_at, run.progress_at)
     seen = observe(known, snap, now, stall_after)
-    q.apply_snapshot(run, snap, now, partial=conn.kind not in POLLED)
-    run.state = seen.state.value
-    run.progress_at = seen.progress_at
-    run.eta = _eta(run, now)
+    values = q.snapshot_values(run, snap, partial=conn.kind not in POLLED)
+    values["state"] = seen.state.value
+    values["progress_at"] = seen.progress_at
+    values["eta"] = _eta(seen.state, values["step"], values["total_steps"], values["started_at"], now)
     if seen.state.is_terminal:
-        run.active = False  # adaptive polling: a finished run costs nothing any more
-    q.touch(s, run, now)
+        values["active"] = False  # adaptive polling: a finished run costs nothing any more
+    q.assign_changed(s, run, values, now)
     return seen.events
 
 
@@ -255,7 +255,8 @@ def _recorded_since(run: Run, asked_at: datetime | None) -> bool:
     return asked_at is not None and run.polled_at is not None and run.polled_at > asked_at
 
 
-def _eta(run: Run, now: datetime) -> datetime | None:
-    if RunState(run.state).is_terminal or not run.started_at:
+def _eta(state: RunState, step: int | None, total_steps: int | None, started_at: datetime | None,
+         now: datetime) -> datetime | None:
+    if state.is_terminal or not started_at:
         return None
-    return estimate_eta(run.step, run.total_steps, run.started_at, now)
+    return estimate_eta(step, total_steps, started_at, now)

@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.store.models import Run
 
-# What recording a snapshot may change on a run (record.update_runs, runs.apply_snapshot, touch).
+# What recording a snapshot may change on a run (record.update_runs, runs.snapshot_values, touch).
 RECORDED = ("name", "experiment", "state", "step", "total_steps", "metrics", "params", "started_at", "ended_at",
             "heartbeat_at", "progress_at", "eta", "owner", "url", "polled_at", "stale_since", "last_error",
             "missing_since", "missing_polls", "active", "updated_at")
@@ -27,7 +27,8 @@ _UPDATE = (Run.__table__.update().where(Run.__table__.c.id == bindparam("run_id"
 
 def write_changed(s: Session, runs: Iterable[Run]) -> int:
     """One UPDATE for those of `runs` that changed; returns how many were written."""
-    changed = [run for run in runs if inspect(run).persistent and s.is_modified(run)]
+    # `modified` first: the ORM's flag that anything was set, cheap, and False on a quiet run.
+    changed = [run for run in runs if (state := inspect(run)).modified and state.persistent and s.is_modified(run)]
     if not changed:
         return 0
     rows = [{"run_id": run.id, **{f"new_{column}": getattr(run, column) for column in RECORDED}} for run in changed]
