@@ -25,6 +25,7 @@ Every message is an outbox row written in the same transaction as the state that
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -54,15 +55,17 @@ from integrations.base import RunSnapshot, RunState, TrackerError
 from integrations.registry import POLLED
 
 
-def record(services: Services, work: Work, answer: Answer, claim: str | None = None) -> int:
+def record(services: Services, work: Work, answer: Answer, claim: str | None = None,
+           then: Callable[[Session], None] | None = None) -> int:
     """Store one connection's answer; returns how many runs were updated. `claim` is the
-    connection's poll claim (bot/jobs/claims.py), given back in the same transaction."""
+    connection's poll claim (bot/jobs/claims.py), given back in the same transaction; `then`
+    runs last in that transaction (the poll claims its next connection there)."""
     now = services.clock()
     stall_after = _stall_after(services)
     with services.store.tx() as s:
         if answer.error is not None:
             mark_stale(s, work, answer.error, now)
-            _release(s, services, work, answer, claim, now)
+            _release(s, services, work, answer, claim, now, then)
             return 0
         for watch_id, snaps in answer.listed.items():
             adopt(s, watch_id, snaps, now)
@@ -85,7 +88,7 @@ def record(services: Services, work: Work, answer: Answer, claim: str | None = N
         for ref in work.refs:
             if ref not in answer.snaps and (run := runs.get(ref)) is not None:
                 mark_missing(s, work.conn, run, now)
-        _release(s, services, work, answer, claim, now)
+        _release(s, services, work, answer, claim, now, then)
         return len(answered)
 
 
@@ -110,9 +113,12 @@ class Lookups:
         return self._reviews.get(run_id, [])
 
 
-def _release(s: Session, services: Services, work: Work, answer: Answer, claim: str | None, now: datetime) -> None:
+def _release(s: Session, services: Services, work: Work, answer: Answer, claim: str | None, now: datetime,
+             then: Callable[[Session], None] | None) -> None:
     every = timedelta(seconds=services.settings.poll_seconds)
     claims.release(s, work.conn.id, claim, now, answer.asked_at or now, every, ok=answer.error is None)
+    if then is not None:
+        then(s)
 
 
 def record_pushed(services: Services, connection_id: int, snap: RunSnapshot) -> str:

@@ -35,6 +35,14 @@ def one_of(s: Session, column: ColumnElement, values: Collection, item_type: Typ
     return column.in_(list(values))
 
 
+def one_of_param(dialect: str, column: ColumnElement, name: str, item_type: TypeEngine) -> ColumnElement[bool]:
+    """one_of with a named parameter, for a statement built once and run with `{name: values}`:
+    one array on PostgreSQL, an expanding IN list on SQLite."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(item_type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def chunks(s: Session, values: Collection) -> list[list]:
     """The values in as few statements as the database allows: one on PostgreSQL."""
     values = list(values)

@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:  # runnable as a plain script from the repo root
 from sqlalchemy import event  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
-from bot.jobs import claims, poll  # noqa: E402
+from bot.jobs import poll  # noqa: E402
 from bot.services import build_services  # noqa: E402
 from bot.store.db import Store  # noqa: E402
 from bot.store.migrate import upgrade  # noqa: E402
@@ -108,14 +108,15 @@ class Statements:
 
 def measured_poll(services, meter: Meter, due_only: bool):  # noqa: ANN001, ANN201
     """One poll_once with the claim and the per-connection poll measured in their threads."""
-    real_claim, real_poll = claims.claim, poll.poll_connection
-    claims.claim, poll.poll_connection = meter.wrap("claim", real_claim), meter.wrap("poll", real_poll)
+    # A claim in a transaction of its own (Cycle._next); one taken while recording is the poll's.
+    real_claim, real_poll = poll.Cycle._next, poll.poll_connection
+    poll.Cycle._next, poll.poll_connection = meter.wrap("claim", real_claim), meter.wrap("poll", real_poll)
     try:
         start = time.perf_counter()
         updated = poll.poll_once(services, due_only=due_only)
         return updated, time.perf_counter() - start
     finally:
-        claims.claim, poll.poll_connection = real_claim, real_poll
+        poll.Cycle._next, poll.poll_connection = real_claim, real_poll
 
 
 def report(meter: Meter, stmts: Statements, per: int, unit: str, wall: float) -> dict:
