@@ -48,7 +48,6 @@ from bot.notify.outbox import enqueue, enqueue_many
 from bot.notify.run_messages import notify_channel, notify_run_event, run_event_messages
 from bot.services import Services
 from bot.store import points, run_batch
-from bot.store import reviews as review_store
 from bot.store import runs as q
 from bot.store.models import Connection, Run, Watch, WatchRun
 from integrations.base import RunSnapshot, RunState, TrackerError
@@ -94,23 +93,23 @@ def record(services: Services, work: Work, answer: Answer, claim: str | None = N
 
 class Lookups:
     """What the stages of update_run read about the answer's runs, read for all of them in one
-    query the first time one run needs it (a cycle that finishes 10,000 runs asked for their
-    channels and reviews 10,000 times each)."""
+    statement the first time one run needs it (a cycle that finishes 10,000 runs asked for their
+    channels and reviews 10,000 times each): the channels watching each run and its reviews."""
 
     def __init__(self, s: Session, run_ids: list[int]):
         self.s, self.run_ids = s, run_ids
-        self._channels: dict[int, list[tuple[str, str]]] | None = None
-        self._reviews: dict[int, list[int]] | None = None
+        self._read: tuple[dict[int, list[tuple[str, str]]], dict[int, list[int]]] | None = None
 
     def channels(self, run_id: int) -> list[tuple[str, str]]:
-        if self._channels is None:
-            self._channels = q.channels_of_runs(self.s, self.run_ids)
-        return self._channels.get(run_id, [])
+        return self._both()[0].get(run_id, [])
 
     def reviews(self, run_id: int) -> list[int]:
-        if self._reviews is None:
-            self._reviews = review_store.reviews_of_runs(self.s, self.run_ids, reviews.WATCHED)
-        return self._reviews.get(run_id, [])
+        return self._both()[1].get(run_id, [])
+
+    def _both(self) -> tuple[dict[int, list[tuple[str, str]]], dict[int, list[int]]]:
+        if self._read is None:
+            self._read = q.watchers_of_runs(self.s, self.run_ids, reviews.WATCHED)
+        return self._read
 
 
 def _release(s: Session, services: Services, work: Work, answer: Answer, claim: str | None, now: datetime,

@@ -6,11 +6,13 @@ CONFLICT DO NOTHING), so restarts, Slack retries and repeated polls cannot dupli
 
 A committed row wakes the dispatcher at once: the transaction notes the topic for the Store's
 after-commit hook (this process) and, on PostgreSQL, NOTIFY is sent once it has committed
-(other replicas).
+(other replicas), coalesced across the process's threads (listen.Coalesced).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,10 +20,11 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot.store.db import after_commit, note_commit
-from bot.store.listen import notify
+from bot.store.listen import Coalesced, notify
 from bot.store.models import Outbox
 
 # A claim is short and renewed while its sender works (dispatch.Heartbeat, every RENEW_SECONDS
@@ -112,8 +115,20 @@ def _wake_on_commit(session: Session, dialect: str) -> None:
         # After the commit, not in this transaction: a transaction that sent NOTIFY takes a
         # database-wide lock at COMMIT and holds it through its WAL flush, so every replica's
         # commits that queued rows would go one at a time (bot/store/listen.py `notify`).
-        engine = session.get_bind()
-        after_commit(session, lambda: notify(engine, CHANNEL))
+        after_commit(session, _waker(session.get_bind()))
+
+
+_WAKERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> its coalesced NOTIFY
+_WAKERS_LOCK = threading.Lock()
+
+
+def _waker(engine: Engine) -> Coalesced:
+    with _WAKERS_LOCK:
+        waker = _WAKERS.get(engine)
+        if waker is None:
+            ref = weakref.ref(engine)  # not the engine itself: the map must not keep it alive
+            waker = _WAKERS[engine] = Coalesced(lambda: notify(ref(), CHANNEL))
+        return waker
 
 
 def claim(session: Session, now: datetime, limit: int = 50, skip_teams: Iterable[str] = (),
