@@ -139,9 +139,10 @@ def update_runs(s: Session, conn: Connection, answered: list[tuple[Run, RunSnaps
     """Each answered run's new snapshot, stage by stage for all of them: one UPDATE for the
     runs that changed and one INSERT for their run-event messages, whatever their number."""
     # 1. the state machine, applied in memory
-    events = [(run, _observe(s, conn, run, snap, now, stall_after)) for run, snap in answered]
+    observed = [(run, *_observe(s, conn, run, snap, now, stall_after)) for run, snap in answered]
+    events = [(run, seen) for run, seen, _ in observed]
     # 2. the store: written only when something changed, in one statement
-    run_batch.write_changed(s, [run for run, _ in answered])
+    run_batch.write(s, [run for run, _, changed in observed if changed])
     # 3. target evaluation (a polled run's history is evaluated by record, per answer), before
     #    the run-event messages: posted in step order, a crossing before the end it led to
     for run, snap in answered:
@@ -162,9 +163,9 @@ def update_runs(s: Session, conn: Connection, answered: list[tuple[Run, RunSnaps
 
 
 def _observe(s: Session, conn: Connection, run: Run, snap: RunSnapshot, now: datetime,
-             stall_after: timedelta) -> tuple[RunEvent, ...]:
+             stall_after: timedelta) -> tuple[tuple[RunEvent, ...], bool]:
     """The state machine's decision (bot/core/runs.py) applied to the run in memory; returns
-    the events to tell. Only what differs from the stored run is set on it (q.assign_changed)."""
+    the events to tell and whether the run changed (then run_batch.write must store it)."""
     snap = with_total(snap, run.total_steps_override)
     known = Known(RunState(run.state), run.step, run.heartbeat_at, run.progress_at)
     seen = observe(known, snap, now, stall_after)
@@ -174,8 +175,7 @@ def _observe(s: Session, conn: Connection, run: Run, snap: RunSnapshot, now: dat
     values["eta"] = _eta(seen.state, values["step"], values["total_steps"], values["started_at"], now)
     if seen.state.is_terminal:
         values["active"] = False  # adaptive polling: a finished run costs nothing any more
-    q.assign_changed(s, run, values, now)
-    return seen.events
+    return seen.events, run_batch.assign(s, run, values, now)
 
 
 def mark_stale(s: Session, work: Work, error: TrackerError, now: datetime) -> None:

@@ -11,12 +11,13 @@ from datetime import datetime
 from json.decoder import scanstring
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, bindparam, cast, exists, func, inspect, null, select, union_all
+from sqlalchemy import Integer, String, Text, bindparam, cast, exists, func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from bot.core.eta import estimate_eta
 from bot.store.crypto import SecretBox
 from bot.store.models import Connection, Review, ReviewRun, Run, StopRequest, Target, Watch, WatchRun
+from bot.store.run_batch import modified
 from bot.store.sets import chunks, one_of, one_of_param
 from integrations.base import ConnectionInfo, RunSnapshot, RunState
 
@@ -79,7 +80,7 @@ def apply_snapshot(run: Run, snap: RunSnapshot, now: datetime, partial: bool = F
 
 def snapshot_values(run: Run, snap: RunSnapshot, partial: bool = False) -> dict[str, Any]:
     """What apply_snapshot sets on the run, column -> value, without setting it: the poll compares
-    these with what is stored and sets only those that differ (assign_changed)."""
+    these with what is stored and gives the run only those that differ (run_batch.assign)."""
     metrics = {k: _jsonable(v) for k, v in snap.metrics.items()}
     params = {str(k): str(v)[:500] for k, v in list(snap.params.items())[:200]}
     if partial:
@@ -104,37 +105,13 @@ def snapshot_values(run: Run, snap: RunSnapshot, partial: bool = False) -> dict[
     }
 
 
-def assign_changed(s: Session, run: Run, values: dict[str, Any], now: datetime) -> bool:
-    """Set on the run those of `values` that differ from what it holds, and stamp it (touch) if
-    anything changed; returns whether it did. A run whose values all match is left untouched:
-    setting equal values made the ORM keep history for every attribute of every quiet run, and
-    then compare it all three times (the change check, the write, the flush), which was most
-    of a quiet 1,000-run cycle's CPU."""
-    changed = False
-    for column, value in values.items():
-        if getattr(run, column) != value:  # the ORM's own test of a change (TypeEngine.compare_values)
-            setattr(run, column, value)
-            changed = True
-    if changed or _modified(s, run):
-        run.polled_at = now
-        run.updated_at = now
-        return True
-    return False
-
-
 def touch(s: Session, run: Run, now: datetime) -> None:
     """Stamp a run that changed: a poll that changes nothing writes nothing (each UPDATE of an
     unchanged row would be a dead tuple on PostgreSQL). Its freshness is its connection's last
     successful poll (connection_polls.polled_at), which mark_stale copies when it goes stale."""
-    if run not in s or _modified(s, run):
+    if run not in s or modified(s, run):
         run.polled_at = now
         run.updated_at = now
-
-
-def _modified(s: Session, run: Run) -> bool:
-    # `modified` is only the ORM's flag that some attribute was set: cheap, and False for a run
-    # nobody set anything on; is_modified then compares each attribute with what was loaded.
-    return inspect(run).modified and s.is_modified(run)
 
 
 def _jsonable(value: float) -> float | str:
