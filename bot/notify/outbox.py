@@ -11,6 +11,7 @@ after-commit hook (this process) and, on PostgreSQL, NOTIFY is sent once it has 
 
 from __future__ import annotations
 
+import json
 import threading
 import weakref
 from collections.abc import Iterable
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select, tuple_, update
+from sqlalchemy import String, and_, bindparam, case, func, literal, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -76,15 +77,43 @@ def enqueue_many(session: Session, rows: list[Queued], now: datetime) -> set[str
     if not values:
         return set()
     dialect = session.get_bind().dialect.name
-    table = Outbox.__table__
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.dedupe_key)
-    # An executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues",
-    # 1,000 rows each), compiled once. RETURNING, not rowcount: psycopg reports -1 for these.
-    added = set(session.connection().execute(stmt, values).scalars())
+    if dialect == "postgresql":
+        added = set(session.connection().execute(_UNNESTED, _arrays(values, now)).scalars())
+    else:
+        table = Outbox.__table__
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.dedupe_key)
+        # An executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues",
+        # 1,000 rows each), compiled once. RETURNING, not rowcount.
+        added = set(session.connection().execute(stmt, values).scalars())
     if added:
         _wake_on_commit(session, dialect)
     return added
+
+
+# PostgreSQL: the rows as one array per column, unnested in their order. One statement text with
+# nine parameters whatever the number of rows, so psycopg keeps it parsed and prepared; the
+# multi-row VALUES of "insertmanyvalues" had eleven parameters a row, past the 50 psycopg caches
+# a statement's parsing for, and a new text for each number of rows. ON CONFLICT DO NOTHING and
+# RETURNING as before (psycopg reports -1 for rowcount).
+_ARRAYS = ("dedupe_key", "team_id", "channel_id", "op", "template", "payload", "parent_key")
+_UNNESTED = text(f"""
+    INSERT INTO {Outbox.__tablename__}
+        (dedupe_key, team_id, channel_id, op, template, payload, parent_key, status, attempts, not_before, created_at)
+    SELECT k, t, c, o, tp, CAST(p AS json), pk, 'pending', 0, :now, :now
+    FROM unnest(:dedupe_key, :team_id, :channel_id, :op, :template, :payload, :parent_key)
+        WITH ORDINALITY AS r(k, t, c, o, tp, p, pk, n)
+    ORDER BY n
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING dedupe_key""").bindparams(
+    bindparam("now", type_=Outbox.__table__.c.created_at.type),
+    *(bindparam(name, type_=postgresql.ARRAY(String())) for name in _ARRAYS),
+).columns(dedupe_key=String())
+
+
+def _arrays(values: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    arrays: dict[str, Any] = {name: [v[name] for v in values] for name in _ARRAYS}
+    arrays["payload"] = [json.dumps(payload) for payload in arrays["payload"]]  # as the JSON column writes it
+    return {**arrays, "now": now}
 
 
 def _values(row: Queued, now: datetime) -> dict[str, Any]:
