@@ -18,7 +18,7 @@ from bot.core.eta import estimate_eta
 from bot.store.crypto import SecretBox
 from bot.store.models import Connection, Review, ReviewRun, Run, StopRequest, Target, Watch, WatchRun
 from bot.store.run_batch import modified
-from bot.store.sets import chunks, one_of, one_of_param
+from bot.store.sets import chunks, one_of_param
 from integrations.base import ConnectionInfo, RunSnapshot, RunState
 
 
@@ -168,19 +168,28 @@ def watchers_of_runs(s: Session, run_ids: Iterable[int], review_states: Collecti
     its answer's runs; two queries were two of the eight statements of recording such an answer."""
     channels: dict[int, set[tuple[str, str]]] = {}
     reviews: dict[int, list[int]] = {}
-    for chunk in chunks(s, list(run_ids)):
-        watched = (select(WatchRun.run_id, Watch.team_id, Watch.channel_id, null().label("review_id"))
-                   .join(WatchRun, WatchRun.watch_id == Watch.id)
-                   .where(one_of(s, WatchRun.run_id, chunk, Integer())))
-        reviewed = (select(ReviewRun.run_id, null(), null(), Review.id)
-                    .join(ReviewRun, ReviewRun.review_id == Review.id)
-                    .where(one_of(s, ReviewRun.run_id, chunk, Integer()), Review.state.in_(review_states)))
-        for run_id, team_id, channel_id, review_id in s.execute(union_all(watched, reviewed)):
+    query = _watchers(s.get_bind().dialect.name)
+    for chunk in chunks(s, list(run_ids), uses=2):  # the chunk is bound twice
+        found = s.execute(query, {"watched": chunk, "reviewed": chunk, "states": list(review_states)})
+        for run_id, team_id, channel_id, review_id in found:
             if review_id is None:
                 channels.setdefault(run_id, set()).add((team_id, channel_id))
             else:
                 reviews.setdefault(run_id, []).append(review_id)
     return {run_id: sorted(pairs, key=lambda p: p[1]) for run_id, pairs in channels.items()}, reviews
+
+
+@functools.cache
+def _watchers(dialect: str):  # noqa: ANN202 - a SQLAlchemy CompoundSelect
+    # Built once per database kind: building it anew was most of what reading it cost us.
+    watched = (select(WatchRun.run_id, Watch.team_id, Watch.channel_id, null().label("review_id"))
+               .join(WatchRun, WatchRun.watch_id == Watch.id)
+               .where(one_of_param(dialect, WatchRun.run_id, "watched", Integer())))
+    reviewed = (select(ReviewRun.run_id, null(), null(), Review.id)
+                .join(ReviewRun, ReviewRun.review_id == Review.id)
+                .where(one_of_param(dialect, ReviewRun.run_id, "reviewed", Integer()),
+                       Review.state.in_(bindparam("states", expanding=True))))
+    return union_all(watched, reviewed)
 
 
 def channel_run_ids(team_id, channel_id):  # noqa: ANN001, ANN201 - values or bindparams; a SQLAlchemy select
