@@ -39,7 +39,7 @@ def obj(value: Any, tracker: str, what: str, *, missing_ok: bool = True) -> Mapp
     """`value` as a JSON object; None counts as empty when the field is optional."""
     if value is None and missing_ok:
         return {}
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # decoded JSON: a dict, checked cheaply
         raise MalformedAnswer(f"{tracker} answered {what}: not a JSON object")
     return value
 

@@ -2,7 +2,8 @@
 
 Each polled connection has a row in `connection_polls` with the time it is next due. A
 replica claims one due row at a time (its `claimed_until` a few intervals ahead), polls that
-connection, and gives the row back with the next due time. So N replicas poll N times the
+connection, and gives the row back with the next due time, claiming its next row in that same
+transaction (claim_in: one commit per polled connection). So N replicas poll N times the
 connections, and a slow or timing-out tracker holds only its own row. A replica that dies
 mid-poll gives its rows back when their claims run out.
 
@@ -17,16 +18,17 @@ MAX_BACKOFF); a success resets it.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, or_, select, update
+from sqlalchemy import Integer, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.db import Store
 from bot.store.models import ConnectionPoll
-from bot.store.sets import insert, is_postgres, one_of
+from bot.store.sets import insert, one_of, one_of_param
 
 MAX_BACKOFF = timedelta(minutes=30)
 
@@ -44,26 +46,43 @@ def ensure(s: Session, connection_ids: Collection[int], now: datetime) -> None:
 def claim(store: Store, candidates: Collection[int], holder: str, now: datetime, ttl: timedelta,
           due_only: bool = True) -> tuple[int, str] | None:
     """Claim one of the candidate connections (the most overdue first): (its id, the claim
-    token to give it back with), or None when every candidate is claimed elsewhere or not due.
-    One statement, `UPDATE ... WHERE connection_id = (SELECT ... LIMIT 1) RETURNING`."""
+    token to give it back with), or None when every candidate is claimed elsewhere or not due."""
+    if not candidates:
+        return None
+    with store.tx() as s:
+        return claim_in(s, candidates, holder, now, ttl, due_only)
+
+
+def claim_in(s: Session, candidates: Collection[int], holder: str, now: datetime, ttl: timedelta,
+             due_only: bool = True) -> tuple[int, str] | None:
+    """claim, inside a transaction of the caller's: the poll claims its next connection in the
+    transaction that records the last one's answer, so a polled connection costs one commit.
+    The claim holds only once that transaction has committed. One statement,
+    `UPDATE ... WHERE connection_id = (SELECT ... LIMIT 1) RETURNING`, built once."""
     if not candidates:
         return None
     token = f"{holder}/{uuid.uuid4().hex[:12]}"
-    with store.tx() as s:
-        free = or_(ConnectionPoll.claimed_until.is_(None), ConnectionPoll.claimed_until < now)
-        pick = (select(ConnectionPoll.connection_id)
-                .where(one_of(s, ConnectionPoll.connection_id, candidates, Integer()), free)
-                .order_by(ConnectionPoll.next_poll_at, ConnectionPoll.connection_id).limit(1))
-        if due_only:
-            pick = pick.where(ConnectionPoll.next_poll_at <= now)
-        if is_postgres(s):
-            pick = pick.with_for_update(skip_locked=True)
-        # `free` again in the UPDATE: the compare-and-set that makes SQLite's claim safe.
-        claimed = s.execute(update(ConnectionPoll)
-                            .where(ConnectionPoll.connection_id == pick.scalar_subquery(), free)
-                            .values(claimed_by=token, claimed_until=now + ttl)
-                            .returning(ConnectionPoll.connection_id)).scalar()
-        return (claimed, token) if claimed is not None else None
+    claimed = s.connection().execute(_claim_statement(s.get_bind().dialect.name, due_only), {
+        "ids": list(candidates), "now": now, "token": token, "until": now + ttl}).scalar()
+    return (claimed, token) if claimed is not None else None
+
+
+@functools.cache
+def _claim_statement(dialect: str, due_only: bool):  # noqa: ANN202 - a SQLAlchemy Update
+    # Built once per database kind: building the statement anew cost more of our CPU than sending it.
+    polls = ConnectionPoll.__table__.c
+    now = bindparam("now", type_=ConnectionPoll.__table__.c.next_poll_at.type)
+    free = or_(polls.claimed_until.is_(None), polls.claimed_until < now)
+    pick = (select(polls.connection_id).where(one_of_param(dialect, polls.connection_id, "ids", Integer()), free)
+            .order_by(polls.next_poll_at, polls.connection_id).limit(1))
+    if due_only:
+        pick = pick.where(polls.next_poll_at <= now)
+    if dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    # `free` again in the UPDATE: the compare-and-set that makes SQLite's claim safe.
+    return (update(ConnectionPoll.__table__).where(polls.connection_id == pick.scalar_subquery(), free)
+            .values(claimed_by=bindparam("token"), claimed_until=bindparam("until", type_=polls.claimed_until.type))
+            .returning(polls.connection_id))
 
 
 def release(s: Session, connection_id: int, token: str | None, now: datetime, started: datetime,
@@ -72,12 +91,11 @@ def release(s: Session, connection_id: int, token: str | None, now: datetime, st
     after a success, later and later after errors in a row. token None (a poll without a
     claim, as tests and `readybot poll` may make) records the outcome only when nobody holds
     the row; a claim that ran out and was taken over is the new holder's to give back."""
-    mine = ConnectionPoll.claimed_by.is_(None) if token is None else ConnectionPoll.claimed_by == token
-    if ok:  # the common case, in one statement: no read of the row first
-        s.execute(update(ConnectionPoll).where(ConnectionPoll.connection_id == connection_id, mine)
-                  .values(claimed_by=None, claimed_until=None, errors=0, polled_at=now, next_poll_at=started + every)
-                  .execution_options(synchronize_session=False))
+    if ok:  # the common case, in one statement built once: no read of the row first
+        s.connection().execute(_RELEASED_BY_NOBODY if token is None else _RELEASED, {
+            "polled_id": connection_id, "token": token, "now": now, "due": started + every})
         return
+    mine = ConnectionPoll.claimed_by.is_(None) if token is None else ConnectionPoll.claimed_by == token
     row = s.scalar(select(ConnectionPoll).where(ConnectionPoll.connection_id == connection_id, mine))
     if row is None:
         return
@@ -85,6 +103,18 @@ def release(s: Session, connection_id: int, token: str | None, now: datetime, st
     row.claimed_until = None
     row.errors = (row.errors or 0) + 1
     row.next_poll_at = now + backoff(row.errors, every)
+
+
+def _released(mine):  # noqa: ANN001, ANN202 - a SQLAlchemy condition; an Update
+    polls = ConnectionPoll.__table__.c
+    at = polls.polled_at.type
+    return (update(ConnectionPoll.__table__).where(polls.connection_id == bindparam("polled_id"), mine)
+            .values(claimed_by=None, claimed_until=None, errors=0, polled_at=bindparam("now", type_=at),
+                    next_poll_at=bindparam("due", type_=at)))
+
+
+_RELEASED = _released(ConnectionPoll.__table__.c.claimed_by == bindparam("token"))
+_RELEASED_BY_NOBODY = _released(ConnectionPoll.__table__.c.claimed_by.is_(None))
 
 
 def backoff(errors: int, every: timedelta) -> timedelta:

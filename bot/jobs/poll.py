@@ -4,7 +4,8 @@ in as few requests as its API allows, and hand each answer to bot/jobs/record.py
     poll_once
       -> plan     which connections to ask, for which runs and experiment watches (one read)
       -> per connection, in a bounded thread pool, each claimed first (bot/jobs/claims.py)
-         so that no two replicas poll it at once:
+         so that no two replicas poll it at once (a thread claims its next connection in the
+         transaction that records its last one's answer):
          -> ask      outside any transaction: the runs' snapshots, the experiments' new runs,
                      then the target metrics' new points (targets.fetch_history)
          -> record.record   the answer's meaning, stored in one transaction with its outbox
@@ -20,10 +21,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import Integer, select, union
+from sqlalchemy.orm import Session
 
 from bot.jobs import claims, lease, targets
 from bot.jobs.answers import Answer, Work
@@ -33,6 +36,7 @@ from bot.metrics import POLL_SECONDS, POLLS
 from bot.services import Services
 from bot.store import points
 from bot.store import runs as q
+from bot.store.db import after_commit
 from bot.store.models import Connection, Run, Target, Watch, WatchRun
 from bot.store.sets import one_of
 from integrations.base import Tracker, TrackerError
@@ -71,28 +75,60 @@ class Cycle:
 
     def work_through(self) -> int:
         updated = 0
-        while (claimed := self._next()) is not None:
+        claimed = self._next()
+        while claimed is not None:
             connection_id, token = claimed
-            updated += poll_connection(self.services, self.works[connection_id], token)
+            handover = Handover(self)
+            updated += poll_connection(self.services, self.works[connection_id], token, then=handover)
+            # If the answer could not be stored, the next claim rolled back with it: claim anew.
+            claimed = handover.claimed if handover.committed else self._next()
         return updated
 
     def _next(self) -> tuple[int, str] | None:
-        # The claim's transaction runs outside the lock, so this process's threads claim at once
-        # rather than one commit after another; the database gives two claims distinct rows.
+        with self.services.store.tx() as s:
+            return self.take(s)
+
+    def take(self, s: Session) -> tuple[int, str] | None:
+        """Claim one of the cycle's connections in `s`; it is no longer the cycle's to hand out
+        once `s` has committed. Outside the lock: this process's threads claim at once rather
+        than one commit after another, and the database gives two claims distinct rows."""
         with self._lock:
             left = list(self._left)
-        claimed = claims.claim(self.services.store, left, lease.HOLDER, self.services.clock(), self.ttl, self.due_only)
+        claimed = claims.claim_in(s, left, lease.HOLDER, self.services.clock(), self.ttl, self.due_only)
         if claimed is not None:
-            with self._lock:
-                self._left.discard(claimed[0])
+            after_commit(s, lambda: self._taken(claimed[0]))
         return claimed
 
+    def _taken(self, connection_id: int) -> None:
+        with self._lock:
+            self._left.discard(connection_id)
 
-def poll_connection(services: Services, work: Work, claim: str | None = None) -> int:
+
+class Handover:
+    """The next claim of a poll thread, taken in the transaction that records its last answer
+    (record's `then`), so a polled connection costs one commit rather than two. It counts only
+    once that transaction has committed."""
+
+    def __init__(self, cycle: Cycle):
+        self.cycle = cycle
+        self.claimed: tuple[int, str] | None = None  # None once committed: nothing left to claim
+        self.committed = False
+
+    def __call__(self, s: Session) -> None:
+        claimed = self.cycle.take(s)
+        after_commit(s, lambda: self._hold(claimed))
+
+    def _hold(self, claimed: tuple[int, str] | None) -> None:
+        self.claimed, self.committed = claimed, True
+
+
+def poll_connection(services: Services, work: Work, claim: str | None = None,
+                    then: Callable[[Session], None] | None = None) -> int:
     """Ask one connection and record its answer. Any failure, a tracker's bug included, counts
-    as that tracker not answering: its runs turn stale and its next poll backs off."""
+    as that tracker not answering: its runs turn stale and its next poll backs off. `then` runs
+    in the transaction that records the answer (the cycle claims its next connection there)."""
     try:
-        return record(services, work, ask(services, work), claim)
+        return record(services, work, ask(services, work), claim, then)
     except Exception as exc:
         log.exception("poll of connection %s (%s) failed", work.conn.name, work.conn.kind)
         POLLS.labels(work.conn.kind, "error").inc()

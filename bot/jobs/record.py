@@ -25,6 +25,7 @@ Every message is an outbox row written in the same transaction as the state that
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -47,22 +48,23 @@ from bot.notify.outbox import enqueue, enqueue_many
 from bot.notify.run_messages import notify_channel, notify_run_event, run_event_messages
 from bot.services import Services
 from bot.store import points, run_batch
-from bot.store import reviews as review_store
 from bot.store import runs as q
 from bot.store.models import Connection, Run, Watch, WatchRun
 from integrations.base import RunSnapshot, RunState, TrackerError
 from integrations.registry import POLLED
 
 
-def record(services: Services, work: Work, answer: Answer, claim: str | None = None) -> int:
+def record(services: Services, work: Work, answer: Answer, claim: str | None = None,
+           then: Callable[[Session], None] | None = None) -> int:
     """Store one connection's answer; returns how many runs were updated. `claim` is the
-    connection's poll claim (bot/jobs/claims.py), given back in the same transaction."""
+    connection's poll claim (bot/jobs/claims.py), given back in the same transaction; `then`
+    runs last in that transaction (the poll claims its next connection there)."""
     now = services.clock()
     stall_after = _stall_after(services)
     with services.store.tx() as s:
         if answer.error is not None:
             mark_stale(s, work, answer.error, now)
-            _release(s, services, work, answer, claim, now)
+            _release(s, services, work, answer, claim, now, then)
             return 0
         for watch_id, snaps in answer.listed.items():
             adopt(s, watch_id, snaps, now)
@@ -85,34 +87,37 @@ def record(services: Services, work: Work, answer: Answer, claim: str | None = N
         for ref in work.refs:
             if ref not in answer.snaps and (run := runs.get(ref)) is not None:
                 mark_missing(s, work.conn, run, now)
-        _release(s, services, work, answer, claim, now)
+        _release(s, services, work, answer, claim, now, then)
         return len(answered)
 
 
 class Lookups:
     """What the stages of update_run read about the answer's runs, read for all of them in one
-    query the first time one run needs it (a cycle that finishes 10,000 runs asked for their
-    channels and reviews 10,000 times each)."""
+    statement the first time one run needs it (a cycle that finishes 10,000 runs asked for their
+    channels and reviews 10,000 times each): the channels watching each run and its reviews."""
 
     def __init__(self, s: Session, run_ids: list[int]):
         self.s, self.run_ids = s, run_ids
-        self._channels: dict[int, list[tuple[str, str]]] | None = None
-        self._reviews: dict[int, list[int]] | None = None
+        self._read: tuple[dict[int, list[tuple[str, str]]], dict[int, list[int]]] | None = None
 
     def channels(self, run_id: int) -> list[tuple[str, str]]:
-        if self._channels is None:
-            self._channels = q.channels_of_runs(self.s, self.run_ids)
-        return self._channels.get(run_id, [])
+        return self._both()[0].get(run_id, [])
 
     def reviews(self, run_id: int) -> list[int]:
-        if self._reviews is None:
-            self._reviews = review_store.reviews_of_runs(self.s, self.run_ids, reviews.WATCHED)
-        return self._reviews.get(run_id, [])
+        return self._both()[1].get(run_id, [])
+
+    def _both(self) -> tuple[dict[int, list[tuple[str, str]]], dict[int, list[int]]]:
+        if self._read is None:
+            self._read = q.watchers_of_runs(self.s, self.run_ids, reviews.WATCHED)
+        return self._read
 
 
-def _release(s: Session, services: Services, work: Work, answer: Answer, claim: str | None, now: datetime) -> None:
+def _release(s: Session, services: Services, work: Work, answer: Answer, claim: str | None, now: datetime,
+             then: Callable[[Session], None] | None) -> None:
     every = timedelta(seconds=services.settings.poll_seconds)
     claims.release(s, work.conn.id, claim, now, answer.asked_at or now, every, ok=answer.error is None)
+    if then is not None:
+        then(s)
 
 
 def record_pushed(services: Services, connection_id: int, snap: RunSnapshot) -> str:
@@ -134,9 +139,10 @@ def update_runs(s: Session, conn: Connection, answered: list[tuple[Run, RunSnaps
     """Each answered run's new snapshot, stage by stage for all of them: one UPDATE for the
     runs that changed and one INSERT for their run-event messages, whatever their number."""
     # 1. the state machine, applied in memory
-    events = [(run, _observe(s, conn, run, snap, now, stall_after)) for run, snap in answered]
+    observed = [(run, *_observe(s, conn, run, snap, now, stall_after)) for run, snap in answered]
+    events = [(run, seen) for run, seen, _ in observed]
     # 2. the store: written only when something changed, in one statement
-    run_batch.write_changed(s, [run for run, _ in answered])
+    run_batch.write(s, [run for run, _, changed in observed if changed])
     # 3. target evaluation (a polled run's history is evaluated by record, per answer), before
     #    the run-event messages: posted in step order, a crossing before the end it led to
     for run, snap in answered:
@@ -157,20 +163,19 @@ def update_runs(s: Session, conn: Connection, answered: list[tuple[Run, RunSnaps
 
 
 def _observe(s: Session, conn: Connection, run: Run, snap: RunSnapshot, now: datetime,
-             stall_after: timedelta) -> tuple[RunEvent, ...]:
+             stall_after: timedelta) -> tuple[tuple[RunEvent, ...], bool]:
     """The state machine's decision (bot/core/runs.py) applied to the run in memory; returns
-    the events to tell."""
+    the events to tell and whether the run changed (then run_batch.write must store it)."""
     snap = with_total(snap, run.total_steps_override)
     known = Known(RunState(run.state), run.step, run.heartbeat_at, run.progress_at)
     seen = observe(known, snap, now, stall_after)
-    q.apply_snapshot(run, snap, now, partial=conn.kind not in POLLED)
-    run.state = seen.state.value
-    run.progress_at = seen.progress_at
-    run.eta = _eta(run, now)
+    values = q.snapshot_values(run, snap, partial=conn.kind not in POLLED)
+    values["state"] = seen.state.value
+    values["progress_at"] = seen.progress_at
+    values["eta"] = _eta(seen.state, values["step"], values["total_steps"], values["started_at"], now)
     if seen.state.is_terminal:
-        run.active = False  # adaptive polling: a finished run costs nothing any more
-    q.touch(s, run, now)
-    return seen.events
+        values["active"] = False  # adaptive polling: a finished run costs nothing any more
+    return seen.events, run_batch.assign(s, run, values, now)
 
 
 def mark_stale(s: Session, work: Work, error: TrackerError, now: datetime) -> None:
@@ -255,7 +260,8 @@ def _recorded_since(run: Run, asked_at: datetime | None) -> bool:
     return asked_at is not None and run.polled_at is not None and run.polled_at > asked_at
 
 
-def _eta(run: Run, now: datetime) -> datetime | None:
-    if RunState(run.state).is_terminal or not run.started_at:
+def _eta(state: RunState, step: int | None, total_steps: int | None, started_at: datetime | None,
+         now: datetime) -> datetime | None:
+    if state.is_terminal or not started_at:
         return None
-    return estimate_eta(run.step, run.total_steps, run.started_at, now)
+    return estimate_eta(step, total_steps, started_at, now)

@@ -6,23 +6,27 @@ CONFLICT DO NOTHING), so restarts, Slack retries and repeated polls cannot dupli
 
 A committed row wakes the dispatcher at once: the transaction notes the topic for the Store's
 after-commit hook (this process) and, on PostgreSQL, NOTIFY is sent once it has committed
-(other replicas).
+(other replicas), coalesced across the process's threads (listen.Coalesced).
 """
 
 from __future__ import annotations
 
+import json
+import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import String, bindparam, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot.notify import turns
 from bot.store.db import after_commit, note_commit
-from bot.store.listen import notify
+from bot.store.listen import Coalesced, notify
 from bot.store.models import Outbox
 
 # A claim is short and renewed while its sender works (dispatch.Heartbeat, every RENEW_SECONDS
@@ -74,15 +78,43 @@ def enqueue_many(session: Session, rows: list[Queued], now: datetime) -> set[str
     if not values:
         return set()
     dialect = session.get_bind().dialect.name
-    table = Outbox.__table__
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.dedupe_key)
-    # An executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues",
-    # 1,000 rows each), compiled once. RETURNING, not rowcount: psycopg reports -1 for these.
-    added = set(session.connection().execute(stmt, values).scalars())
+    if dialect == "postgresql":
+        added = set(session.connection().execute(_UNNESTED, _arrays(values, now)).scalars())
+    else:
+        table = Outbox.__table__
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.dedupe_key)
+        # An executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues",
+        # 1,000 rows each), compiled once. RETURNING, not rowcount.
+        added = set(session.connection().execute(stmt, values).scalars())
     if added:
         _wake_on_commit(session, dialect)
     return added
+
+
+# PostgreSQL: the rows as one array per column, unnested in their order. One statement text with
+# nine parameters whatever the number of rows, so psycopg keeps it parsed and prepared; the
+# multi-row VALUES of "insertmanyvalues" had eleven parameters a row, past the 50 psycopg caches
+# a statement's parsing for, and a new text for each number of rows. ON CONFLICT DO NOTHING and
+# RETURNING as before (psycopg reports -1 for rowcount).
+_ARRAYS = ("dedupe_key", "team_id", "channel_id", "op", "template", "payload", "parent_key")
+_UNNESTED = text(f"""
+    INSERT INTO {Outbox.__tablename__}
+        (dedupe_key, team_id, channel_id, op, template, payload, parent_key, status, attempts, not_before, created_at)
+    SELECT k, t, c, o, tp, CAST(p AS json), pk, 'pending', 0, :now, :now
+    FROM unnest(:dedupe_key, :team_id, :channel_id, :op, :template, :payload, :parent_key)
+        WITH ORDINALITY AS r(k, t, c, o, tp, p, pk, n)
+    ORDER BY n
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING dedupe_key""").bindparams(
+    bindparam("now", type_=Outbox.__table__.c.created_at.type),
+    *(bindparam(name, type_=postgresql.ARRAY(String())) for name in _ARRAYS),
+).columns(dedupe_key=String())
+
+
+def _arrays(values: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    arrays: dict[str, Any] = {name: [v[name] for v in values] for name in _ARRAYS}
+    arrays["payload"] = [json.dumps(payload) for payload in arrays["payload"]]  # as the JSON column writes it
+    return {**arrays, "now": now}
 
 
 def _values(row: Queued, now: datetime) -> dict[str, Any]:
@@ -113,8 +145,20 @@ def _wake_on_commit(session: Session, dialect: str) -> None:
         # After the commit, not in this transaction: a transaction that sent NOTIFY takes a
         # database-wide lock at COMMIT and holds it through its WAL flush, so every replica's
         # commits that queued rows would go one at a time (bot/store/listen.py `notify`).
-        engine = session.get_bind()
-        after_commit(session, lambda: notify(engine, CHANNEL))
+        after_commit(session, _waker(session.get_bind()))
+
+
+_WAKERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> its coalesced NOTIFY
+_WAKERS_LOCK = threading.Lock()
+
+
+def _waker(engine: Engine) -> Coalesced:
+    with _WAKERS_LOCK:
+        waker = _WAKERS.get(engine)
+        if waker is None:
+            ref = weakref.ref(engine)  # not the engine itself: the map must not keep it alive
+            waker = _WAKERS[engine] = Coalesced(lambda: notify(ref(), CHANNEL))
+        return waker
 
 
 def claim(session: Session, now: datetime, limit: int = 50, skip_teams: Iterable[str] = (),

@@ -42,6 +42,40 @@ def notify(engine: Engine, channel: str) -> None:
                      {"channel": channel})
 
 
+class Coalesced:
+    """`send` called for each call, coalesced across threads: a call made while another thread's
+    send is under way returns at once, and that thread sends once more when it is done, for all
+    such calls together. Every call is still followed by a send that starts after it, so a
+    listener misses no commit; but a poll's threads committing together send one NOTIFY or two,
+    not one each (each is a round trip on a pooled connection: an eighth of the statements
+    of recording a small answer)."""
+
+    def __init__(self, send: Callable[[], None]):
+        self._send = send
+        self._lock = threading.Lock()
+        self._busy = False
+        self._again = False
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._busy:
+                self._again = True
+                return
+            self._busy = True
+        try:
+            while True:
+                self._send()
+                with self._lock:
+                    if not self._again:
+                        self._busy = False
+                        return
+                    self._again = False
+        except BaseException:
+            with self._lock:  # the periodic check is the safety net for what this one carried
+                self._busy = self._again = False
+            raise
+
+
 class Listener:
     """Calls `heard()` for each notification on `channel`, until `stop()`."""
 

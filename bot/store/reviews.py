@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,6 @@ from bot.core.results import Goal
 from bot.core.reviews import CANCELLED, Plan, Readiness, RunStatus, can_change, readiness
 from bot.core.targets import Rule
 from bot.store.models import ChannelCalendar, Connection, Review, ReviewEvent, ReviewRun, Run, Target
-from bot.store.sets import chunks, one_of
 
 BOT = "readybot"  # the actor of automatic changes
 
@@ -88,20 +87,6 @@ def reviews_of_run(s: Session, run_id: int, states: frozenset[str]) -> list[int]
             .where(ReviewRun.run_id == run_id, Review.state.in_(states))
         )
     )
-
-
-def reviews_of_runs(s: Session, run_ids: list[int], states: frozenset[str]) -> dict[int, list[int]]:
-    """reviews_of_run for many runs in one query: the poll asks it once per answer."""
-    found: dict[int, list[int]] = {}
-    for chunk in chunks(s, run_ids):
-        rows = s.execute(
-            select(ReviewRun.run_id, Review.id)
-            .join(ReviewRun, ReviewRun.review_id == Review.id)
-            .where(one_of(s, ReviewRun.run_id, chunk, Integer()), Review.state.in_(states))
-        )
-        for run_id, review_id in rows:
-            found.setdefault(run_id, []).append(review_id)
-    return found
 
 
 def channel_reviews(s: Session, team_id: str, channel_id: str, states: frozenset[str]) -> list[Review]:

@@ -35,9 +35,19 @@ def one_of(s: Session, column: ColumnElement, values: Collection, item_type: Typ
     return column.in_(list(values))
 
 
-def chunks(s: Session, values: Collection) -> list[list]:
-    """The values in as few statements as the database allows: one on PostgreSQL."""
+def one_of_param(dialect: str, column: ColumnElement, name: str, item_type: TypeEngine) -> ColumnElement[bool]:
+    """one_of with a named parameter, for a statement built once and run with `{name: values}`:
+    one array on PostgreSQL, an expanding IN list on SQLite."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(item_type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def chunks(s: Session, values: Collection, uses: int = 1) -> list[list]:
+    """The values in as few statements as the database allows: one on PostgreSQL. `uses`: how
+    many times the statement binds each chunk (SQLite's limit counts every variable)."""
     values = list(values)
-    if is_postgres(s) or len(values) <= SQLITE_MAX:
+    size = SQLITE_MAX // uses
+    if is_postgres(s) or len(values) <= size:
         return [values]
-    return [values[i : i + SQLITE_MAX] for i in range(0, len(values), SQLITE_MAX)]
+    return [values[i : i + size] for i in range(0, len(values), size)]

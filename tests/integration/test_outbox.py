@@ -264,3 +264,24 @@ def test_sender_dying_after_uploading_a_chart_does_not_upload_it_twice(services,
     assert dispatcher(services).drain() == 1
     shared = [m for m in fake_slack.messages("C1") if m.get("files")]
     assert len(shared) == 1 and len(fake_slack.files()) == 1
+
+
+def test_many_rows_queued_at_once_keep_their_order_and_content_and_each_key_is_queued_once(store):
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    with store.tx() as s:
+        outbox.enqueue(s, key="k-3", team_id="T1", channel_id="C1", template="run_event", payload={}, now=now)
+    rows = [outbox.Queued(key=f"k-{i}", team_id="T1", channel_id=f"C{i % 3}", template="run_event",
+                          payload={"run": {"name": f"résumé-{i}", "metrics": {"loss": 0.5 / (i + 1)}}, "n": i},
+                          op="upload" if i % 2 else "post", parent_key=f"k-{i - 1}" if i % 2 else None)
+            for i in range(60)]
+    with store.tx() as s:
+        added = outbox.enqueue_many(s, rows + rows[:2], now)  # a key twice in one call, and one queued before
+    assert added == {f"k-{i}" for i in range(60)} - {"k-3"}
+    with store.tx() as s:
+        stored = s.scalars(select(Outbox).where(Outbox.dedupe_key != "k-3").order_by(Outbox.id)).all()
+        assert [m.dedupe_key for m in stored] == [r.key for r in rows if r.key != "k-3"]  # posted in this order
+        for m, r in zip(stored, [r for r in rows if r.key != "k-3"], strict=True):
+            assert (m.payload, m.op, m.parent_key, m.channel_id) == (r.payload, r.op, r.parent_key, r.channel_id)
+            assert (m.status, m.attempts, m.not_before, m.created_at) == ("pending", 0, now, now)

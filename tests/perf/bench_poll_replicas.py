@@ -9,7 +9,10 @@ tracker, so one poll of a connection finishes its runs and queues one notificati
 Measured: connections polled per second until every run is recorded finished, the speed-up
 over one replica (the reference, measured in the same run), how many connections were asked
 more than once, and that every notification was queued exactly once. Rounds of 1, 2, 3
-replicas in turn; each count reports its median round.
+replicas in turn; each count reports its median round. Where the CPU went, per connection
+polled: the replica processes' own (time.process_time over the polling) and their PostgreSQL
+server processes' (read from /proc, found by application_name, since both share this machine;
+a pooled connection closed during the run takes its share with it, so that one is a floor).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import sys
 import time
 from collections import Counter
@@ -27,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # runnable as a plain script from the repo root
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.jobs import scheduler  # noqa: E402
@@ -87,7 +91,31 @@ def seed(url: str, connections: int, per_connection: int) -> None:
     store.dispose()
 
 
-def replica(url: str, latency: float, barrier, results) -> None:  # noqa: ANN001
+APP = "rb_bench_replica"  # the replicas' application_name, by which their server processes are found
+
+
+def with_app(url: str) -> str:
+    return f"{url}&application_name={APP}" if "?" in url else f"{url}?application_name={APP}"
+
+
+def server_cpu_seconds(url: str) -> float:
+    """CPU of the PostgreSQL processes serving the replicas now (utime + stime, /proc/<pid>/stat)."""
+    store = Store(url)
+    with store.tx() as s:
+        pids = s.scalars(select(func.distinct(text("pid"))).select_from(text("pg_stat_activity"))
+                         .where(text("application_name = :app")), {"app": APP}).all()
+    store.dispose()
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # another machine's server, or the process ended
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def replica(url: str, latency: float, barrier, results, done) -> None:  # noqa: ANN001
     asked: list[str] = []
     settings = Settings(database_url=url, slack_api_url="http://127.0.0.1:9/api/", slack_bot_token="xoxb-bench",
                         poll_seconds=3600)
@@ -96,7 +124,7 @@ def replica(url: str, latency: float, barrier, results) -> None:  # noqa: ANN001
     dispatcher = DispatchLoop(Dispatcher(services.store, services.clients, services.clock))
     [job] = [j for j in scheduler.jobs(services, dispatcher) if j.id == "poll"]
     barrier.wait()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     deadline = started + 300
     while time.perf_counter() < deadline:
         with services.store.tx() as s:
@@ -104,7 +132,8 @@ def replica(url: str, latency: float, barrier, results) -> None:  # noqa: ANN001
                 break
         scheduler.run_job(services, job)
         time.sleep(0.02)  # another replica holds the work: look again soon, as the next tick would
-    results.put((started, time.perf_counter(), asked))
+    results.put((started, time.perf_counter(), asked, time.process_time() - cpu))
+    done.wait(60)  # the server processes stay until their CPU is read
     services.store.dispose()
 
 
@@ -112,15 +141,20 @@ def measure(replicas: int, connections: int, per_connection: int, latency: float
     url = scratch_database("postgres", "rb_bench_replicas")  # its own schema: benchmarks never share one
     seed(url, connections, per_connection)
     ctx = mp.get_context("spawn")
-    barrier, results = ctx.Barrier(replicas), ctx.Queue()
-    procs = [ctx.Process(target=replica, args=(url, latency, barrier, results)) for _ in range(replicas)]
+    barrier, results, done = ctx.Barrier(replicas + 1), ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=replica, args=(with_app(url), latency, barrier, results, done)) for _ in range(replicas)]
     for p in procs:
         p.start()
+    barrier.wait()  # every replica has started: what their server processes spent so far is set-up
+    server_before = server_cpu_seconds(url)
     outcome = [results.get(timeout=600) for _ in procs]
+    server = server_cpu_seconds(url) - server_before
+    done.set()
     for p in procs:
         p.join()
-    seconds = max(end for _, end, _ in outcome) - min(start for start, _, _ in outcome)
-    asked = Counter(url for _, _, urls in outcome for url in urls)
+    seconds = max(end for _, end, _, _ in outcome) - min(start for start, _, _, _ in outcome)
+    asked = Counter(url for _, _, urls, _ in outcome for url in urls)
+    own = sum(cpu for _, _, _, cpu in outcome)
     store = Store(url)
     with store.tx() as s:
         keys = s.execute(select(Outbox.dedupe_key, func.count()).group_by(Outbox.dedupe_key)).all()
@@ -132,6 +166,8 @@ def measure(replicas: int, connections: int, per_connection: int, latency: float
         "connections_asked_more_than_once": sum(1 for n in asked.values() if n > 1),
         "notifications": len(keys), "notifications_expected": connections * per_connection,
         "queued_twice": sum(1 for _, n in keys if n > 1), "runs_left_active": active,
+        "cpu_ms_per_connection": {"replicas": round(1000 * own / connections, 1),
+                                  "postgres": round(1000 * server / connections, 1)},
     }
 
 
