@@ -3,6 +3,8 @@
 import math
 import re
 
+from bot.core.row_ids import row_id
+
 from .lexer import Fail, Token, show, single, split_sections
 from .refs import parse_ref
 from .types import TargetAdd, TargetRemove
@@ -33,7 +35,7 @@ def parse_target(args: list[Token]) -> TargetAdd | TargetRemove:
 def parse_id(tokens: list[Token], after: str, listing: str) -> int:
     token = single(tokens, "the id", after)
     m = _ID.fullmatch(token.raw)
-    if not m or int(m[1]) == 0:
+    if not m or row_id(m[1]) is None:
         raise Fail(f"{show(token.raw)} is not an id; use the number shown by `{listing}`, e.g. `#3`")
     return int(m[1])
 

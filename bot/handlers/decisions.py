@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot.commands import DecisionList
 from bot.commands.help import USAGE
 from bot.core.decisions import CHOICES, MAX_NOTE, label, metrics_text
+from bot.core.row_ids import row_id
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.handlers.reviews import public_link
 from bot.notify.outbox import enqueue, find
@@ -83,7 +84,7 @@ def decision_view(review: Review, runs: list[tuple[int, str]]) -> dict[str, Any]
 
 def form_origin(metadata: str) -> tuple[str, int | None]:
     channel, _, review = metadata.rpartition(SEP)
-    return channel, int(review) if review.isdecimal() else None
+    return channel, row_id(review)
 
 
 def open_form(services: Services, client: Any, trigger_id: str, team_id: str, channel_id: str,
@@ -113,7 +114,7 @@ def submitted(view: dict[str, Any]) -> Submitted:
         errors["choice"] = "Choose the decision"
     if len(note) > MAX_NOTE:
         errors["note"] = f"At most {MAX_NOTE} characters"
-    run_ids = tuple(int(o["value"]) for o in picked if isinstance(o, dict) and str(o.get("value", "")).isdecimal())
+    run_ids = tuple(i for o in picked if isinstance(o, dict) and (i := row_id(o.get("value"))) is not None)
     if "runs" in values and not run_ids:
         errors["runs"] = "Choose at least one run"
     if errors:

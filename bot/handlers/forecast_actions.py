@@ -17,6 +17,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core.row_ids import row_id
 from bot.handlers import permissions
 from bot.handlers.base import Problem
 from bot.handlers.target_actions import GONE, NOT_HERE, Outcome, _lock_message, _log_and_edit
@@ -32,11 +33,9 @@ ACTIONS = ("keep", "mute", "unmute")
 
 
 def parse_value(value: str) -> tuple[int, int] | None:
-    target_id, _, run_id = value.partition(":")
-    try:
-        return int(target_id), int(run_id)
-    except ValueError:
-        return None
+    target, _, run = value.partition(":")
+    target_id, run_id = row_id(target), row_id(run)
+    return (target_id, run_id) if target_id is not None and run_id is not None else None
 
 
 def act(services: Services, action: str, target_id: int, run_id: int, user_id: str, team_id: str,

@@ -18,6 +18,7 @@ from bot.commands.refs import parse_ref, parse_ref_list
 from bot.commands.reviews import MAX_LEAD, MAX_TITLE, MIN_LEAD
 from bot.commands.timeparse import parse_duration, parse_when
 from bot.core.reviews import AUTO_POSTPONE, POLICIES, WARN
+from bot.core.row_ids import row_id
 from bot.notify.blocks import text_input
 
 REVIEW_MODAL = "review_modal"
@@ -90,7 +91,7 @@ FROM_HOME = " home"  # ...and " home" at the end for a form the Home tab opened 
 def form_origin(metadata: str) -> tuple[str, int | None]:
     """The channel a review form schedules in, and the target alert that opened it (if any)."""
     channel, _, alert = metadata.removesuffix(FROM_HOME).partition(FROM_ALERT)
-    return channel, int(alert) if alert.isdecimal() else None
+    return channel, row_id(alert)
 
 
 def opened_from_home(metadata: str) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.core.row_ids import row_id
 from bot.core.schedules import local_date, zone
 from bot.core.standups import prefill, questions_of, run_changes, runs_of
 from bot.handlers.base import Problem
@@ -28,9 +29,7 @@ NO_STANDUP = "Set a standup first with `/ready standup at &lt;HH:MM&gt;`."
 def load_own_answer(s: Session, answer_id: str | int, user_id: str, team_id: str) -> tuple[StandupAnswer, StandupRound]:
     """The clicker's own answer row. A user id is only someone within their team: the same id in
     a payload from another team is another person (issue 12)."""
-    # ASCII digits only: '²'.isdigit() is true yet int('²') raises, and int('١') reads 1.
-    text = str(answer_id)
-    answer = s.get(StandupAnswer, int(text)) if text.isascii() and text.isdigit() and len(text) <= 19 else None
+    answer = s.get(StandupAnswer, found) if (found := row_id(answer_id)) is not None else None
     rnd = s.get(StandupRound, answer.round_id) if answer is not None else None
     if answer is None or rnd is None or (rnd.team_id, answer.user_id) != (team_id, user_id):
         raise Problem("This standup prompt is not yours, or it no longer exists.")

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.commands import RunRef, TargetRemove, Untrack
 from bot.core.reviews import POSTPONED
+from bot.core.row_ids import require_row_id
 from bot.handlers import targets, tracking
 from bot.handlers.base import Ctx, Problem
 from bot.handlers.connections import connect_view
@@ -119,9 +120,9 @@ def act(ctx: Ctx, action_id: str, fields: dict[str, Any]) -> str | None:
         ref = RunRef(str(fields["conn"]), str(fields["ref"]), bool(fields.get("experiment")))
         return tracking.untrack(ctx, Untrack(ref)).text.replace("in this channel", f"in <#{ctx.channel_id}>")
     if action_id == hv.REMOVE_TARGET:
-        return f"In <#{ctx.channel_id}>: " + targets.remove(ctx, TargetRemove(int(fields["id"]))).text
+        return f"In <#{ctx.channel_id}>: " + targets.remove(ctx, TargetRemove(require_row_id(fields["id"]))).text
     if action_id == hv.POSTPONE:
-        done = decide(ctx.services, int(fields["id"]), POSTPONED, ctx.user_id, ctx.team_id, ctx.channel_id)
+        done = decide(ctx.services, require_row_id(fields["id"]), POSTPONED, ctx.user_id, ctx.team_id, ctx.channel_id)
         deliver_now(ctx.services)  # the review's warnings in the channel show the decision at once
         return (f":arrow_right: Postponed review #{done.review_id} *{escape(done.title)}* in <#{ctx.channel_id}> "
                 f"to {date_token(done.at)}.")

@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.core.reviews import CANCELLED, HELD, POSTPONED
+from bot.core.row_ids import require_row_id
 from bot.handlers.base import Ctx, Problem, Reply
 from bot.handlers.decision_edits import DECISION_EDIT_MODAL, edit_origin, save_edit
 from bot.handlers.decisions import DECISION_MODAL, InvalidForm, open_form, record, submitted
@@ -109,7 +110,7 @@ def on_decision(ack: Callable, body: dict[str, Any], action: dict[str, Any], cli
     # A decision is one short transaction: made before the ack, so the click's answer means done.
     problem = None
     try:
-        decide(services, int(action_value(action)), DECISIONS[action["action_id"]], user, ids.team or "", channel)
+        decide(services, require_row_id(action_value(action)), DECISIONS[action["action_id"]], user, ids.team or "", channel)
     except ValueError:
         log.warning("review button with a malformed value from %s", user)
     except Problem as exc:
@@ -127,7 +128,7 @@ def on_record_decision(ack: Callable, body: dict[str, Any], action: dict[str, An
     ack()
     ids = body_ids(body)
     try:
-        open_form(services, client, ids.trigger or "", ids.team or "", ids.channel or "", int(action_value(action)))
+        open_form(services, client, ids.trigger or "", ids.team or "", ids.channel or "", require_row_id(action_value(action)))
     except ValueError:
         log.warning("record-decision button with a malformed value from %s", ids.user)
     except Problem as problem:

@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot.core.row_ids import row_id
 from bot.handlers.run_stop import reason_for, reason_of, stop
 from bot.listeners.ids import action_value, body_ids, message_ts
 from bot.listeners.target_actions import deliver_now
@@ -26,9 +27,8 @@ def on_stop_button(ack: Callable, body: dict[str, Any], action: dict[str, Any], 
                    services: Services) -> None:
     ack()
     ids = body_ids(body)
-    try:
-        run_id = int(action_value(action))
-    except ValueError:
+    run_id = row_id(action_value(action))
+    if run_id is None:
         log.warning("stop button with a bad value")
         return
     team, channel, user = ids.team or "", ids.channel or "", ids.user or ""

@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
+from bot.core.row_ids import row_id
 from bot.handlers.review_form import review_modal_view
 from bot.handlers.target_actions import act, review_prefill
 from bot.listeners.ids import action_value, body_ids
@@ -35,9 +36,8 @@ def on_target_button(ack: Callable, body: dict[str, Any], action: dict[str, Any]
     kind = action_id.removeprefix(ACTION_PREFIX)
     ids = body_ids(body)
     user_id = ids.user or ""
-    try:
-        alert_id = int(action_value(action))
-    except ValueError:
+    alert_id = row_id(action_value(action))
+    if alert_id is None:
         log.warning("target button %s with a bad value", kind)
         return
     team, channel = ids.team or "", ids.channel or ""
