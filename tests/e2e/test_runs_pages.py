@@ -140,3 +140,14 @@ def test_a_listed_run_that_changes_shows_its_new_line_on_the_next_listing(bot):
     assert push(bot, token, {"state": "finished", "step": 100, "metrics": {"loss": 0.0123}}).ok
     done = html.unescape(bot.reply("runs"))
     assert ":white_check_mark:" in done and "finished" in done and "loss=0.0123" in done and "stalled" not in done
+
+
+def test_each_listed_run_has_its_section_with_its_own_line_and_stop_button(busy):
+    """The sections go out pre-encoded (bot/handlers/base.py Reply.as_json): the answer Slack
+    gets is still one JSON object whose blocks are the text's lines, each run with its button."""
+    for _ in range(2):  # built, then kept
+        answer = busy.command("runs", channel_id="C1").json()
+        lines = answer["text"].splitlines()
+        assert [b["text"]["text"] for b in answer["blocks"]] == lines and len(lines) == 42
+        buttons = [b["accessory"]["value"] for b in answer["blocks"][1:41]]
+        assert len(set(buttons)) == 40 and answer["response_type"] == "ephemeral"

@@ -30,6 +30,7 @@ import argparse
 import json
 import logging
 import multiprocessing as mp
+import os
 import shutil
 import statistics
 import subprocess
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -256,7 +258,7 @@ def load(url: str, bodies: list[tuple[bytes, dict]], concurrency: int, expect: s
     wall = time.perf_counter() - started
     q = statistics.quantiles(sorted(latencies), n=100, method="inclusive")
     return {"p50_ms": round(q[49] * 1000, 1), "p99_ms": round(q[98] * 1000, 1),
-            "req_per_s": round(len(latencies) / wall, 1), "bad_replies": bad[0]}
+            "req_per_s": round(len(latencies) / wall, 1), "bad_replies": bad[0], "answered": len(latencies)}
 
 
 # wrk's Lua hooks (https://github.com/wg/wrk/blob/master/SCRIPTING): each thread sends its own
@@ -339,14 +341,40 @@ def wrk_load(url: str, bodies: list[tuple[bytes, dict]], concurrency: int, expec
             "bad_replies": got["bad"] + got["errors"], "answered": got["requests"], "repeated": got["repeats"]}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and all its descendants (gunicorn's workers), from /proc:
+    what a request costs the server, which the shared machine's noise does not change much."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                rest = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            stats[int(entry.name)] = (int(rest[1]), int(rest[11]) + int(rest[12]))  # ppid, utime + stime
+    family = {pid}
+    for _ in range(4):  # the bench's process tree is at most a few levels deep
+        family |= {p for p, (ppid, _) in stats.items() if ppid in family}
+    ticks = sum(stats[p][1] for p in family if p in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def costed(pid: int, send: Callable[[], dict]) -> dict:
+    """One round, with the server's CPU per answered request."""
+    before = cpu_seconds(pid)
+    result = send()
+    result["server_cpu_ms_per_req"] = round((cpu_seconds(pid) - before) * 1000 / max(result.get("answered", 1), 1), 2)
+    return result
+
+
 def wrk_rounds(url: str, fake: FakeSlack, text: str, expect: str, concurrency: int, rounds: int,
-               seconds: int) -> list[dict]:
+               seconds: int, pid: int) -> list[dict]:
     """A 2 s warm-up, whose rate says how many distinct bodies a round needs (half as many again
     to spare), then the rounds, each signed just before it (a signature is good for 5 minutes)."""
     warm = wrk_load(url, [signed(text, fake, "U1") for _ in range(1500)], concurrency, expect, 2)
     n = int(warm["req_per_s"] * seconds * 1.5) + 2 * concurrency
-    return [wrk_load(url, [signed(text, fake, f"U{i % 50}") for i in range(n)], concurrency, expect, seconds)
-            for _ in range(rounds)]
+    rounds_bodies = ([signed(text, fake, f"U{i % 50}") for i in range(n)] for _ in range(rounds))
+    return [costed(pid, lambda b=bodies: wrk_load(url, b, concurrency, expect, seconds)) for bodies in rounds_bodies]
 
 
 def measure(target, args: tuple, fake: FakeSlack, text: str, expect: str, n: int, concurrency: int,
@@ -360,11 +388,12 @@ def measure(target, args: tuple, fake: FakeSlack, text: str, expect: str, n: int
         wait_listening(port)
         url = f"http://127.0.0.1:{port}/slack/events"
         if loader == "wrk":
-            results = wrk_rounds(url, fake, text, expect, concurrency, rounds, seconds)
+            results = wrk_rounds(url, fake, text, expect, concurrency, rounds, seconds, proc.pid)
         else:
             load(url, [signed(text, fake, "U1") for _ in range(100)], concurrency, expect)  # warm up
-            results = [load(url, [signed(text, fake, f"U{i % 50}") for i in range(n)], concurrency, expect)
-                       for _ in range(rounds)]
+            rounds_bodies = ([signed(text, fake, f"U{i % 50}") for i in range(n)] for _ in range(rounds))
+            results = [costed(proc.pid, lambda b=bodies: load(url, b, concurrency, expect))
+                       for bodies in rounds_bodies]
     finally:
         proc.terminate()
         proc.join()
