@@ -369,12 +369,19 @@ def costed(pid: int, send: Callable[[], dict]) -> dict:
 
 def wrk_rounds(url: str, fake: FakeSlack, text: str, expect: str, concurrency: int, rounds: int,
                seconds: int, pid: int) -> list[dict]:
-    """A 2 s warm-up, whose rate says how many distinct bodies a round needs (half as many again
-    to spare), then the rounds, each signed just before it (a signature is good for 5 minutes)."""
-    warm = wrk_load(url, [signed(text, fake, "U1") for _ in range(1500)], concurrency, expect, 2)
-    n = int(warm["req_per_s"] * seconds * 1.5) + 2 * concurrency
-    rounds_bodies = ([signed(text, fake, f"U{i % 50}") for i in range(n)] for _ in range(rounds))
-    return [costed(pid, lambda b=bodies: wrk_load(url, b, concurrency, expect, seconds)) for bodies in rounds_bodies]
+    """Two 2 s warm-ups (the first fills the server's caches, the second's rate says how many
+    distinct bodies a round needs), then the rounds, each signed just before it (a signature is
+    good for 5 minutes) with twice as many bodies as the last round's rate asks, to spare."""
+    rate = 750.0
+    for _ in range(2):
+        rate = wrk_load(url, [signed(text, fake, "U1") for _ in range(int(rate * 2 * 2))], concurrency, expect,
+                        2)["req_per_s"]
+    results = []
+    for _ in range(rounds):
+        bodies = [signed(text, fake, f"U{i % 50}") for i in range(int(rate * seconds * 2) + 2 * concurrency)]
+        results.append(costed(pid, lambda b=bodies: wrk_load(url, b, concurrency, expect, seconds)))
+        rate = results[-1]["req_per_s"]
+    return results
 
 
 def measure(target, args: tuple, fake: FakeSlack, text: str, expect: str, n: int, concurrency: int,
