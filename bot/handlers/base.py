@@ -3,6 +3,7 @@ without Slack, and the listener turns their Reply into an ack or a response_url 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,19 @@ class Reply:
     # What the handler did, for the listener (never shown): e.g. the scheduled review's time, which
     # the target alert whose button opened the form then shows.
     done: dict[str, Any] = field(default_factory=dict)
+    # The blocks already encoded as JSON, one text each, when the handler keeps them so (the
+    # sections of `/ready runs`, the same on every listing): as_json then encodes only the text.
+    encoded_blocks: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def as_json(self) -> str:
+        """as_response as JSON, "" for an empty reply."""
+        answer = self.as_response()
+        if not answer:
+            return ""
+        blocks = answer.pop("blocks", None)
+        if blocks and self.encoded_blocks is not None and len(self.encoded_blocks) == len(blocks):
+            return f'{json.dumps(answer)[:-1]}, "blocks": [{", ".join(self.encoded_blocks)}]}}'
+        return json.dumps({**answer, "blocks": blocks} if blocks else answer)
 
     def as_response(self) -> dict[str, Any]:
         if not self.text and not self.blocks:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 from sqlalchemy import delete, select
 
@@ -176,8 +177,10 @@ def runs(ctx: Ctx, cmd: Runs) -> Reply:
         more += f" — `/ready runs page {cmd.page + 1}` for more." if cmd.page < pages else "."
     text = "\n".join([head, *lines, *([more] if more else [])])
     # One section per run, so each can carry its Stop button (at most 1 + 40 + 1 of Slack's 50 blocks).
-    blocks = [_section(head)] + [_section(line, _stop_offer(run, stops)) for line, run in zip(lines, page.runs, strict=True)]
-    return Reply(text, blocks=blocks + ([_section(more)] if more else []))
+    sections = [_kept_section(head, None)]
+    sections += [_kept_section(line, _stop_offer(run, stops)) for line, run in zip(lines, page.runs, strict=True)]
+    sections += [_kept_section(more, None)] if more else []
+    return Reply(text, blocks=[block for block, _ in sections], encoded_blocks=[text for _, text in sections])
 
 
 def _forecast_lines(ctx: Ctx, s, page: q.RunPage, now) -> dict[int, str]:  # noqa: ANN001
@@ -189,11 +192,22 @@ def _forecast_lines(ctx: Ctx, s, page: q.RunPage, now) -> dict[int, str]:  # noq
     return forecasts.listing_lines(s, ctx.services.fits, ctx.team_id, ctx.channel_id, running, now)
 
 
-def _stop_offer(run: q.ListedRun, stops: dict[int, str]) -> dict | None:
-    """A Stop button for a run still training on a tracker that can stop it, not yet asked."""
+def _stop_offer(run: q.ListedRun, stops: dict[int, str]) -> tuple[int, str, str] | None:
+    """What the Stop button of a run still training, not yet asked to stop, is made of; None
+    for a run that has ended or was asked. (The tracker may still be one that cannot stop it.)"""
     if run.state in ("finished", "failed", "killed") or run.id in stops:
         return None
-    return run_stop.offer({}, run.id, run.name or run.ref, run.kind)
+    return run.id, run.name or run.ref, run.kind
+
+
+@functools.lru_cache(maxsize=4096)
+def _kept_section(text: str, stop: tuple[int, str, str] | None) -> tuple[dict, str]:
+    """A listing's section and its JSON. The same sections go out on every listing: building
+    and encoding them each time was a fifth of its Python. Kept under what they show (the line,
+    and the Stop button's run, label and tracker kind), and shared by the replies that show them,
+    which only ever serialize them (4096 of a few hundred bytes: 40 runs in 100 channels)."""
+    block = _section(text, run_stop.offer({}, *stop) if stop else None)
+    return block, json.dumps(block)
 
 
 def _section(text: str, accessory: dict | None = None) -> dict:
@@ -215,46 +229,61 @@ STATE_ICONS = {
 
 
 def _run_line(run: Run | q.ListedRun, connection: str, now) -> str:  # noqa: ANN001
-    """One run in a listing: a stored run, or a ListedRun read for `/ready runs` (same fields)."""
-    state = run.state
-    if state == "stalled":  # instead of an ETA: a run that is not moving has none
-        state = stalled_for(now, run.heartbeat_at, run.progress_at)
-    parts = [f"{STATE_ICONS.get(run.state, '')} {link(run.url, run.name or run.ref)} `{connection}` {state}"]
-    frac = progress_fraction(run.step, run.total_steps)
-    if run.step is not None:
-        parts.append(f"step {run.step}" + (f"/{run.total_steps} ({frac:.0%})" if frac is not None else ""))
+    """One run in a listing: a stored run, or a ListedRun read for `/ready runs` (same fields).
+
+    The same runs are listed again and again, and their lines were a sixth of `/ready runs`'
+    Python: a line is kept under everything it shows (_shown, and the times _clock counts from
+    `now`), so a run whose state, step, metrics or anything else shown changed makes a new key."""
+    shown, clock = _shown(run, connection), _clock(run, now)
+    try:
+        return _kept_line(shown, clock)
+    except TypeError:  # a metric value that cannot be a key (a list or object a tracker logged)
+        return _line_text(shown, clock)
+
+
+def _shown(run: Run | q.ListedRun, connection: str) -> tuple:
+    """What a run's line shows that does not move with the clock, in _line_text's order."""
+    # Each value with its type: 1, 1.0 and True are equal keys, and format differently.
+    metrics = tuple((k, v, type(v)) for k, v in list((run.metrics or {}).items())[:3])
+    return (run.state, run.url, run.name or run.ref, connection, run.step, run.total_steps,
+            run.eta if run.eta and has_eta(run.state) else None, metrics,
+            run.last_error if run.state == "unknown" else None, run.missing_since)
+
+
+def _clock(run: Run | q.ListedRun, now) -> tuple[str | None, str | None, str | None]:  # noqa: ANN001
+    """The parts of a line counted from now: how long a stalled run has been still, the time
+    left to its ETA, and how old data from a tracker that is not answering is."""
+    stalled = stalled_for(now, run.heartbeat_at, run.progress_at) if run.state == "stalled" else None
+    left = None
     if run.eta and has_eta(run.state):
-        # A date token: each reader sees the time in their own zone.
-        parts.append(f"ETA {date_token(run.eta)} (in {format_duration(run.eta - now)})" if run.eta > now else "ETA now")
-    metrics = list((run.metrics or {}).items())[:3]
-    if metrics:
-        parts.append(", ".join([_metric(k, v) for k, v in metrics]))
-    if run.state == "unknown" and run.last_error:
-        parts.append(escape(run.last_error))
-    elif run.missing_since is not None:  # absent from the tracker's answers, not yet confirmed gone
-        parts.append(f":grey_question: not listed by `{connection}` since {date_token(run.missing_since)} (checking again)")
+        left = f"in {format_duration(run.eta - now)}" if run.eta > now else "now"
     stale = staleness(run.polled_at, run.stale_since, now)
+    return stalled, left, None if stale is None else format_duration(stale)
+
+
+def _line_text(shown: tuple, clock: tuple[str | None, str | None, str | None]) -> str:
+    state, url, label, connection, step, total_steps, eta, metrics, error, missing_since = shown
+    stalled, left, stale = clock
+    parts = [f"{STATE_ICONS.get(state, '')} {link(url, label)} `{connection}` {stalled or state}"]
+    frac = progress_fraction(step, total_steps)
+    if step is not None:
+        parts.append(f"step {step}" + (f"/{total_steps} ({frac:.0%})" if frac is not None else ""))
+    if eta is not None:
+        # A date token: each reader sees the time in their own zone.
+        parts.append(f"ETA {date_token(eta)} ({left})" if left != "now" else "ETA now")
+    if metrics:
+        parts.append(", ".join([f"{escape(k)}={_fmt(v)}" for k, v, _ in metrics]))
+    if error:
+        parts.append(escape(error))
+    elif missing_since is not None:  # absent from the tracker's answers, not yet confirmed gone
+        parts.append(f":grey_question: not listed by `{connection}` since {date_token(missing_since)} (checking again)")
     if stale is not None:
-        parts.append(f":warning: data {format_duration(stale)} old (tracker not answering)")
+        parts.append(f":warning: data {stale} old (tracker not answering)")
     return " · ".join(parts)
 
 
-def _metric(key: str, value: object) -> str:
-    """`key=value` as a listing shows it. The same few metrics of the same runs are shown on every
-    `/ready runs`, and formatting them was a sixth of its Python, so they are kept; a value that
-    cannot be a key (a list or object a tracker logged) is formatted each time."""
-    try:
-        return _kept_metric(key, value)
-    except TypeError:
-        return _metric_text(key, value)
-
-
-def _metric_text(key: str, value: object) -> str:
-    return f"{escape(key)}={_fmt(value)}"
-
-
-# typed: 1, 1.0 and True are equal keys, and format differently.
-_kept_metric = functools.lru_cache(maxsize=4096, typed=True)(_metric_text)
+# 4096 lines of a few hundred characters: 40 listed runs in 100 channels.
+_kept_line = functools.lru_cache(maxsize=4096)(_line_text)
 
 
 def _fmt(value: object) -> str:

@@ -10,7 +10,8 @@ fetched), at most points.MAX_POINTS per metric, thinned further by the forecaste
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -69,11 +70,29 @@ def listing_lines(s: Session, fits: FitCache, team_id: str, channel_id: str, run
         projected[run_id] = fit(history, rule, now, total)
         # Kept under what was read: a point that arrived since the count makes its own key.
         fits.put(key_of(run_id, rule, total, history), projected[run_id], now)
-    return {run_id: _line(projected[run_id], now) for run_id in run_ids if run_id in projected}
+    return {run_id: _listing_line(projected[run_id], now) for run_id in run_ids if run_id in projected}
 
 
 def _line(projected: Forecast, now: datetime) -> str:
     return f":crystal_ball: {forecast_line(projected, now)}"
+
+
+def _listing_line(projected: Forecast, now: datetime) -> str:
+    """_line, kept by the forecast: the same kept fits are listed on every `/ready runs`."""
+    try:
+        return _kept_line(projected)
+    except TypeError:  # a forecast that cannot be a key
+        return _line(projected, now)
+
+
+@functools.lru_cache(maxsize=4096)
+def _kept_line(projected: Forecast) -> str:
+    # The line writes its times as Slack date tokens, from the forecast's own times (as_of has
+    # moved any past one to now): it never reads the clock, so the forecast alone is its key.
+    return _line(projected, _CLOCK_UNREAD)
+
+
+_CLOCK_UNREAD = datetime.min.replace(tzinfo=UTC)  # forecast_line's `now`, which its date tokens never read
 
 
 def check(s: Session, conn: Connection, target: Target, run: Run, state: str, now: datetime,

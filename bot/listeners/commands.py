@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,9 +50,8 @@ def answer_in_request_thread(body: dict[str, Any], client: Any, services: Servic
     reply = quick_reply(body, client, services, context)
     if reply is None:
         return next()
-    answer = reply.as_response()
-    return BoltResponse(status=200, body=json.dumps(answer) if answer else "",
-                        headers={"content-type": "application/json;charset=utf-8"} if answer else {})
+    body = reply.as_json()
+    return BoltResponse(status=200, body=body, headers={"content-type": "application/json;charset=utf-8"} if body else {})
 
 
 def quick_reply(command: dict[str, Any], client: Any, services: Services, context: Any = None) -> Reply | None:

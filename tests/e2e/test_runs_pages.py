@@ -112,3 +112,42 @@ def test_metrics_of_every_json_kind_are_shown_the_same_on_every_listing(bot):
     assert lines[0] == lines[1] == lines[2]
     assert "curve=[1, 2], acc=1, tag=a<b" in lines[0][0]
     assert "acc=1, done=1, lr=0.1235" in lines[0][1]
+
+
+def test_a_listed_run_that_changes_shows_its_new_line_on_the_next_listing(bot):
+    """Listing lines are kept between listings (bot/handlers/tracking.py): whatever a pushed
+    update changes (state, step, metrics, ETA) and whatever time changes (the ETA's countdown,
+    how long a run has been stalled) shows on the very next `/ready runs`."""
+    from tests.e2e.test_push_runs import connect_push, push
+
+    token = connect_push(bot)
+    assert push(bot, token, {"state": "running", "step": 10, "total_steps": 100, "metrics": {"loss": 0.5}}).ok
+    bot.reply("track trainer:resnet-7")
+    listings = [html.unescape(bot.reply("runs")) for _ in range(2)]
+    assert listings[0] == listings[1] and "step 10/100 (10%)" in listings[0] and "loss=0.5" in listings[0]
+
+    assert push(bot, token, {"state": "running", "step": 40, "metrics": {"loss": 0.25}}).ok
+    moved = html.unescape(bot.reply("runs"))
+    assert "step 40/100 (40%)" in moved and "loss=0.25" in moved and "loss=0.5" not in moved
+
+    bot.clock.advance(minutes=45)  # silence longer than the stall time: the poll marks it stalled
+    bot.cycle()
+    stalled = html.unescape(bot.reply("runs"))
+    assert "stalled 45 min" in stalled and ":hourglass:" in stalled
+    bot.clock.advance(minutes=5)  # nothing stored changed, only the clock
+    assert "stalled 50 min" in html.unescape(bot.reply("runs"))
+
+    assert push(bot, token, {"state": "finished", "step": 100, "metrics": {"loss": 0.0123}}).ok
+    done = html.unescape(bot.reply("runs"))
+    assert ":white_check_mark:" in done and "finished" in done and "loss=0.0123" in done and "stalled" not in done
+
+
+def test_each_listed_run_has_its_section_with_its_own_line_and_stop_button(busy):
+    """The sections go out pre-encoded (bot/handlers/base.py Reply.as_json): the answer Slack
+    gets is still one JSON object whose blocks are the text's lines, each run with its button."""
+    for _ in range(2):  # built, then kept
+        answer = busy.command("runs", channel_id="C1").json()
+        lines = answer["text"].splitlines()
+        assert [b["text"]["text"] for b in answer["blocks"]] == lines and len(lines) == 42
+        buttons = [b["accessory"]["value"] for b in answer["blocks"][1:41]]
+        assert len(set(buttons)) == 40 and answer["response_type"] == "ephemeral"

@@ -1,7 +1,8 @@
 """Benchmark: `/ready runs` and `/ready help` under load, against a bare Bolt app on the same server.
 
-    python tests/perf/bench_commands.py [--requests 1000] [--concurrency 50] [--runs 200] [--rounds 3] [--db postgres|sqlite]
+    python tests/perf/bench_commands.py [--seconds 10] [--concurrency 50] [--runs 200] [--rounds 3] [--db postgres|sqlite]
                                         [--with-target] [--server waitress|gunicorn] [--workers N]
+                                        [--loader wrk|python] [--requests 1000]
 
 - "readybot": the bot's own HTTP stack (bot/server.py `Server`: waitress and the WSGI router in
   front of Bolt, exactly what `readybot serve` answers Slack with; the scheduler is off so only the
@@ -14,8 +15,11 @@
 With --server gunicorn both run instead as `readybot serve --role web` does: gunicorn's threaded
 workers with bot/server.py's gunicorn_options, --workers processes each (default: the web role's
 own default for this machine), the bot's Services built in each worker after the fork.
-Both answer --requests signed slash commands (signed as Slack signs them) sent --concurrency at
-a time over keep-alive connections; each reply is checked. Prints JSON: per command the median
+Both answer distinct signed slash commands (signed as Slack signs them) sent --concurrency at a
+time over keep-alive connections, and each reply is checked. The load comes from `wrk`
+(https://github.com/wg/wrk, Debian package `wrk`; --seconds a round) when it is installed, else
+(or with --loader python) from threads in this process (--requests a round): on a small machine
+those threads take as much CPU as the servers they measure, and both p99s then queue behind them. Prints JSON: per command the median
 round's p50/p99 and requests/s, and the ratio of readybot's p99 to the bare app's. Goals: p99
 within 2x of the bare app and under 200 ms.
 """
@@ -26,10 +30,15 @@ import argparse
 import json
 import logging
 import multiprocessing as mp
+import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -249,11 +258,134 @@ def load(url: str, bodies: list[tuple[bytes, dict]], concurrency: int, expect: s
     wall = time.perf_counter() - started
     q = statistics.quantiles(sorted(latencies), n=100, method="inclusive")
     return {"p50_ms": round(q[49] * 1000, 1), "p99_ms": round(q[98] * 1000, 1),
-            "req_per_s": round(len(latencies) / wall, 1), "bad_replies": bad[0]}
+            "req_per_s": round(len(latencies) / wall, 1), "bad_replies": bad[0], "answered": len(latencies)}
+
+
+# wrk's Lua hooks (https://github.com/wg/wrk/blob/master/SCRIPTING): each thread sends its own
+# slice of the pre-signed requests (every one distinct, as Slack's are; a thread that runs out
+# starts its slice again and counts the repeats) and counts the replies that are not 200 or lack
+# the expected text; done() prints the summary as one JSON line. wrk runs for a duration (a
+# thread can stop early, but wrk still waits out -d), so a round is --seconds long.
+WRK_SCRIPT = """
+local bodies = {%(bodies)s}
+local stamps = {%(stamps)s}
+local signatures = {%(signatures)s}
+local expect, threads, counter = %(expect)s, {}, 0
+
+function setup(thread)
+  thread:set("index", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  step = %(threads)d
+  nxt, bad, repeats = index + 1, 0, 0
+end
+
+function request()
+  local i = nxt
+  nxt = nxt + step
+  if i > #bodies then
+    repeats = repeats + 1
+    i = (i - 1) %% #bodies + 1
+  end
+  return wrk.format("POST", "/slack/events", {["Content-Type"] = "application/x-www-form-urlencoded",
+    ["X-Slack-Request-Timestamp"] = stamps[i], ["X-Slack-Signature"] = signatures[i]}, bodies[i])
+end
+
+function response(status, headers, body)
+  if status ~= 200 or not string.find(body, expect, 1, true) then bad = bad + 1 end
+end
+
+function done(summary, latency, requests)
+  local bad, repeats = 0, 0
+  for _, thread in ipairs(threads) do
+    bad = bad + thread:get("bad")
+    repeats = repeats + thread:get("repeats")
+  end
+  io.write(string.format('RESULT {"p50_us": %%d, "p99_us": %%d, "requests": %%d, "duration_us": %%d, '
+    .. '"bad": %%d, "errors": %%d, "repeats": %%d}\\n', latency:percentile(50), latency:percentile(99),
+    summary.requests, summary.duration, bad, summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.timeout, repeats))
+end
+"""
+WRK_THREADS = 2  # one per core here; wrk is event-driven, each thread holds concurrency/2 connections
+
+
+def lua_string(value: str) -> str:
+    # Signed bodies are URL-encoded and headers are hex and digits: nothing to escape.
+    if not value.isascii() or any(c in value for c in '"\\\n'):
+        raise ValueError("not a plain ASCII string")
+    return f'"{value}"'
+
+
+def wrk_load(url: str, bodies: list[tuple[bytes, dict]], concurrency: int, expect: str, seconds: float) -> dict:
+    """Like load, by wrk for `seconds`: latencies from wrk's own histogram (microseconds)."""
+    threads = min(WRK_THREADS, concurrency)
+    fill = {"bodies": ",".join(lua_string(b.decode()) for b, _ in bodies),
+            "stamps": ",".join(lua_string(h["X-Slack-Request-Timestamp"]) for _, h in bodies),
+            "signatures": ",".join(lua_string(h["X-Slack-Signature"]) for _, h in bodies),
+            "expect": lua_string(expect), "threads": threads}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT % fill)
+        script.flush()
+        base = url.removesuffix("/slack/events")
+        done = subprocess.run(["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s",
+                               "-s", script.name, base], capture_output=True, text=True, timeout=seconds + 60,
+                              check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    got = json.loads(line.removeprefix("RESULT "))
+    return {"p50_ms": round(got["p50_us"] / 1000, 1), "p99_ms": round(got["p99_us"] / 1000, 1),
+            "req_per_s": round(got["requests"] / (got["duration_us"] / 1e6), 1),
+            "bad_replies": got["bad"] + got["errors"], "answered": got["requests"], "repeated": got["repeats"]}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and all its descendants (gunicorn's workers), from /proc:
+    what a request costs the server, which the shared machine's noise does not change much."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                rest = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            stats[int(entry.name)] = (int(rest[1]), int(rest[11]) + int(rest[12]))  # ppid, utime + stime
+    family = {pid}
+    for _ in range(4):  # the bench's process tree is at most a few levels deep
+        family |= {p for p, (ppid, _) in stats.items() if ppid in family}
+    ticks = sum(stats[p][1] for p in family if p in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def costed(pid: int, send: Callable[[], dict]) -> dict:
+    """One round, with the server's CPU per answered request."""
+    before = cpu_seconds(pid)
+    result = send()
+    result["server_cpu_ms_per_req"] = round((cpu_seconds(pid) - before) * 1000 / max(result.get("answered", 1), 1), 2)
+    return result
+
+
+def wrk_rounds(url: str, fake: FakeSlack, text: str, expect: str, concurrency: int, rounds: int,
+               seconds: int, pid: int) -> list[dict]:
+    """Two 2 s warm-ups (the first fills the server's caches, the second's rate says how many
+    distinct bodies a round needs), then the rounds, each signed just before it (a signature is
+    good for 5 minutes) with twice as many bodies as the last round's rate asks, to spare."""
+    rate = 750.0
+    for _ in range(2):
+        rate = wrk_load(url, [signed(text, fake, "U1") for _ in range(int(rate * 2 * 2))], concurrency, expect,
+                        2)["req_per_s"]
+    results = []
+    for _ in range(rounds):
+        bodies = [signed(text, fake, f"U{i % 50}") for i in range(int(rate * seconds * 2) + 2 * concurrency)]
+        results.append(costed(pid, lambda b=bodies: wrk_load(url, b, concurrency, expect, seconds)))
+        rate = results[-1]["req_per_s"]
+    return results
 
 
 def measure(target, args: tuple, fake: FakeSlack, text: str, expect: str, n: int, concurrency: int,
-            rounds: int) -> dict:
+            rounds: int, loader: str = "python", seconds: int = 10) -> dict:
     ctx = mp.get_context("spawn")
     mine, theirs = ctx.Pipe()
     proc = ctx.Process(target=target, args=(*args, theirs), daemon=True)
@@ -262,9 +394,13 @@ def measure(target, args: tuple, fake: FakeSlack, text: str, expect: str, n: int
         port = mine.recv()
         wait_listening(port)
         url = f"http://127.0.0.1:{port}/slack/events"
-        load(url, [signed(text, fake, "U1") for _ in range(100)], concurrency, expect)  # warm up
-        results = [load(url, [signed(text, fake, f"U{i % 50}") for i in range(n)], concurrency, expect)
-                   for _ in range(rounds)]
+        if loader == "wrk":
+            results = wrk_rounds(url, fake, text, expect, concurrency, rounds, seconds, proc.pid)
+        else:
+            load(url, [signed(text, fake, "U1") for _ in range(100)], concurrency, expect)  # warm up
+            rounds_bodies = ([signed(text, fake, f"U{i % 50}") for i in range(n)] for _ in range(rounds))
+            results = [costed(proc.pid, lambda b=bodies: load(url, b, concurrency, expect))
+                       for bodies in rounds_bodies]
     finally:
         proc.terminate()
         proc.join()
@@ -273,7 +409,8 @@ def measure(target, args: tuple, fake: FakeSlack, text: str, expect: str, n: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=1000, help="per round, with --loader python")
+    parser.add_argument("--seconds", type=int, default=10, help="per round, with --loader wrk")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
@@ -284,13 +421,16 @@ def main() -> None:
                         help="waitress: the all role's server; gunicorn: the web role's")
     parser.add_argument("--workers", type=int, default=None,
                         help="gunicorn worker processes (default: the web role's default here)")
+    parser.add_argument("--loader", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python",
+                        help="what sends the load: wrk (the default when installed) or threads in this process")
     args = parser.parse_args()
 
     url = scratch_database(args.db, "rb_bench_commands")
     seed(url, args.runs, args.with_target)
-    out: dict = {"benchmark": "commands", "db": args.db, "runs_in_channel": args.runs, "requests": args.requests,
+    per_round = {"seconds_per_round": args.seconds} if args.loader == "wrk" else {"requests": args.requests}
+    out: dict = {"benchmark": "commands", "db": args.db, "runs_in_channel": args.runs, **per_round,
                  "concurrency": args.concurrency, "rounds": args.rounds, "with_target": args.with_target,
-                 "server": args.server}
+                 "server": args.server, "loader": args.loader}
     workers = ()
     if args.server == "gunicorn":
         from bot.config import default_web_workers
@@ -300,7 +440,7 @@ def main() -> None:
     bare_server, our_server = ((serve_gunicorn_bare, serve_gunicorn_readybot) if workers
                                else (serve_bare_bolt, serve_readybot))
     with FakeSlack(tokens=(TOKEN,)) as fake:
-        run = (args.requests, args.concurrency, args.rounds)
+        run = (args.requests, args.concurrency, args.rounds, args.loader, args.seconds)
         bare = measure(bare_server, (fake.api_url, *workers), fake, "runs", "ok", *run)
         out["bare_bolt"] = bare
         for name, (text, expect) in COMMANDS.items():
