@@ -35,9 +35,10 @@ def parse_target(args: list[Token]) -> TargetAdd | TargetRemove:
 def parse_id(tokens: list[Token], after: str, listing: str) -> int:
     token = single(tokens, "the id", after)
     m = _ID.fullmatch(token.raw)
-    if not m or row_id(m[1]) is None:
+    found = row_id(m[1]) if m else None
+    if found is None:
         raise Fail(f"{show(token.raw)} is not an id; use the number shown by `{listing}`, e.g. `#3`")
-    return int(m[1])
+    return found
 
 
 def _condition(head: list[Token]) -> tuple[str, str, float]:

@@ -11,14 +11,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, String, and_, any_, bindparam, exists, func, or_, select, true
+from sqlalchemy import Integer, String, and_, bindparam, exists, func, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from bot.core import targets as core
 from bot.store.models import Alert, Connection, Run, RunPoint, Target, TargetProgress, Watch, WatchRun
-from bot.store.sets import is_postgres, one_of
+from bot.store.sets import is_postgres, one_of, one_of_param
 
 
 def _insert(s: Session, model: type):  # noqa: ANN202 - dialect-specific Insert
@@ -128,8 +127,7 @@ def _shown_query(postgres: bool):  # noqa: ANN202 - a SQLAlchemy select
     each request cost more CPU than running it. The run ids are one array on PostgreSQL
     (bot/store/sets.py), an expanding IN list on SQLite."""
     kept = (RunPoint.run_id == Run.id) & (RunPoint.key == Target.metric)
-    ids = bindparam("run_ids", type_=ARRAY(Integer())) if postgres else bindparam("run_ids", expanding=True)
-    listed = Run.id == any_(ids) if postgres else Run.id.in_(ids)
+    listed = one_of_param("postgresql" if postgres else "sqlite", Run.id, "run_ids", Integer())
     this_channel = and_(Target.team_id == bindparam("team_id", type_=String()),
                         Target.channel_id == bindparam("channel_id", type_=String()), Target.muted_by.is_(None))
     columns = (Run.id, Run.total_steps, Target.metric, Target.op, Target.threshold, Target.patience)
