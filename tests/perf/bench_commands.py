@@ -30,7 +30,6 @@ import argparse
 import json
 import logging
 import multiprocessing as mp
-import os
 import shutil
 import statistics
 import subprocess
@@ -53,6 +52,7 @@ if PERF not in sys.path:  # spawned children import this module by name
 
 import requests  # noqa: E402
 from benchdb import scratch_database  # noqa: E402 - tests/perf is on sys.path when run as a script
+from procstat import TICKS_PER_SECOND, parent_and_cpu_ticks  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
@@ -344,19 +344,12 @@ def wrk_load(url: str, bodies: list[tuple[bytes, dict]], concurrency: int, expec
 def cpu_seconds(pid: int) -> float:
     """User and system CPU of a process and all its descendants (gunicorn's workers), from /proc:
     what a request costs the server, which the shared machine's noise does not change much."""
-    stats = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                rest = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:  # gone meanwhile
-                continue
-            stats[int(entry.name)] = (int(rest[1]), int(rest[11]) + int(rest[12]))  # ppid, utime + stime
+    stats = {int(e.name): found for e in Path("/proc").iterdir()
+             if e.name.isdigit() and (found := parent_and_cpu_ticks(int(e.name))) is not None}
     family = {pid}
     for _ in range(4):  # the bench's process tree is at most a few levels deep
         family |= {p for p, (ppid, _) in stats.items() if ppid in family}
-    ticks = sum(stats[p][1] for p in family if p in stats)
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(stats[p][1] for p in family if p in stats) / TICKS_PER_SECOND
 
 
 def costed(pid: int, send: Callable[[], dict]) -> dict:

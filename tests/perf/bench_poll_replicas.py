@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import os
 import sys
 import time
 from collections import Counter
@@ -42,6 +41,7 @@ from bot.store.migrate import upgrade  # noqa: E402
 from bot.store.models import Connection, Outbox, Run, Watch, WatchRun  # noqa: E402
 from integrations.base import RunSnapshot, RunState  # noqa: E402
 from tests.perf.benchdb import scratch_database  # noqa: E402
+from tests.perf.procstat import TICKS_PER_SECOND, parent_and_cpu_ticks  # noqa: E402
 
 T0 = datetime.now(UTC) - timedelta(hours=1)
 
@@ -105,14 +105,9 @@ def server_cpu_seconds(url: str) -> float:
         pids = s.scalars(select(func.distinct(text("pid"))).select_from(text("pg_stat_activity"))
                          .where(text("application_name = :app")), {"app": APP}).all()
     store.dispose()
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # another machine's server, or the process ended
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    # None: another machine's server, or the process ended.
+    found = [cpu for pid in pids if (cpu := parent_and_cpu_ticks(pid)) is not None]
+    return sum(ticks for _, ticks in found) / TICKS_PER_SECOND
 
 
 def replica(url: str, latency: float, barrier, results, done) -> None:  # noqa: ANN001
